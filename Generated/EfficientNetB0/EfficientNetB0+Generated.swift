@@ -1652,12 +1652,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 112, 112, 32]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 112, 112, 32], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]
@@ -1668,12 +1668,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 413504, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
             activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
@@ -1769,12 +1769,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(12), pool: pool)
             s.profiler?.stop(22)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 96]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 96], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328,
-                beta: s.p + 5424, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .silu,
-                output: s.tensor(13), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
+                gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 414368, savedInvStd: s.f + 414464,
+                activation: .silu, output: s.tensor(13), batch: s.n, means: s.tensor(15), pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]
@@ -1785,12 +1785,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .silu, output: s.tensor(13), scratch: s.f + 414368, pool: pool)
             s.profiler?.stop(24)
         }
-        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(13), output: s.tensor(14), batch: s.n,
             pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, reduceBias: s.p + 6096,
             activation: .silu, expandWeights: s.p + 6112, expandBias: s.p + 6496, savedPooled: s.tensor(15),
-            savedHidden: s.tensor(16), savedScale: s.tensor(17), pool: pool)
+            savedHidden: s.tensor(16), savedScale: s.tensor(17), meansTaken: s.options.frozenBlocks <= 2, pool: pool)
         s.profiler?.stop(25)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
@@ -1886,12 +1886,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(37)
         }
-        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144], and features.2.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352,
-                beta: s.p + 14496, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .silu,
-                output: s.tensor(23), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 416624, savedInvStd: s.f + 416768,
+                activation: .silu, output: s.tensor(23), batch: s.n, means: s.tensor(25), pool: pool)
             s.profiler?.stop(38)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
@@ -1902,12 +1902,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .silu, output: s.tensor(23), scratch: s.f + 416624, pool: pool)
             s.profiler?.stop(39)
         }
-        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
             pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, reduceBias: s.p + 15792,
             activation: .silu, expandWeights: s.p + 15808, expandBias: s.p + 16672, savedPooled: s.tensor(25),
-            savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
         s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
@@ -2015,12 +2015,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(34), pool: pool)
             s.profiler?.stop(54)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 144]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 144], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032,
-                beta: s.p + 28176, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .silu,
-                output: s.tensor(35), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
+                gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
+                activation: .silu, output: s.tensor(35), batch: s.n, means: s.tensor(37), pool: pool)
             s.profiler?.stop(55)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]
@@ -2031,12 +2031,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .silu, output: s.tensor(35), scratch: s.f + 419840, pool: pool)
             s.profiler?.stop(56)
         }
-        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(35), output: s.tensor(36), batch: s.n,
             pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, reduceBias: s.p + 29472,
             activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 30352, savedPooled: s.tensor(37),
-            savedHidden: s.tensor(38), savedScale: s.tensor(39), pool: pool)
+            savedHidden: s.tensor(38), savedScale: s.tensor(39), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
         s.profiler?.stop(57)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
@@ -2132,12 +2132,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(69)
         }
-        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240], and features.3.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008,
-                beta: s.p + 53248, savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .silu,
-                output: s.tensor(45), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 427888, savedInvStd: s.f + 428128,
+                activation: .silu, output: s.tensor(45), batch: s.n, means: s.tensor(47), pool: pool)
             s.profiler?.stop(70)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
@@ -2148,12 +2148,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .silu, output: s.tensor(45), scratch: s.f + 427888, pool: pool)
             s.profiler?.stop(71)
         }
-        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]
+        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
             pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, reduceBias: s.p + 56368,
             activation: .silu, expandWeights: s.p + 56384, expandBias: s.p + 58784, savedPooled: s.tensor(47),
-            savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
         s.profiler?.stop(72)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -2261,12 +2261,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(56), pool: pool)
             s.profiler?.stop(86)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 240]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 240], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536,
-                beta: s.p + 81776, savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .silu,
-                output: s.tensor(57), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
+                gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 440928, savedInvStd: s.f + 441168,
+                activation: .silu, output: s.tensor(57), batch: s.n, means: s.tensor(59), pool: pool)
             s.profiler?.stop(87)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]
@@ -2277,12 +2277,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .silu, output: s.tensor(57), scratch: s.f + 440928, pool: pool)
             s.profiler?.stop(88)
         }
-        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]
+        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
             pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, reduceBias: s.p + 84896,
             activation: .silu, expandWeights: s.p + 84912, expandBias: s.p + 87312, savedPooled: s.tensor(59),
-            savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
         s.profiler?.stop(89)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [240][80]
         s.profiler?.start()
@@ -2378,12 +2378,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(101)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712,
-                beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328, activation: .silu,
-                output: s.tensor(67), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
+                activation: .silu, output: s.tensor(67), batch: s.n, means: s.tensor(69), pool: pool)
             s.profiler?.stop(102)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
@@ -2394,12 +2394,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 446848, pool: pool)
             s.profiler?.stop(103)
         }
-        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
+        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632, reduceBias: s.p + 163232,
             activation: .silu, expandWeights: s.p + 163264, expandBias: s.p + 172864, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(104)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -2508,12 +2508,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(118)
         }
-        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480], and features.4.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704,
-                beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048, activation: .silu,
-                output: s.tensor(79), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
+                activation: .silu, output: s.tensor(79), batch: s.n, means: s.tensor(81), pool: pool)
             s.profiler?.stop(119)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
@@ -2524,12 +2524,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 457568, pool: pool)
             s.profiler?.stop(120)
         }
-        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
+        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624, reduceBias: s.p + 268224,
             activation: .silu, expandWeights: s.p + 268256, expandBias: s.p + 277856, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(121)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -2638,12 +2638,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(135)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376,
-                beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768, activation: .silu,
-                output: s.tensor(91), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
+                activation: .silu, output: s.tensor(91), batch: s.n, means: s.tensor(93), pool: pool)
             s.profiler?.stop(136)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
@@ -2654,12 +2654,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 468288, pool: pool)
             s.profiler?.stop(137)
         }
-        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
+        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296, reduceBias: s.p + 380896,
             activation: .silu, expandWeights: s.p + 380928, expandBias: s.p + 390528, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(138)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [480][112]
         s.profiler?.start()
@@ -2755,12 +2755,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(150)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
-                activation: .silu, output: s.tensor(101), pool: pool)
+                activation: .silu, output: s.tensor(101), batch: s.n, means: s.tensor(103), pool: pool)
             s.profiler?.stop(151)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
@@ -2771,12 +2771,13 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 494816, pool: pool)
             s.profiler?.stop(152)
         }
-        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
+        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656, reduceBias: s.p + 561472,
             activation: .silu, expandWeights: s.p + 561504, expandBias: s.p + 580320, savedPooled: s.tensor(103),
-            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(153)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
@@ -2884,12 +2885,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(167)
         }
-        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672], and features.5.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
-                activation: .silu, output: s.tensor(113), pool: pool)
+                activation: .silu, output: s.tensor(113), batch: s.n, means: s.tensor(115), pool: pool)
             s.profiler?.stop(168)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
@@ -2900,12 +2901,13 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 531328, pool: pool)
             s.profiler?.stop(169)
         }
-        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
+        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144, reduceBias: s.p + 772960,
             activation: .silu, expandWeights: s.p + 772992, expandBias: s.p + 791808, savedPooled: s.tensor(115),
-            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
+            pool: pool)
         s.profiler?.stop(170)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
@@ -3013,12 +3015,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(184)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 672]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 672], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944,
-                beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512, activation: .silu,
-                output: s.tensor(125), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
+                gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
+                activation: .silu, output: s.tensor(125), batch: s.n, means: s.tensor(127), pool: pool)
             s.profiler?.stop(185)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]
@@ -3029,12 +3031,13 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 567840, pool: pool)
             s.profiler?.stop(186)
         }
-        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]
+        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
             pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, reduceBias: s.p + 984448,
             activation: .silu, expandWeights: s.p + 984480, expandBias: s.p + 1003296, savedPooled: s.tensor(127),
-            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
+            pool: pool)
         s.profiler?.stop(187)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [672][192]
         s.profiler?.start()
@@ -3130,12 +3133,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(134), pool: pool)
             s.profiler?.stop(199)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
-                activation: .silu, output: s.tensor(135), pool: pool)
+                activation: .silu, output: s.tensor(135), batch: s.n, means: s.tensor(137), pool: pool)
             s.profiler?.stop(200)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
@@ -3146,12 +3149,13 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 605472, pool: pool)
             s.profiler?.stop(201)
         }
-        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(135), output: s.tensor(136), batch: s.n,
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960, reduceBias: s.p + 1448256,
             activation: .silu, expandWeights: s.p + 1448304, expandBias: s.p + 1503600, savedPooled: s.tensor(137),
-            savedHidden: s.tensor(138), savedScale: s.tensor(139), pool: pool)
+            savedHidden: s.tensor(138), savedScale: s.tensor(139), meansTaken: s.options.frozenBlocks <= 13,
+            pool: pool)
         s.profiler?.stop(202)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
@@ -3260,12 +3264,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(146), pool: pool)
             s.profiler?.stop(216)
         }
-        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152], and features.6.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
-                activation: .silu, output: s.tensor(147), pool: pool)
+                activation: .silu, output: s.tensor(147), batch: s.n, means: s.tensor(149), pool: pool)
             s.profiler?.stop(217)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
@@ -3276,12 +3280,13 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 668064, pool: pool)
             s.profiler?.stop(218)
         }
-        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(147), output: s.tensor(148), batch: s.n,
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904, reduceBias: s.p + 2041200,
             activation: .silu, expandWeights: s.p + 2041248, expandBias: s.p + 2096544, savedPooled: s.tensor(149),
-            savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
+            savedHidden: s.tensor(150), savedScale: s.tensor(151), meansTaken: s.options.frozenBlocks <= 14,
+            pool: pool)
         s.profiler?.stop(219)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
@@ -3389,12 +3394,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(233)
         }
-        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152], and features.6.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
-                activation: .silu, output: s.tensor(159), pool: pool)
+                activation: .silu, output: s.tensor(159), batch: s.n, means: s.tensor(161), pool: pool)
             s.profiler?.stop(234)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
@@ -3405,12 +3410,13 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 730656, pool: pool)
             s.profiler?.stop(235)
         }
-        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848, reduceBias: s.p + 2634144,
             activation: .silu, expandWeights: s.p + 2634192, expandBias: s.p + 2689488, savedPooled: s.tensor(161),
-            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
+            pool: pool)
         s.profiler?.stop(236)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
@@ -3519,12 +3525,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(250)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
-                activation: .silu, output: s.tensor(171), pool: pool)
+                activation: .silu, output: s.tensor(171), batch: s.n, means: s.tensor(173), pool: pool)
             s.profiler?.stop(251)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
@@ -3535,12 +3541,13 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 793248, pool: pool)
             s.profiler?.stop(252)
         }
-        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360, reduceBias: s.p + 3208656,
             activation: .silu, expandWeights: s.p + 3208704, expandBias: s.p + 3264000, savedPooled: s.tensor(173),
-            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
+            pool: pool)
         s.profiler?.stop(253)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1152][320]
         s.profiler?.start()
@@ -5679,12 +5686,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 112, 112, 32]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 112, 112, 32], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
-              "squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 6422528,
@@ -5709,12 +5716,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 2709504,
               "frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 96], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
-              "squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]"),
+              "squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7225344,
@@ -5739,12 +5746,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4064256,
               "frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
-        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144], and features.2.1.block.2's channel means as its rows are written"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
@@ -5773,12 +5780,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 2822400,
               "frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 144], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 4515840,
@@ -5803,12 +5810,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 4704000,
               "frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
-        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240], and features.3.1.block.2's channel means as its rows are written"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
@@ -5837,12 +5844,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 423360,
               "frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 240], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][80]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3763200,
@@ -5867,12 +5874,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 846720,
               "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
@@ -5901,12 +5908,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 846720,
               "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
-        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480], and features.4.2.block.2's channel means as its rows are written"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
@@ -5935,12 +5942,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2352000,
               "frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][112]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10536960,
@@ -5965,12 +5972,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3292800,
               "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
@@ -5999,12 +6006,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3292800,
               "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
-        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672], and features.5.2.block.2's channel means as its rows are written"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
@@ -6033,12 +6040,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 823200,
               "frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 672], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][192]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 6322176,
@@ -6063,12 +6070,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
-              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
@@ -6097,12 +6104,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
-        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152], and features.6.2.block.2's channel means as its rows are written"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
-              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
@@ -6131,12 +6138,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
-        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152], and features.6.3.block.2's channel means as its rows are written"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
-              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
@@ -6165,12 +6172,12 @@ public final class EfficientNetB0Training: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 508032,
               "frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
-              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][320]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 18063360,

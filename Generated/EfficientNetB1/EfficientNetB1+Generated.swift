@@ -2215,12 +2215,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 120, 120, 32]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 120, 120, 32], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 620224, savedInvStd: s.f + 620256, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 620224, savedInvStd: s.f + 620256,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]
@@ -2231,12 +2231,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 620224, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
             activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
@@ -2420,12 +2420,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(34)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 96]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 96], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016,
-                beta: s.p + 6112, savedMean: s.f + 621440, savedInvStd: s.f + 621536, activation: .silu,
-                output: s.tensor(23), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
+                gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 621440, savedInvStd: s.f + 621536,
+                activation: .silu, output: s.tensor(23), batch: s.n, means: s.tensor(25), pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 96]
@@ -2436,12 +2436,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .silu, output: s.tensor(23), scratch: s.f + 621440, pool: pool)
             s.profiler?.stop(36)
         }
-        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
             pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184, savedPooled: s.tensor(25),
-            savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
         s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
@@ -2537,12 +2537,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(49)
         }
-        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144], and features.2.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040,
-                beta: s.p + 15184, savedMean: s.f + 623696, savedInvStd: s.f + 623840, activation: .silu,
-                output: s.tensor(33), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 623696, savedInvStd: s.f + 623840,
+                activation: .silu, output: s.tensor(33), batch: s.n, means: s.tensor(35), pool: pool)
             s.profiler?.stop(50)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
@@ -2553,12 +2553,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .silu, output: s.tensor(33), scratch: s.f + 623696, pool: pool)
             s.profiler?.stop(51)
         }
-        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, reduceBias: s.p + 16480,
             activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
         s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
@@ -2667,12 +2667,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(66)
         }
-        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144], and features.2.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416,
-                beta: s.p + 26560, savedMean: s.f + 626912, savedInvStd: s.f + 627056, activation: .silu,
-                output: s.tensor(45), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 626912, savedInvStd: s.f + 627056,
+                activation: .silu, output: s.tensor(45), batch: s.n, means: s.tensor(47), pool: pool)
             s.profiler?.stop(67)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
@@ -2683,12 +2683,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .silu, output: s.tensor(45), scratch: s.f + 626912, pool: pool)
             s.profiler?.stop(68)
         }
-        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
+        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
             pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, reduceBias: s.p + 27856,
             activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736, savedPooled: s.tensor(47),
-            savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
         s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
@@ -2797,12 +2797,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(56), pool: pool)
             s.profiler?.stop(83)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 144]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 144], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096,
-                beta: s.p + 40240, savedMean: s.f + 630128, savedInvStd: s.f + 630272, activation: .silu,
-                output: s.tensor(57), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
+                gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 630128, savedInvStd: s.f + 630272,
+                activation: .silu, output: s.tensor(57), batch: s.n, means: s.tensor(59), pool: pool)
             s.profiler?.stop(84)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 144]
@@ -2813,12 +2813,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .silu, output: s.tensor(57), scratch: s.f + 630128, pool: pool)
             s.profiler?.stop(85)
         }
-        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
             pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, reduceBias: s.p + 41536,
             activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416, savedPooled: s.tensor(59),
-            savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
         s.profiler?.stop(86)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
@@ -2914,12 +2914,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(98)
         }
-        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240], and features.3.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072,
-                beta: s.p + 65312, savedMean: s.f + 638176, savedInvStd: s.f + 638416, activation: .silu,
-                output: s.tensor(67), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 65072, beta: s.p + 65312, savedMean: s.f + 638176, savedInvStd: s.f + 638416,
+                activation: .silu, output: s.tensor(67), batch: s.n, means: s.tensor(69), pool: pool)
             s.profiler?.stop(99)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
@@ -2930,12 +2930,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .silu, output: s.tensor(67), scratch: s.f + 638176, pool: pool)
             s.profiler?.stop(100)
         }
-        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
+        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, reduceBias: s.p + 68432,
             activation: .silu, expandWeights: s.p + 68448, expandBias: s.p + 70848, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(101)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -3044,12 +3044,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(115)
         }
-        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240], and features.3.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440,
-                beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456, activation: .silu,
-                output: s.tensor(79), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456,
+                activation: .silu, output: s.tensor(79), batch: s.n, means: s.tensor(81), pool: pool)
             s.profiler?.stop(116)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
@@ -3060,12 +3060,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .silu, output: s.tensor(79), scratch: s.f + 651216, pool: pool)
             s.profiler?.stop(117)
         }
-        // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
+        // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, reduceBias: s.p + 100800,
             activation: .silu, expandWeights: s.p + 100816, expandBias: s.p + 103216, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(118)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -3174,12 +3174,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(132)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 240]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 240], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968,
-                beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496, activation: .silu,
-                output: s.tensor(91), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
+                gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496,
+                activation: .silu, output: s.tensor(91), batch: s.n, means: s.tensor(93), pool: pool)
             s.profiler?.stop(133)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 240]
@@ -3190,12 +3190,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 664256, pool: pool)
             s.profiler?.stop(134)
         }
-        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]
+        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928, reduceBias: s.p + 129328,
             activation: .silu, expandWeights: s.p + 129344, expandBias: s.p + 131744, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(135)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [240][80]
         s.profiler?.start()
@@ -3291,12 +3291,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(147)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176, savedInvStd: s.f + 670656,
-                activation: .silu, output: s.tensor(101), pool: pool)
+                activation: .silu, output: s.tensor(101), batch: s.n, means: s.tensor(103), pool: pool)
             s.profiler?.stop(148)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
@@ -3307,12 +3307,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 670176, pool: pool)
             s.profiler?.stop(149)
         }
-        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064, reduceBias: s.p + 207664,
             activation: .silu, expandWeights: s.p + 207696, expandBias: s.p + 217296, savedPooled: s.tensor(103),
-            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(150)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -3421,12 +3422,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(164)
         }
-        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480], and features.4.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896, savedInvStd: s.f + 681376,
-                activation: .silu, output: s.tensor(113), pool: pool)
+                activation: .silu, output: s.tensor(113), batch: s.n, means: s.tensor(115), pool: pool)
             s.profiler?.stop(165)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
@@ -3437,12 +3438,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 680896, pool: pool)
             s.profiler?.stop(166)
         }
-        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056, reduceBias: s.p + 312656,
             activation: .silu, expandWeights: s.p + 312688, expandBias: s.p + 322288, savedPooled: s.tensor(115),
-            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
+            pool: pool)
         s.profiler?.stop(167)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -3551,12 +3553,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(181)
         }
-        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480], and features.4.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616, savedInvStd: s.f + 692096,
-                activation: .silu, output: s.tensor(125), pool: pool)
+                activation: .silu, output: s.tensor(125), batch: s.n, means: s.tensor(127), pool: pool)
             s.profiler?.stop(182)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
@@ -3567,12 +3569,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 691616, pool: pool)
             s.profiler?.stop(183)
         }
-        // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048, reduceBias: s.p + 417648,
             activation: .silu, expandWeights: s.p + 417680, expandBias: s.p + 427280, savedPooled: s.tensor(127),
-            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
+            pool: pool)
         s.profiler?.stop(184)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -3681,12 +3684,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(198)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336, savedInvStd: s.f + 702816,
-                activation: .silu, output: s.tensor(137), pool: pool)
+                activation: .silu, output: s.tensor(137), batch: s.n, means: s.tensor(139), pool: pool)
             s.profiler?.stop(199)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
@@ -3697,12 +3700,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 702336, pool: pool)
             s.profiler?.stop(200)
         }
-        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720, reduceBias: s.p + 530320,
             activation: .silu, expandWeights: s.p + 530352, expandBias: s.p + 539952, savedPooled: s.tensor(139),
-            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
+            pool: pool)
         s.profiler?.stop(201)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [480][112]
         s.profiler?.start()
@@ -3798,12 +3802,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(146), pool: pool)
             s.profiler?.stop(213)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864, savedInvStd: s.f + 729536,
-                activation: .silu, output: s.tensor(147), pool: pool)
+                activation: .silu, output: s.tensor(147), batch: s.n, means: s.tensor(149), pool: pool)
             s.profiler?.stop(214)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
@@ -3814,12 +3818,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 728864, pool: pool)
             s.profiler?.stop(215)
         }
-        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
+        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(147), output: s.tensor(148), batch: s.n,
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080, reduceBias: s.p + 710896,
             activation: .silu, expandWeights: s.p + 710928, expandBias: s.p + 729744, savedPooled: s.tensor(149),
-            savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
+            savedHidden: s.tensor(150), savedScale: s.tensor(151), meansTaken: s.options.frozenBlocks <= 14,
+            pool: pool)
         s.profiler?.stop(216)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
@@ -3928,12 +3933,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(230)
         }
-        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672], and features.5.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376, savedInvStd: s.f + 766048,
-                activation: .silu, output: s.tensor(159), pool: pool)
+                activation: .silu, output: s.tensor(159), batch: s.n, means: s.tensor(161), pool: pool)
             s.profiler?.stop(231)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
@@ -3944,12 +3949,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 765376, pool: pool)
             s.profiler?.stop(232)
         }
-        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
+        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568, reduceBias: s.p + 922384,
             activation: .silu, expandWeights: s.p + 922416, expandBias: s.p + 941232, savedPooled: s.tensor(161),
-            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
+            pool: pool)
         s.profiler?.stop(233)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
@@ -4058,12 +4064,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(247)
         }
-        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672], and features.5.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888, savedInvStd: s.f + 802560,
-                activation: .silu, output: s.tensor(171), pool: pool)
+                activation: .silu, output: s.tensor(171), batch: s.n, means: s.tensor(173), pool: pool)
             s.profiler?.stop(248)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
@@ -4074,12 +4080,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 801888, pool: pool)
             s.profiler?.stop(249)
         }
-        // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
+        // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056, reduceBias: s.p + 1133872,
             activation: .silu, expandWeights: s.p + 1133904, expandBias: s.p + 1152720, savedPooled: s.tensor(173),
-            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
+            pool: pool)
         s.profiler?.stop(250)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
@@ -4188,12 +4195,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(264)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 672]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 672], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400, savedInvStd: s.f + 839072,
-                activation: .silu, output: s.tensor(183), pool: pool)
+                activation: .silu, output: s.tensor(183), batch: s.n, means: s.tensor(185), pool: pool)
             s.profiler?.stop(265)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 672]
@@ -4204,12 +4211,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 838400, pool: pool)
             s.profiler?.stop(266)
         }
-        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]
+        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
             pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544, reduceBias: s.p + 1345360,
             activation: .silu, expandWeights: s.p + 1345392, expandBias: s.p + 1364208, savedPooled: s.tensor(185),
-            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
+            pool: pool)
         s.profiler?.stop(267)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [672][192]
         s.profiler?.start()
@@ -4305,12 +4313,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(192), pool: pool)
             s.profiler?.stop(279)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032, savedInvStd: s.f + 877184,
-                activation: .silu, output: s.tensor(193), pool: pool)
+                activation: .silu, output: s.tensor(193), batch: s.n, means: s.tensor(195), pool: pool)
             s.profiler?.stop(280)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
@@ -4321,12 +4329,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 876032, pool: pool)
             s.profiler?.stop(281)
         }
-        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(193), output: s.tensor(194), batch: s.n,
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872, reduceBias: s.p + 1809168,
             activation: .silu, expandWeights: s.p + 1809216, expandBias: s.p + 1864512, savedPooled: s.tensor(195),
-            savedHidden: s.tensor(196), savedScale: s.tensor(197), pool: pool)
+            savedHidden: s.tensor(196), savedScale: s.tensor(197), meansTaken: s.options.frozenBlocks <= 18,
+            pool: pool)
         s.profiler?.stop(282)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
@@ -4435,12 +4444,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(204), pool: pool)
             s.profiler?.stop(296)
         }
-        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152], and features.6.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624, savedInvStd: s.f + 939776,
-                activation: .silu, output: s.tensor(205), pool: pool)
+                activation: .silu, output: s.tensor(205), batch: s.n, means: s.tensor(207), pool: pool)
             s.profiler?.stop(297)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
@@ -4451,12 +4460,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 938624, pool: pool)
             s.profiler?.stop(298)
         }
-        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(205), output: s.tensor(206), batch: s.n,
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816, reduceBias: s.p + 2402112,
             activation: .silu, expandWeights: s.p + 2402160, expandBias: s.p + 2457456, savedPooled: s.tensor(207),
-            savedHidden: s.tensor(208), savedScale: s.tensor(209), pool: pool)
+            savedHidden: s.tensor(208), savedScale: s.tensor(209), meansTaken: s.options.frozenBlocks <= 19,
+            pool: pool)
         s.profiler?.stop(299)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
@@ -4565,12 +4575,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(216), pool: pool)
             s.profiler?.stop(313)
         }
-        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152], and features.6.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
-                activation: .silu, output: s.tensor(217), pool: pool)
+                activation: .silu, output: s.tensor(217), batch: s.n, means: s.tensor(219), pool: pool)
             s.profiler?.stop(314)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
@@ -4581,12 +4591,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1001216, pool: pool)
             s.profiler?.stop(315)
         }
-        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(217), output: s.tensor(218), batch: s.n,
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760, reduceBias: s.p + 2995056,
             activation: .silu, expandWeights: s.p + 2995104, expandBias: s.p + 3050400, savedPooled: s.tensor(219),
-            savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
+            savedHidden: s.tensor(220), savedScale: s.tensor(221), meansTaken: s.options.frozenBlocks <= 20,
+            pool: pool)
         s.profiler?.stop(316)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
@@ -4695,12 +4706,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(228), pool: pool)
             s.profiler?.stop(330)
         }
-        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152], and features.6.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
-                activation: .silu, output: s.tensor(229), pool: pool)
+                activation: .silu, output: s.tensor(229), batch: s.n, means: s.tensor(231), pool: pool)
             s.profiler?.stop(331)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
@@ -4711,12 +4722,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1063808, pool: pool)
             s.profiler?.stop(332)
         }
-        // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(229), output: s.tensor(230), batch: s.n,
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704, reduceBias: s.p + 3588000,
             activation: .silu, expandWeights: s.p + 3588048, expandBias: s.p + 3643344, savedPooled: s.tensor(231),
-            savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
+            savedHidden: s.tensor(232), savedScale: s.tensor(233), meansTaken: s.options.frozenBlocks <= 21,
+            pool: pool)
         s.profiler?.stop(333)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
@@ -4825,12 +4837,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(347)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
-                activation: .silu, output: s.tensor(241), pool: pool)
+                activation: .silu, output: s.tensor(241), batch: s.n, means: s.tensor(243), pool: pool)
             s.profiler?.stop(348)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
@@ -4841,12 +4853,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1126400, pool: pool)
             s.profiler?.stop(349)
         }
-        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(241), output: s.tensor(242), batch: s.n,
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216, reduceBias: s.p + 4162512,
             activation: .silu, expandWeights: s.p + 4162560, expandBias: s.p + 4217856, savedPooled: s.tensor(243),
-            savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
+            savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
+            pool: pool)
         s.profiler?.stop(350)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1152][320]
         s.profiler?.start()
@@ -4942,12 +4955,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(250), pool: pool)
             s.profiler?.stop(362)
         }
-        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920], and features.7.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
-                activation: .silu, output: s.tensor(251), pool: pool)
+                activation: .silu, output: s.tensor(251), batch: s.n, means: s.tensor(253), pool: pool)
             s.profiler?.stop(363)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
@@ -4958,12 +4971,13 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1153920, pool: pool)
             s.profiler?.stop(364)
         }
-        // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]
+        // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(251), output: s.tensor(252), batch: s.n,
             pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968, reduceBias: s.p + 5389568,
             activation: .silu, expandWeights: s.p + 5389648, expandBias: s.p + 5543248, savedPooled: s.tensor(253),
-            savedHidden: s.tensor(254), savedScale: s.tensor(255), pool: pool)
+            savedHidden: s.tensor(254), savedScale: s.tensor(255), meansTaken: s.options.frozenBlocks <= 23,
+            pool: pool)
         s.profiler?.stop(365)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [1920][320]
         s.profiler?.start()
@@ -7979,12 +7993,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 120, 120, 32]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 120, 120, 32], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
-              "squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7372800,
@@ -8033,12 +8047,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3110400,
               "frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 96], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 96]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
-              "squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]"),
+              "squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8294400,
@@ -8063,12 +8077,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
-        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144], and features.2.1.block.2's channel means as its rows are written"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
@@ -8097,12 +8111,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
-        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144], and features.2.2.block.2's channel means as its rows are written"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
@@ -8131,12 +8145,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3240000,
               "frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 144], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 144]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 5184000,
@@ -8161,12 +8175,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 5400000,
               "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
-        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240], and features.3.1.block.2's channel means as its rows are written"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
@@ -8195,12 +8209,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 5400000,
               "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
-        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240], and features.3.2.block.2's channel means as its rows are written"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
@@ -8229,12 +8243,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 486000,
               "frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 240], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 240]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][80]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 4320000,
@@ -8259,12 +8273,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
@@ -8293,12 +8307,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
-        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480], and features.4.2.block.2's channel means as its rows are written"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
@@ -8327,12 +8341,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
-        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480], and features.4.3.block.2's channel means as its rows are written"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
@@ -8361,12 +8375,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2700000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][112]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12096000,
@@ -8391,12 +8405,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
@@ -8425,12 +8439,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
-        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672], and features.5.2.block.2's channel means as its rows are written"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
@@ -8459,12 +8473,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
-        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672], and features.5.3.block.2's channel means as its rows are written"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
@@ -8493,12 +8507,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1075200,
               "frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 672], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 672]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][192]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8257536,
@@ -8523,12 +8537,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
-              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
@@ -8557,12 +8571,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
-        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152], and features.6.2.block.2's channel means as its rows are written"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
-              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
@@ -8591,12 +8605,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
-        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152], and features.6.3.block.2's channel means as its rows are written"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
-              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
@@ -8625,12 +8639,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
-        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152], and features.6.4.block.2's channel means as its rows are written"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
-              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
@@ -8659,12 +8673,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 663552,
               "frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
-              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][320]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 23592960,
@@ -8689,12 +8703,12 @@ public final class EfficientNetB1Training: TrainableModel {
               "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 1105920,
               "frozen: depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]"),
-        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920], and features.7.1.block.2's channel means as its rows are written"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 307200,
-              "squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]"),
+              "squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1920][320]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 39321600,

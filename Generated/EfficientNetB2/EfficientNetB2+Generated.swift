@@ -2217,12 +2217,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 144, 144, 32]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 144, 144, 32], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280,
-                beta: s.p + 1312, savedMean: s.f + 749824, savedInvStd: s.f + 749856, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 749824, savedInvStd: s.f + 749856,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]
@@ -2233,12 +2233,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 749824, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
             activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
@@ -2422,12 +2422,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(34)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 96]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 96], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016,
-                beta: s.p + 6112, savedMean: s.f + 751040, savedInvStd: s.f + 751136, activation: .silu,
-                output: s.tensor(23), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
+                gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 751040, savedInvStd: s.f + 751136,
+                activation: .silu, output: s.tensor(23), batch: s.n, means: s.tensor(25), pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 96]
@@ -2438,12 +2438,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .silu, output: s.tensor(23), scratch: s.f + 751040, pool: pool)
             s.profiler?.stop(36)
         }
-        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
             pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184, savedPooled: s.tensor(25),
-            savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
         s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
@@ -2539,12 +2539,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(49)
         }
-        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144], and features.2.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040,
-                beta: s.p + 15184, savedMean: s.f + 753296, savedInvStd: s.f + 753440, activation: .silu,
-                output: s.tensor(33), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 753296, savedInvStd: s.f + 753440,
+                activation: .silu, output: s.tensor(33), batch: s.n, means: s.tensor(35), pool: pool)
             s.profiler?.stop(50)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
@@ -2555,12 +2555,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .silu, output: s.tensor(33), scratch: s.f + 753296, pool: pool)
             s.profiler?.stop(51)
         }
-        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, reduceBias: s.p + 16480,
             activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
         s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
@@ -2669,12 +2669,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(66)
         }
-        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144], and features.2.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416,
-                beta: s.p + 26560, savedMean: s.f + 756512, savedInvStd: s.f + 756656, activation: .silu,
-                output: s.tensor(45), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 756512, savedInvStd: s.f + 756656,
+                activation: .silu, output: s.tensor(45), batch: s.n, means: s.tensor(47), pool: pool)
             s.profiler?.stop(67)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
@@ -2685,12 +2685,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .silu, output: s.tensor(45), scratch: s.f + 756512, pool: pool)
             s.profiler?.stop(68)
         }
-        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
+        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
             pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, reduceBias: s.p + 27856,
             activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736, savedPooled: s.tensor(47),
-            savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
         s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
@@ -2799,12 +2799,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(56), pool: pool)
             s.profiler?.stop(83)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 144]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 144], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096,
-                beta: s.p + 40240, savedMean: s.f + 759728, savedInvStd: s.f + 759872, activation: .silu,
-                output: s.tensor(57), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
+                gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 759728, savedInvStd: s.f + 759872,
+                activation: .silu, output: s.tensor(57), batch: s.n, means: s.tensor(59), pool: pool)
             s.profiler?.stop(84)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 144]
@@ -2815,12 +2815,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .silu, output: s.tensor(57), scratch: s.f + 759728, pool: pool)
             s.profiler?.stop(85)
         }
-        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
             pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, reduceBias: s.p + 41536,
             activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416, savedPooled: s.tensor(59),
-            savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
         s.profiler?.stop(86)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][48]
         s.profiler?.start()
@@ -2916,12 +2916,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(98)
         }
-        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288], and features.3.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840,
-                beta: s.p + 72128, savedMean: s.f + 767888, savedInvStd: s.f + 768176, activation: .silu,
-                output: s.tensor(67), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 71840, beta: s.p + 72128, savedMean: s.f + 767888, savedInvStd: s.f + 768176,
+                activation: .silu, output: s.tensor(67), batch: s.n, means: s.tensor(69), pool: pool)
             s.profiler?.stop(99)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
@@ -2932,12 +2932,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .silu, output: s.tensor(67), scratch: s.f + 767888, pool: pool)
             s.profiler?.stop(100)
         }
-        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
+        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992, reduceBias: s.p + 76448,
             activation: .silu, expandWeights: s.p + 76464, expandBias: s.p + 79920, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(101)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
@@ -3046,12 +3046,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(115)
         }
-        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288], and features.3.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536, savedInvStd: s.f + 783824,
-                activation: .silu, output: s.tensor(79), pool: pool)
+                activation: .silu, output: s.tensor(79), batch: s.n, means: s.tensor(81), pool: pool)
             s.profiler?.stop(116)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
@@ -3062,12 +3062,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 783536, pool: pool)
             s.profiler?.stop(117)
         }
-        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
+        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552, reduceBias: s.p + 121008,
             activation: .silu, expandWeights: s.p + 121024, expandBias: s.p + 124480, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(118)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
@@ -3176,12 +3176,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(132)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 288]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 288], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352,
-                beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472, activation: .silu,
-                output: s.tensor(91), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
+                gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472,
+                activation: .silu, output: s.tensor(91), batch: s.n, means: s.tensor(93), pool: pool)
             s.profiler?.stop(133)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 288]
@@ -3192,12 +3192,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 799184, pool: pool)
             s.profiler?.stop(134)
         }
-        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]
+        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504, reduceBias: s.p + 160960,
             activation: .silu, expandWeights: s.p + 160976, expandBias: s.p + 164432, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(135)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [288][88]
         s.profiler?.start()
@@ -3293,12 +3293,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(147)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176, savedInvStd: s.f + 806704,
-                activation: .silu, output: s.tensor(101), pool: pool)
+                activation: .silu, output: s.tensor(101), batch: s.n, means: s.tensor(103), pool: pool)
             s.profiler?.stop(148)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
@@ -3309,12 +3309,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 806176, pool: pool)
             s.profiler?.stop(149)
         }
-        // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888, reduceBias: s.p + 257504,
             activation: .silu, expandWeights: s.p + 257536, expandBias: s.p + 269152, savedPooled: s.tensor(103),
-            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(150)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
@@ -3423,12 +3424,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(164)
         }
-        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528], and features.4.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968, savedInvStd: s.f + 818496,
-                activation: .silu, output: s.tensor(113), pool: pool)
+                activation: .silu, output: s.tensor(113), batch: s.n, means: s.tensor(115), pool: pool)
             s.profiler?.stop(165)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
@@ -3439,12 +3440,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 817968, pool: pool)
             s.profiler?.stop(166)
         }
-        // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968, reduceBias: s.p + 383584,
             activation: .silu, expandWeights: s.p + 383616, expandBias: s.p + 395232, savedPooled: s.tensor(115),
-            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
+            pool: pool)
         s.profiler?.stop(167)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
@@ -3553,12 +3555,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(181)
         }
-        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528], and features.4.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760, savedInvStd: s.f + 830288,
-                activation: .silu, output: s.tensor(125), pool: pool)
+                activation: .silu, output: s.tensor(125), batch: s.n, means: s.tensor(127), pool: pool)
             s.profiler?.stop(182)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
@@ -3569,12 +3571,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 829760, pool: pool)
             s.profiler?.stop(183)
         }
-        // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048, reduceBias: s.p + 509664,
             activation: .silu, expandWeights: s.p + 509696, expandBias: s.p + 521312, savedPooled: s.tensor(127),
-            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
+            pool: pool)
         s.profiler?.stop(184)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
@@ -3683,12 +3686,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(198)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552, savedInvStd: s.f + 842080,
-                activation: .silu, output: s.tensor(137), pool: pool)
+                activation: .silu, output: s.tensor(137), batch: s.n, means: s.tensor(139), pool: pool)
             s.profiler?.stop(199)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
@@ -3699,12 +3702,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 841552, pool: pool)
             s.profiler?.stop(200)
         }
-        // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576, reduceBias: s.p + 644192,
             activation: .silu, expandWeights: s.p + 644224, expandBias: s.p + 655840, savedPooled: s.tensor(139),
-            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
+            pool: pool)
         s.profiler?.stop(201)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [528][120]
         s.profiler?.start()
@@ -3800,12 +3804,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(146), pool: pool)
             s.profiler?.stop(213)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688, savedInvStd: s.f + 871408,
-                activation: .silu, output: s.tensor(147), pool: pool)
+                activation: .silu, output: s.tensor(147), batch: s.n, means: s.tensor(149), pool: pool)
             s.profiler?.stop(214)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
@@ -3816,12 +3820,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 870688, pool: pool)
             s.profiler?.stop(215)
         }
-        // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
+        // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(147), output: s.tensor(148), batch: s.n,
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400, reduceBias: s.p + 852000,
             activation: .silu, expandWeights: s.p + 852032, expandBias: s.p + 873632, savedPooled: s.tensor(149),
-            savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
+            savedHidden: s.tensor(150), savedScale: s.tensor(151), meansTaken: s.options.frozenBlocks <= 14,
+            pool: pool)
         s.profiler?.stop(216)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
@@ -3930,12 +3935,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(230)
         }
-        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720], and features.5.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808, savedInvStd: s.f + 910528,
-                activation: .silu, output: s.tensor(159), pool: pool)
+                activation: .silu, output: s.tensor(159), batch: s.n, means: s.tensor(161), pool: pool)
             s.profiler?.stop(231)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
@@ -3946,12 +3951,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 909808, pool: pool)
             s.profiler?.stop(232)
         }
-        // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
+        // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424, reduceBias: s.p + 1093024,
             activation: .silu, expandWeights: s.p + 1093056, expandBias: s.p + 1114656, savedPooled: s.tensor(161),
-            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
+            pool: pool)
         s.profiler?.stop(233)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
@@ -4060,12 +4066,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(247)
         }
-        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720], and features.5.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928, savedInvStd: s.f + 949648,
-                activation: .silu, output: s.tensor(171), pool: pool)
+                activation: .silu, output: s.tensor(171), batch: s.n, means: s.tensor(173), pool: pool)
             s.profiler?.stop(248)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
@@ -4076,12 +4082,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 948928, pool: pool)
             s.profiler?.stop(249)
         }
-        // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
+        // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448, reduceBias: s.p + 1334048,
             activation: .silu, expandWeights: s.p + 1334080, expandBias: s.p + 1355680, savedPooled: s.tensor(173),
-            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
+            pool: pool)
         s.profiler?.stop(250)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
@@ -4190,12 +4197,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(264)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 720]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 720], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048, savedInvStd: s.f + 988768,
-                activation: .silu, output: s.tensor(183), pool: pool)
+                activation: .silu, output: s.tensor(183), batch: s.n, means: s.tensor(185), pool: pool)
             s.profiler?.stop(265)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 720]
@@ -4206,12 +4213,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 988048, pool: pool)
             s.profiler?.stop(266)
         }
-        // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]
+        // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
             pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472, reduceBias: s.p + 1575072,
             activation: .silu, expandWeights: s.p + 1575104, expandBias: s.p + 1596704, savedPooled: s.tensor(185),
-            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
+            pool: pool)
         s.profiler?.stop(267)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [720][208]
         s.profiler?.start()
@@ -4307,12 +4315,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(192), pool: pool)
             s.profiler?.stop(279)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
-                activation: .silu, output: s.tensor(193), pool: pool)
+                activation: .silu, output: s.tensor(193), batch: s.n, means: s.tensor(195), pool: pool)
             s.profiler?.stop(280)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
@@ -4323,12 +4331,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1028400, pool: pool)
             s.profiler?.stop(281)
         }
-        // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(193), output: s.tensor(194), batch: s.n,
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784, reduceBias: s.p + 2113680,
             activation: .silu, expandWeights: s.p + 2113744, expandBias: s.p + 2178640, savedPooled: s.tensor(195),
-            savedHidden: s.tensor(196), savedScale: s.tensor(197), pool: pool)
+            savedHidden: s.tensor(196), savedScale: s.tensor(197), meansTaken: s.options.frozenBlocks <= 18,
+            pool: pool)
         s.profiler?.stop(282)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
@@ -4437,12 +4446,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(204), pool: pool)
             s.profiler?.stop(296)
         }
-        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248], and features.6.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
-                activation: .silu, output: s.tensor(205), pool: pool)
+                activation: .silu, output: s.tensor(205), batch: s.n, means: s.tensor(207), pool: pool)
             s.profiler?.stop(297)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
@@ -4453,12 +4462,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1096208, pool: pool)
             s.profiler?.stop(298)
         }
-        // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(205), output: s.tensor(206), batch: s.n,
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072, reduceBias: s.p + 2805968,
             activation: .silu, expandWeights: s.p + 2806032, expandBias: s.p + 2870928, savedPooled: s.tensor(207),
-            savedHidden: s.tensor(208), savedScale: s.tensor(209), pool: pool)
+            savedHidden: s.tensor(208), savedScale: s.tensor(209), meansTaken: s.options.frozenBlocks <= 19,
+            pool: pool)
         s.profiler?.stop(299)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
@@ -4567,12 +4577,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(216), pool: pool)
             s.profiler?.stop(313)
         }
-        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248], and features.6.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
-                activation: .silu, output: s.tensor(217), pool: pool)
+                activation: .silu, output: s.tensor(217), batch: s.n, means: s.tensor(219), pool: pool)
             s.profiler?.stop(314)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
@@ -4583,12 +4593,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1164016, pool: pool)
             s.profiler?.stop(315)
         }
-        // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(217), output: s.tensor(218), batch: s.n,
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360, reduceBias: s.p + 3498256,
             activation: .silu, expandWeights: s.p + 3498320, expandBias: s.p + 3563216, savedPooled: s.tensor(219),
-            savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
+            savedHidden: s.tensor(220), savedScale: s.tensor(221), meansTaken: s.options.frozenBlocks <= 20,
+            pool: pool)
         s.profiler?.stop(316)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
@@ -4697,12 +4708,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(228), pool: pool)
             s.profiler?.stop(330)
         }
-        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248], and features.6.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
-                activation: .silu, output: s.tensor(229), pool: pool)
+                activation: .silu, output: s.tensor(229), batch: s.n, means: s.tensor(231), pool: pool)
             s.profiler?.stop(331)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
@@ -4713,12 +4724,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1231824, pool: pool)
             s.profiler?.stop(332)
         }
-        // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(229), output: s.tensor(230), batch: s.n,
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648, reduceBias: s.p + 4190544,
             activation: .silu, expandWeights: s.p + 4190608, expandBias: s.p + 4255504, savedPooled: s.tensor(231),
-            savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
+            savedHidden: s.tensor(232), savedScale: s.tensor(233), meansTaken: s.options.frozenBlocks <= 21,
+            pool: pool)
         s.profiler?.stop(333)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
@@ -4827,12 +4839,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(347)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
-                activation: .silu, output: s.tensor(241), pool: pool)
+                activation: .silu, output: s.tensor(241), batch: s.n, means: s.tensor(243), pool: pool)
             s.profiler?.stop(348)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
@@ -4843,12 +4855,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1299632, pool: pool)
             s.profiler?.stop(349)
         }
-        // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(241), output: s.tensor(242), batch: s.n,
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968, reduceBias: s.p + 4862864,
             activation: .silu, expandWeights: s.p + 4862928, expandBias: s.p + 4927824, savedPooled: s.tensor(243),
-            savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
+            savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
+            pool: pool)
         s.profiler?.stop(350)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1248][352]
         s.profiler?.start()
@@ -4944,12 +4957,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(250), pool: pool)
             s.profiler?.stop(362)
         }
-        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112], and features.7.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
-                activation: .silu, output: s.tensor(251), pool: pool)
+                activation: .silu, output: s.tensor(251), batch: s.n, means: s.tensor(253), pool: pool)
             s.profiler?.stop(363)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
@@ -4960,12 +4973,13 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1329520, pool: pool)
             s.profiler?.stop(364)
         }
-        // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]
+        // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(251), output: s.tensor(252), batch: s.n,
             pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104, reduceBias: s.p + 6334960,
             activation: .silu, expandWeights: s.p + 6335056, expandBias: s.p + 6520912, savedPooled: s.tensor(253),
-            savedHidden: s.tensor(254), savedScale: s.tensor(255), pool: pool)
+            savedHidden: s.tensor(254), savedScale: s.tensor(255), meansTaken: s.options.frozenBlocks <= 23,
+            pool: pool)
         s.profiler?.stop(365)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2112][352]
         s.profiler?.start()
@@ -7982,12 +7996,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 144, 144, 32]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 144, 144, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 144, 144, 32], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
-              "squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10616832,
@@ -8036,12 +8050,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 4478976,
               "frozen: depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 96]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 96], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 96]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
-              "squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]"),
+              "squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 11943936,
@@ -8066,12 +8080,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 6718464,
               "frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
-        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]"),
+        .init("features.2.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144], and features.2.1.block.2's channel means as its rows are written"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
@@ -8100,12 +8114,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 6718464,
               "frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
-        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]"),
+        .init("features.2.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144], and features.2.2.block.2's channel means as its rows are written"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
@@ -8134,12 +8148,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 144]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 144], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 144]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][48]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8957952,
@@ -8164,12 +8178,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 9331200,
               "frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
-        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288], and features.3.1.block.2's channel means as its rows are written"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
@@ -8198,12 +8212,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 9331200,
               "frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
-        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288], and features.3.2.block.2's channel means as its rows are written"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
@@ -8232,12 +8246,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 839808,
               "frozen: depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 288], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 288]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][88]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8211456,
@@ -8262,12 +8276,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
@@ -8296,12 +8310,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
-        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
+        .init("features.4.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528], and features.4.2.block.2's channel means as its rows are written"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
@@ -8330,12 +8344,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
-        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
+        .init("features.4.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528], and features.4.3.block.2's channel means as its rows are written"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
@@ -8364,12 +8378,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 4276800,
               "frozen: depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][120]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 20528640,
@@ -8394,12 +8408,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 5832000,
               "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
-              "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
+              "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
@@ -8428,12 +8442,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 5832000,
               "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
-        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
+        .init("features.5.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720], and features.5.2.block.2's channel means as its rows are written"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
-              "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
+              "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
@@ -8462,12 +8476,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 5832000,
               "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
-        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
+        .init("features.5.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720], and features.5.3.block.2's channel means as its rows are written"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
-              "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]"),
+              "squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
@@ -8496,12 +8510,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1458000,
               "frozen: depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 720], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 720]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
-              "squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]"),
+              "squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][208]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12130560,
@@ -8526,12 +8540,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
-              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
+              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
@@ -8560,12 +8574,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
-        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248], and features.6.2.block.2's channel means as its rows are written"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
-              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
+              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
@@ -8594,12 +8608,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
-        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248], and features.6.3.block.2's channel means as its rows are written"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
-              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
+              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
@@ -8628,12 +8642,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
-        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248], and features.6.4.block.2's channel means as its rows are written"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
-              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
+              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
@@ -8662,12 +8676,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 909792,
               "frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
-              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]"),
+              "squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][352]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35582976,
@@ -8692,12 +8706,12 @@ public final class EfficientNetB2Training: TrainableModel {
               "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]"),
-        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112], and features.7.1.block.2's channel means as its rows are written"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 371712,
-              "squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]"),
+              "squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2112][352]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 60217344,

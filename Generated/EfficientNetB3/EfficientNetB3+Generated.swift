@@ -2462,12 +2462,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 runningMean: s.p + 1744, runningVar: s.p + 1792, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 40]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 40], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648,
-                beta: s.p + 1696, savedMean: s.f + 891728, savedInvStd: s.f + 891768, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
+                gamma: s.p + 1648, beta: s.p + 1696, savedMean: s.f + 891728, savedInvStd: s.f + 891768,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]
@@ -2478,12 +2478,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 891728, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]
+        // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, reduceBias: s.p + 2240,
             activation: .silu, expandWeights: s.p + 2256, expandBias: s.p + 2656, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [40][24]
         s.profiler?.start()
@@ -2667,12 +2667,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(34)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 144]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 144], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512,
-                beta: s.p + 10656, savedMean: s.f + 893392, savedInvStd: s.f + 893536, activation: .silu,
-                output: s.tensor(23), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
+                gamma: s.p + 10512, beta: s.p + 10656, savedMean: s.f + 893392, savedInvStd: s.f + 893536,
+                activation: .silu, output: s.tensor(23), batch: s.n, means: s.tensor(25), pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 144]
@@ -2683,12 +2683,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .silu, output: s.tensor(23), scratch: s.f + 893392, pool: pool)
             s.profiler?.stop(36)
         }
-        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
             pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, reduceBias: s.p + 11952,
             activation: .silu, expandWeights: s.p + 11968, expandBias: s.p + 12832, savedPooled: s.tensor(25),
-            savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
         s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
@@ -2784,12 +2784,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(49)
         }
-        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192], and features.2.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352,
-                beta: s.p + 26544, savedMean: s.f + 896720, savedInvStd: s.f + 896912, activation: .silu,
-                output: s.tensor(33), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 26352, beta: s.p + 26544, savedMean: s.f + 896720, savedInvStd: s.f + 896912,
+                activation: .silu, output: s.tensor(33), batch: s.n, means: s.tensor(35), pool: pool)
             s.profiler?.stop(50)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
@@ -2800,12 +2800,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .silu, output: s.tensor(33), scratch: s.f + 896720, pool: pool)
             s.profiler?.stop(51)
         }
-        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
+        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, reduceBias: s.p + 28656,
             activation: .silu, expandWeights: s.p + 28672, expandBias: s.p + 30208, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
         s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
@@ -2914,12 +2914,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(66)
         }
-        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192], and features.2.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312,
-                beta: s.p + 45504, savedMean: s.f + 901008, savedInvStd: s.f + 901200, activation: .silu,
-                output: s.tensor(45), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 45312, beta: s.p + 45504, savedMean: s.f + 901008, savedInvStd: s.f + 901200,
+                activation: .silu, output: s.tensor(45), batch: s.n, means: s.tensor(47), pool: pool)
             s.profiler?.stop(67)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
@@ -2930,12 +2930,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .silu, output: s.tensor(45), scratch: s.f + 901008, pool: pool)
             s.profiler?.stop(68)
         }
-        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
+        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
             pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, reduceBias: s.p + 47616,
             activation: .silu, expandWeights: s.p + 47632, expandBias: s.p + 49168, savedPooled: s.tensor(47),
-            savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
         s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
@@ -3044,12 +3044,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(56), pool: pool)
             s.profiler?.stop(83)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 192]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 192], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344,
-                beta: s.p + 67536, savedMean: s.f + 905296, savedInvStd: s.f + 905488, activation: .silu,
-                output: s.tensor(57), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
+                gamma: s.p + 67344, beta: s.p + 67536, savedMean: s.f + 905296, savedInvStd: s.f + 905488,
+                activation: .silu, output: s.tensor(57), batch: s.n, means: s.tensor(59), pool: pool)
             s.profiler?.stop(84)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 192]
@@ -3060,12 +3060,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .silu, output: s.tensor(57), scratch: s.f + 905296, pool: pool)
             s.profiler?.stop(85)
         }
-        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]
+        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
             pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, reduceBias: s.p + 69648,
             activation: .silu, expandWeights: s.p + 69664, expandBias: s.p + 71200, savedPooled: s.tensor(59),
-            savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
         s.profiler?.stop(86)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [192][48]
         s.profiler?.start()
@@ -3161,12 +3161,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(98)
         }
-        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288], and features.3.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952, savedInvStd: s.f + 916240,
-                activation: .silu, output: s.tensor(67), pool: pool)
+                activation: .silu, output: s.tensor(67), batch: s.n, means: s.tensor(69), pool: pool)
             s.profiler?.stop(99)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
@@ -3177,12 +3177,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 915952, pool: pool)
             s.profiler?.stop(100)
         }
-        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
+        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128, reduceBias: s.p + 107584,
             activation: .silu, expandWeights: s.p + 107600, expandBias: s.p + 111056, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(101)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
@@ -3291,12 +3291,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(115)
         }
-        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288], and features.3.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600, savedInvStd: s.f + 931888,
-                activation: .silu, output: s.tensor(79), pool: pool)
+                activation: .silu, output: s.tensor(79), batch: s.n, means: s.tensor(81), pool: pool)
             s.profiler?.stop(116)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
@@ -3307,12 +3307,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 931600, pool: pool)
             s.profiler?.stop(117)
         }
-        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
+        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688, reduceBias: s.p + 152144,
             activation: .silu, expandWeights: s.p + 152160, expandBias: s.p + 155616, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(118)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
@@ -3421,12 +3421,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(132)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 288]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 288], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488,
-                beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536, activation: .silu,
-                output: s.tensor(91), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
+                gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536,
+                activation: .silu, output: s.tensor(91), batch: s.n, means: s.tensor(93), pool: pool)
             s.profiler?.stop(133)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 288]
@@ -3437,12 +3437,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 947248, pool: pool)
             s.profiler?.stop(134)
         }
-        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]
+        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640, reduceBias: s.p + 192096,
             activation: .silu, expandWeights: s.p + 192112, expandBias: s.p + 195568, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(135)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [288][96]
         s.profiler?.start()
@@ -3538,12 +3538,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(147)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352, savedInvStd: s.f + 954928,
-                activation: .silu, output: s.tensor(101), pool: pool)
+                activation: .silu, output: s.tensor(101), batch: s.n, means: s.tensor(103), pool: pool)
             s.profiler?.stop(148)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
@@ -3554,12 +3554,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 954352, pool: pool)
             s.profiler?.stop(149)
         }
-        // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976, reduceBias: s.p + 302800,
             activation: .silu, expandWeights: s.p + 302832, expandBias: s.p + 316656, savedPooled: s.tensor(103),
-            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(150)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
@@ -3668,12 +3669,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(164)
         }
-        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576], and features.4.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216, savedInvStd: s.f + 967792,
-                activation: .silu, output: s.tensor(113), pool: pool)
+                activation: .silu, output: s.tensor(113), batch: s.n, means: s.tensor(115), pool: pool)
             s.profiler?.stop(165)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
@@ -3684,12 +3685,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 967216, pool: pool)
             s.profiler?.stop(166)
         }
-        // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000, reduceBias: s.p + 451824,
             activation: .silu, expandWeights: s.p + 451856, expandBias: s.p + 465680, savedPooled: s.tensor(115),
-            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
+            pool: pool)
         s.profiler?.stop(167)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
@@ -3798,12 +3800,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(181)
         }
-        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576], and features.4.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080, savedInvStd: s.f + 980656,
-                activation: .silu, output: s.tensor(125), pool: pool)
+                activation: .silu, output: s.tensor(125), batch: s.n, means: s.tensor(127), pool: pool)
             s.profiler?.stop(182)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
@@ -3814,12 +3816,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 980080, pool: pool)
             s.profiler?.stop(183)
         }
-        // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024, reduceBias: s.p + 600848,
             activation: .silu, expandWeights: s.p + 600880, expandBias: s.p + 614704, savedPooled: s.tensor(127),
-            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
+            pool: pool)
         s.profiler?.stop(184)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
@@ -3928,12 +3931,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(198)
         }
-        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576], and features.4.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944, savedInvStd: s.f + 993520,
-                activation: .silu, output: s.tensor(137), pool: pool)
+                activation: .silu, output: s.tensor(137), batch: s.n, means: s.tensor(139), pool: pool)
             s.profiler?.stop(199)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
@@ -3944,12 +3947,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 992944, pool: pool)
             s.profiler?.stop(200)
         }
-        // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048, reduceBias: s.p + 749872,
             activation: .silu, expandWeights: s.p + 749904, expandBias: s.p + 763728, savedPooled: s.tensor(139),
-            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
+            pool: pool)
         s.profiler?.stop(201)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
@@ -4058,12 +4062,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(148), pool: pool)
             s.profiler?.stop(215)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
-                activation: .silu, output: s.tensor(149), pool: pool)
+                activation: .silu, output: s.tensor(149), batch: s.n, means: s.tensor(151), pool: pool)
             s.profiler?.stop(216)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
@@ -4074,12 +4078,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 1005808, pool: pool)
             s.profiler?.stop(217)
         }
-        // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(149), output: s.tensor(150), batch: s.n,
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288, reduceBias: s.p + 908112,
             activation: .silu, expandWeights: s.p + 908144, expandBias: s.p + 921968, savedPooled: s.tensor(151),
-            savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
+            savedHidden: s.tensor(152), savedScale: s.tensor(153), meansTaken: s.options.frozenBlocks <= 14,
+            pool: pool)
         s.profiler?.stop(218)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [576][136]
         s.profiler?.start()
@@ -4175,12 +4180,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(230)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
-                activation: .silu, output: s.tensor(159), pool: pool)
+                activation: .silu, output: s.tensor(159), batch: s.n, means: s.tensor(161), pool: pool)
             s.profiler?.stop(231)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
@@ -4191,12 +4196,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 1037664, pool: pool)
             s.profiler?.stop(232)
         }
-        // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360, reduceBias: s.p + 1167104,
             activation: .silu, expandWeights: s.p + 1167152, expandBias: s.p + 1194896, savedPooled: s.tensor(161),
-            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
+            pool: pool)
         s.profiler?.stop(233)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
@@ -4305,12 +4311,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(247)
         }
-        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816], and features.5.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
-                activation: .silu, output: s.tensor(171), pool: pool)
+                activation: .silu, output: s.tensor(171), batch: s.n, means: s.tensor(173), pool: pool)
             s.profiler?.stop(248)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
@@ -4321,12 +4327,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 1082000, pool: pool)
             s.profiler?.stop(249)
         }
-        // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168, reduceBias: s.p + 1472912,
             activation: .silu, expandWeights: s.p + 1472960, expandBias: s.p + 1500704, savedPooled: s.tensor(173),
-            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
+            pool: pool)
         s.profiler?.stop(250)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
@@ -4435,12 +4442,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(264)
         }
-        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816], and features.5.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
-                activation: .silu, output: s.tensor(183), pool: pool)
+                activation: .silu, output: s.tensor(183), batch: s.n, means: s.tensor(185), pool: pool)
             s.profiler?.stop(265)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
@@ -4451,12 +4458,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 1126336, pool: pool)
             s.profiler?.stop(266)
         }
-        // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976, reduceBias: s.p + 1778720,
             activation: .silu, expandWeights: s.p + 1778768, expandBias: s.p + 1806512, savedPooled: s.tensor(185),
-            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
+            pool: pool)
         s.profiler?.stop(267)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
@@ -4565,12 +4573,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(281)
         }
-        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816], and features.5.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
-                activation: .silu, output: s.tensor(195), pool: pool)
+                activation: .silu, output: s.tensor(195), batch: s.n, means: s.tensor(197), pool: pool)
             s.profiler?.stop(282)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
@@ -4581,12 +4589,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 1170672, pool: pool)
             s.profiler?.stop(283)
         }
-        // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(195), output: s.tensor(196), batch: s.n,
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784, reduceBias: s.p + 2084528,
             activation: .silu, expandWeights: s.p + 2084576, expandBias: s.p + 2112320, savedPooled: s.tensor(197),
-            savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
+            savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
+            pool: pool)
         s.profiler?.stop(284)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
@@ -4695,12 +4704,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(298)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 816]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 816], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
-                activation: .silu, output: s.tensor(207), pool: pool)
+                activation: .silu, output: s.tensor(207), batch: s.n, means: s.tensor(209), pool: pool)
             s.profiler?.stop(299)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 816]
@@ -4711,12 +4720,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 1215008, pool: pool)
             s.profiler?.stop(300)
         }
-        // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]
+        // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(207), output: s.tensor(208), batch: s.n,
             pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592, reduceBias: s.p + 2390336,
             activation: .silu, expandWeights: s.p + 2390384, expandBias: s.p + 2418128, savedPooled: s.tensor(209),
-            savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
+            savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
+            pool: pool)
         s.profiler?.stop(301)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [816][232]
         s.profiler?.start()
@@ -4812,12 +4822,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(216), pool: pool)
             s.profiler?.stop(313)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
-                activation: .silu, output: s.tensor(217), pool: pool)
+                activation: .silu, output: s.tensor(217), batch: s.n, means: s.tensor(219), pool: pool)
             s.profiler?.stop(314)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -4828,12 +4838,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1260688, pool: pool)
             s.profiler?.stop(315)
         }
-        // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(217), output: s.tensor(218), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096, reduceBias: s.p + 3058832,
             activation: .silu, expandWeights: s.p + 3058896, expandBias: s.p + 3139632, savedPooled: s.tensor(219),
-            savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
+            savedHidden: s.tensor(220), savedScale: s.tensor(221), meansTaken: s.options.frozenBlocks <= 20,
+            pool: pool)
         s.profiler?.stop(316)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
@@ -4942,12 +4953,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(228), pool: pool)
             s.profiler?.stop(330)
         }
-        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.6.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
-                activation: .silu, output: s.tensor(229), pool: pool)
+                activation: .silu, output: s.tensor(229), batch: s.n, means: s.tensor(231), pool: pool)
             s.profiler?.stop(331)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -4958,12 +4969,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1336320, pool: pool)
             s.profiler?.stop(332)
         }
-        // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(229), output: s.tensor(230), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808, reduceBias: s.p + 3914544,
             activation: .silu, expandWeights: s.p + 3914608, expandBias: s.p + 3995344, savedPooled: s.tensor(231),
-            savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
+            savedHidden: s.tensor(232), savedScale: s.tensor(233), meansTaken: s.options.frozenBlocks <= 21,
+            pool: pool)
         s.profiler?.stop(333)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
@@ -5072,12 +5084,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(347)
         }
-        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.6.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
-                activation: .silu, output: s.tensor(241), pool: pool)
+                activation: .silu, output: s.tensor(241), batch: s.n, means: s.tensor(243), pool: pool)
             s.profiler?.stop(348)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -5088,12 +5100,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1411952, pool: pool)
             s.profiler?.stop(349)
         }
-        // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(241), output: s.tensor(242), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520, reduceBias: s.p + 4770256,
             activation: .silu, expandWeights: s.p + 4770320, expandBias: s.p + 4851056, savedPooled: s.tensor(243),
-            savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
+            savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
+            pool: pool)
         s.profiler?.stop(350)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
@@ -5202,12 +5215,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(252), pool: pool)
             s.profiler?.stop(364)
         }
-        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.6.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
-                activation: .silu, output: s.tensor(253), pool: pool)
+                activation: .silu, output: s.tensor(253), batch: s.n, means: s.tensor(255), pool: pool)
             s.profiler?.stop(365)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -5218,12 +5231,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 1487584, pool: pool)
             s.profiler?.stop(366)
         }
-        // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(253), output: s.tensor(254), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232, reduceBias: s.p + 5625968,
             activation: .silu, expandWeights: s.p + 5626032, expandBias: s.p + 5706768, savedPooled: s.tensor(255),
-            savedHidden: s.tensor(256), savedScale: s.tensor(257), pool: pool)
+            savedHidden: s.tensor(256), savedScale: s.tensor(257), meansTaken: s.options.frozenBlocks <= 23,
+            pool: pool)
         s.profiler?.stop(367)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
@@ -5332,12 +5346,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(264), pool: pool)
             s.profiler?.stop(381)
         }
-        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.6.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
-                activation: .silu, output: s.tensor(265), pool: pool)
+                activation: .silu, output: s.tensor(265), batch: s.n, means: s.tensor(267), pool: pool)
             s.profiler?.stop(382)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -5348,12 +5362,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 1563216, pool: pool)
             s.profiler?.stop(383)
         }
-        // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(265), output: s.tensor(266), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944, reduceBias: s.p + 6481680,
             activation: .silu, expandWeights: s.p + 6481744, expandBias: s.p + 6562480, savedPooled: s.tensor(267),
-            savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
+            savedHidden: s.tensor(268), savedScale: s.tensor(269), meansTaken: s.options.frozenBlocks <= 24,
+            pool: pool)
         s.profiler?.stop(384)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
@@ -5462,12 +5477,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(398)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
-                activation: .silu, output: s.tensor(277), pool: pool)
+                activation: .silu, output: s.tensor(277), batch: s.n, means: s.tensor(279), pool: pool)
             s.profiler?.stop(399)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -5478,12 +5493,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1638848, pool: pool)
             s.profiler?.stop(400)
         }
-        // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(277), output: s.tensor(278), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384, reduceBias: s.p + 7315120,
             activation: .silu, expandWeights: s.p + 7315184, expandBias: s.p + 7395920, savedPooled: s.tensor(279),
-            savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
+            savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
+            pool: pool)
         s.profiler?.stop(401)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1392][384]
         s.profiler?.start()
@@ -5579,12 +5595,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(286), pool: pool)
             s.profiler?.stop(413)
         }
-        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304], and features.7.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
-                activation: .silu, output: s.tensor(287), pool: pool)
+                activation: .silu, output: s.tensor(287), batch: s.n, means: s.tensor(289), pool: pool)
             s.profiler?.stop(414)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
@@ -5595,12 +5611,13 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1672064, pool: pool)
             s.profiler?.stop(415)
         }
-        // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]
+        // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(287), output: s.tensor(288), batch: s.n,
             pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280, reduceBias: s.p + 9078464,
             activation: .silu, expandWeights: s.p + 9078560, expandBias: s.p + 9299744, savedPooled: s.tensor(289),
-            savedHidden: s.tensor(290), savedScale: s.tensor(291), pool: pool)
+            savedHidden: s.tensor(290), savedScale: s.tensor(291), meansTaken: s.options.frozenBlocks <= 26,
+            pool: pool)
         s.profiler?.stop(416)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -9007,12 +9024,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 150, 150, 40]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 40]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 40], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 800,
-              "squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]"),
+              "squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [40][24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21600000,
@@ -9061,12 +9078,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 7290000,
               "frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 144], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 144]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 25920000,
@@ -9091,12 +9108,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
-        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192], and features.2.1.block.2's channel means as its rows are written"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
-              "squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
@@ -9125,12 +9142,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
-        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192], and features.2.2.block.2's channel means as its rows are written"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
-              "squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
@@ -9159,12 +9176,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 6931200,
               "frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 192], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 192]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
-              "squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][48]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13307904,
@@ -9189,12 +9206,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 10396800,
               "frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
-        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]"),
+        .init("features.3.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288], and features.3.1.block.2's channel means as its rows are written"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
@@ -9223,12 +9240,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 10396800,
               "frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
-        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]"),
+        .init("features.3.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288], and features.3.2.block.2's channel means as its rows are written"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
@@ -9257,12 +9274,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 935712,
               "frozen: depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 288]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 288], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 288]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][96]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 9980928,
@@ -9287,12 +9304,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
-              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
@@ -9321,12 +9338,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
-        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
+        .init("features.4.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576], and features.4.2.block.2's channel means as its rows are written"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
-              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
@@ -9355,12 +9372,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
-        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
+        .init("features.4.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576], and features.4.3.block.2's channel means as its rows are written"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
-              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
@@ -9389,12 +9406,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
-        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
+        .init("features.4.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576], and features.4.4.block.2's channel means as its rows are written"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
-              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
@@ -9423,12 +9440,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 5198400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
-              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][136]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 28279296,
@@ -9453,12 +9470,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
-              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
+              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
@@ -9487,12 +9504,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
-        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
+        .init("features.5.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816], and features.5.2.block.2's channel means as its rows are written"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
-              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
+              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
@@ -9521,12 +9538,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
-        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
+        .init("features.5.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816], and features.5.3.block.2's channel means as its rows are written"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
-              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
+              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
@@ -9555,12 +9572,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
-        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
+        .init("features.5.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816], and features.5.4.block.2's channel means as its rows are written"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
-              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]"),
+              "squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
@@ -9589,12 +9606,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 2040000,
               "frozen: depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 816]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 816], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 816]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
-              "squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]"),
+              "squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][232]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 18931200,
@@ -9619,12 +9636,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
-              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
@@ -9653,12 +9670,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
-        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.6.2.block.2's channel means as its rows are written"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
-              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
@@ -9687,12 +9704,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
-        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.6.3.block.2's channel means as its rows are written"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
-              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
@@ -9721,12 +9738,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
-        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.6.4.block.2's channel means as its rows are written"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
-              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
@@ -9755,12 +9772,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
-        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.6.5.block.2's channel means as its rows are written"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
-              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
@@ -9789,12 +9806,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1252800,
               "frozen: depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
-              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][384]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 53452800,
@@ -9819,12 +9836,12 @@ public final class EfficientNetB3Training: TrainableModel {
               "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 2073600,
               "frozen: depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]"),
-        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304], and features.7.1.block.2's channel means as its rows are written"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,

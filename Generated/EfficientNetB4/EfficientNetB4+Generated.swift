@@ -2956,12 +2956,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 190, 190, 48]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 190, 190, 48], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920,
-                beta: s.p + 1968, savedMean: s.f + 1212384, savedInvStd: s.f + 1212432, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
+                gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1212384, savedInvStd: s.f + 1212432,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]
@@ -2972,12 +2972,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 1212384, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]
+        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, reduceBias: s.p + 2688,
             activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [48][24]
         s.profiler?.start()
@@ -3160,12 +3160,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(34)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 144]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 144], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328,
-                beta: s.p + 11472, savedMean: s.f + 1214208, savedInvStd: s.f + 1214352, activation: .silu,
-                output: s.tensor(23), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
+                gamma: s.p + 11328, beta: s.p + 11472, savedMean: s.f + 1214208, savedInvStd: s.f + 1214352,
+                activation: .silu, output: s.tensor(23), batch: s.n, means: s.tensor(25), pool: pool)
             s.profiler?.stop(35)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 144]
@@ -3176,12 +3176,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .silu, output: s.tensor(23), scratch: s.f + 1214208, pool: pool)
             s.profiler?.stop(36)
         }
-        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
             pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, reduceBias: s.p + 12768,
             activation: .silu, expandWeights: s.p + 12784, expandBias: s.p + 13648, savedPooled: s.tensor(25),
-            savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
         s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
@@ -3277,12 +3277,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(49)
         }
-        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192], and features.2.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168,
-                beta: s.p + 27360, savedMean: s.f + 1217536, savedInvStd: s.f + 1217728, activation: .silu,
-                output: s.tensor(33), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 27168, beta: s.p + 27360, savedMean: s.f + 1217536, savedInvStd: s.f + 1217728,
+                activation: .silu, output: s.tensor(33), batch: s.n, means: s.tensor(35), pool: pool)
             s.profiler?.stop(50)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
@@ -3293,12 +3293,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .silu, output: s.tensor(33), scratch: s.f + 1217536, pool: pool)
             s.profiler?.stop(51)
         }
-        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
+        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, reduceBias: s.p + 29472,
             activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 31024, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
         s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
@@ -3407,12 +3407,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(66)
         }
-        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192], and features.2.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128,
-                beta: s.p + 46320, savedMean: s.f + 1221824, savedInvStd: s.f + 1222016, activation: .silu,
-                output: s.tensor(45), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 46128, beta: s.p + 46320, savedMean: s.f + 1221824, savedInvStd: s.f + 1222016,
+                activation: .silu, output: s.tensor(45), batch: s.n, means: s.tensor(47), pool: pool)
             s.profiler?.stop(67)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
@@ -3423,12 +3423,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .silu, output: s.tensor(45), scratch: s.f + 1221824, pool: pool)
             s.profiler?.stop(68)
         }
-        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
+        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, reduceBias: s.p + 48432,
             activation: .silu, expandWeights: s.p + 48448, expandBias: s.p + 49984, savedPooled: s.tensor(47),
-            savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
         s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
@@ -3536,12 +3536,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(56), pool: pool)
             s.profiler?.stop(83)
         }
-        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192], and features.2.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088,
-                beta: s.p + 65280, savedMean: s.f + 1226112, savedInvStd: s.f + 1226304, activation: .silu,
-                output: s.tensor(57), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 65088, beta: s.p + 65280, savedMean: s.f + 1226112, savedInvStd: s.f + 1226304,
+                activation: .silu, output: s.tensor(57), batch: s.n, means: s.tensor(59), pool: pool)
             s.profiler?.stop(84)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
@@ -3552,12 +3552,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .silu, output: s.tensor(57), scratch: s.f + 1226112, pool: pool)
             s.profiler?.stop(85)
         }
-        // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
+        // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, reduceBias: s.p + 67392,
             activation: .silu, expandWeights: s.p + 67408, expandBias: s.p + 68944, savedPooled: s.tensor(59),
-            savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
         s.profiler?.stop(86)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
@@ -3665,12 +3665,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(68), pool: pool)
             s.profiler?.stop(100)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 192]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 192], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120,
-                beta: s.p + 87312, savedMean: s.f + 1230400, savedInvStd: s.f + 1230592, activation: .silu,
-                output: s.tensor(69), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
+                gamma: s.p + 87120, beta: s.p + 87312, savedMean: s.f + 1230400, savedInvStd: s.f + 1230592,
+                activation: .silu, output: s.tensor(69), batch: s.n, means: s.tensor(71), pool: pool)
             s.profiler?.stop(101)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 192]
@@ -3681,12 +3681,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .silu, output: s.tensor(69), scratch: s.f + 1230400, pool: pool)
             s.profiler?.stop(102)
         }
-        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]
+        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(69), output: s.tensor(70), batch: s.n,
             pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, reduceBias: s.p + 89424,
             activation: .silu, expandWeights: s.p + 89440, expandBias: s.p + 90976, savedPooled: s.tensor(71),
-            savedHidden: s.tensor(72), savedScale: s.tensor(73), pool: pool)
+            savedHidden: s.tensor(72), savedScale: s.tensor(73), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(103)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [192][56]
         s.profiler?.start()
@@ -3782,12 +3782,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(115)
         }
-        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336], and features.3.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
-                activation: .silu, output: s.tensor(79), pool: pool)
+                activation: .silu, output: s.tensor(79), batch: s.n, means: s.tensor(81), pool: pool)
             s.profiler?.stop(116)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
@@ -3798,12 +3798,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 1241168, pool: pool)
             s.profiler?.stop(117)
         }
-        // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
+        // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080, reduceBias: s.p + 136784,
             activation: .silu, expandWeights: s.p + 136800, expandBias: s.p + 141504, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(118)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -3912,12 +3912,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(132)
         }
-        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336], and features.3.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
-                activation: .silu, output: s.tensor(91), pool: pool)
+                activation: .silu, output: s.tensor(91), batch: s.n, means: s.tensor(93), pool: pool)
             s.profiler?.stop(133)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
@@ -3928,12 +3928,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 1259424, pool: pool)
             s.profiler?.stop(134)
         }
-        // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
+        // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816, reduceBias: s.p + 195520,
             activation: .silu, expandWeights: s.p + 195536, expandBias: s.p + 200240, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(135)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -4041,12 +4041,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(102), pool: pool)
             s.profiler?.stop(149)
         }
-        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336], and features.3.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
-                activation: .silu, output: s.tensor(103), pool: pool)
+                activation: .silu, output: s.tensor(103), batch: s.n, means: s.tensor(105), pool: pool)
             s.profiler?.stop(150)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
@@ -4057,12 +4057,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(103), scratch: s.f + 1277680, pool: pool)
             s.profiler?.stop(151)
         }
-        // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
+        // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(103), output: s.tensor(104), batch: s.n,
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552, reduceBias: s.p + 254256,
             activation: .silu, expandWeights: s.p + 254272, expandBias: s.p + 258976, savedPooled: s.tensor(105),
-            savedHidden: s.tensor(106), savedScale: s.tensor(107), pool: pool)
+            savedHidden: s.tensor(106), savedScale: s.tensor(107), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(152)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -4171,12 +4172,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(114), pool: pool)
             s.profiler?.stop(166)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 336]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 336], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
-                activation: .silu, output: s.tensor(115), pool: pool)
+                activation: .silu, output: s.tensor(115), batch: s.n, means: s.tensor(117), pool: pool)
             s.profiler?.stop(167)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 336]
@@ -4187,12 +4188,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(115), scratch: s.f + 1295936, pool: pool)
             s.profiler?.stop(168)
         }
-        // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]
+        // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(115), output: s.tensor(116), batch: s.n,
             pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912, reduceBias: s.p + 307616,
             activation: .silu, expandWeights: s.p + 307632, expandBias: s.p + 312336, savedPooled: s.tensor(117),
-            savedHidden: s.tensor(118), savedScale: s.tensor(119), pool: pool)
+            savedHidden: s.tensor(118), savedScale: s.tensor(119), meansTaken: s.options.frozenBlocks <= 11,
+            pool: pool)
         s.profiler?.stop(169)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [336][112]
         s.profiler?.start()
@@ -4288,12 +4290,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(181)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
-                activation: .silu, output: s.tensor(125), pool: pool)
+                activation: .silu, output: s.tensor(125), batch: s.n, means: s.tensor(127), pool: pool)
             s.profiler?.stop(182)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4304,12 +4306,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 1304224, pool: pool)
             s.profiler?.stop(183)
         }
-        // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440, reduceBias: s.p + 456256,
             activation: .silu, expandWeights: s.p + 456288, expandBias: s.p + 475104, savedPooled: s.tensor(127),
-            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
+            pool: pool)
         s.profiler?.stop(184)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
@@ -4418,12 +4421,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(198)
         }
-        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.4.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
-                activation: .silu, output: s.tensor(137), pool: pool)
+                activation: .silu, output: s.tensor(137), batch: s.n, means: s.tensor(139), pool: pool)
             s.profiler?.stop(199)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4434,12 +4437,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 1319232, pool: pool)
             s.profiler?.stop(200)
         }
-        // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176, reduceBias: s.p + 656992,
             activation: .silu, expandWeights: s.p + 657024, expandBias: s.p + 675840, savedPooled: s.tensor(139),
-            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
+            pool: pool)
         s.profiler?.stop(201)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
@@ -4548,12 +4552,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(148), pool: pool)
             s.profiler?.stop(215)
         }
-        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.4.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
-                activation: .silu, output: s.tensor(149), pool: pool)
+                activation: .silu, output: s.tensor(149), batch: s.n, means: s.tensor(151), pool: pool)
             s.profiler?.stop(216)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4564,12 +4568,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 1334240, pool: pool)
             s.profiler?.stop(217)
         }
-        // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(149), output: s.tensor(150), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912, reduceBias: s.p + 857728,
             activation: .silu, expandWeights: s.p + 857760, expandBias: s.p + 876576, savedPooled: s.tensor(151),
-            savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
+            savedHidden: s.tensor(152), savedScale: s.tensor(153), meansTaken: s.options.frozenBlocks <= 14,
+            pool: pool)
         s.profiler?.stop(218)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
@@ -4678,12 +4683,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(160), pool: pool)
             s.profiler?.stop(232)
         }
-        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.4.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
-                activation: .silu, output: s.tensor(161), pool: pool)
+                activation: .silu, output: s.tensor(161), batch: s.n, means: s.tensor(163), pool: pool)
             s.profiler?.stop(233)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4694,12 +4699,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(161), scratch: s.f + 1349248, pool: pool)
             s.profiler?.stop(234)
         }
-        // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(161), output: s.tensor(162), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648, reduceBias: s.p + 1058464,
             activation: .silu, expandWeights: s.p + 1058496, expandBias: s.p + 1077312, savedPooled: s.tensor(163),
-            savedHidden: s.tensor(164), savedScale: s.tensor(165), pool: pool)
+            savedHidden: s.tensor(164), savedScale: s.tensor(165), meansTaken: s.options.frozenBlocks <= 15,
+            pool: pool)
         s.profiler?.stop(235)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
@@ -4808,12 +4814,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(172), pool: pool)
             s.profiler?.stop(249)
         }
-        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.4.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
-                activation: .silu, output: s.tensor(173), pool: pool)
+                activation: .silu, output: s.tensor(173), batch: s.n, means: s.tensor(175), pool: pool)
             s.profiler?.stop(250)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4824,12 +4830,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(173), scratch: s.f + 1364256, pool: pool)
             s.profiler?.stop(251)
         }
-        // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(173), output: s.tensor(174), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384, reduceBias: s.p + 1259200,
             activation: .silu, expandWeights: s.p + 1259232, expandBias: s.p + 1278048, savedPooled: s.tensor(175),
-            savedHidden: s.tensor(176), savedScale: s.tensor(177), pool: pool)
+            savedHidden: s.tensor(176), savedScale: s.tensor(177), meansTaken: s.options.frozenBlocks <= 16,
+            pool: pool)
         s.profiler?.stop(252)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
@@ -4938,12 +4945,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(184), pool: pool)
             s.profiler?.stop(266)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
-                activation: .silu, output: s.tensor(185), pool: pool)
+                activation: .silu, output: s.tensor(185), batch: s.n, means: s.tensor(187), pool: pool)
             s.profiler?.stop(267)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4954,12 +4961,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(185), scratch: s.f + 1379264, pool: pool)
             s.profiler?.stop(268)
         }
-        // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(185), output: s.tensor(186), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872, reduceBias: s.p + 1470688,
             activation: .silu, expandWeights: s.p + 1470720, expandBias: s.p + 1489536, savedPooled: s.tensor(187),
-            savedHidden: s.tensor(188), savedScale: s.tensor(189), pool: pool)
+            savedHidden: s.tensor(188), savedScale: s.tensor(189), meansTaken: s.options.frozenBlocks <= 17,
+            pool: pool)
         s.profiler?.stop(269)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [672][160]
         s.profiler?.start()
@@ -5055,12 +5063,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(281)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
-                activation: .silu, output: s.tensor(195), pool: pool)
+                activation: .silu, output: s.tensor(195), batch: s.n, means: s.tensor(197), pool: pool)
             s.profiler?.stop(282)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
@@ -5071,12 +5079,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 1416448, pool: pool)
             s.profiler?.stop(283)
         }
-        // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(195), output: s.tensor(196), batch: s.n,
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648, reduceBias: s.p + 1822048,
             activation: .silu, expandWeights: s.p + 1822096, expandBias: s.p + 1860496, savedPooled: s.tensor(197),
-            savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
+            savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
+            pool: pool)
         s.profiler?.stop(284)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -5185,12 +5194,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(298)
         }
-        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960], and features.5.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
-                activation: .silu, output: s.tensor(207), pool: pool)
+                activation: .silu, output: s.tensor(207), batch: s.n, means: s.tensor(209), pool: pool)
             s.profiler?.stop(299)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
@@ -5201,12 +5210,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 1468608, pool: pool)
             s.profiler?.stop(300)
         }
-        // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(207), output: s.tensor(208), batch: s.n,
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976, reduceBias: s.p + 2239376,
             activation: .silu, expandWeights: s.p + 2239424, expandBias: s.p + 2277824, savedPooled: s.tensor(209),
-            savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
+            savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
+            pool: pool)
         s.profiler?.stop(301)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -5314,12 +5324,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(218), pool: pool)
             s.profiler?.stop(315)
         }
-        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960], and features.5.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
-                activation: .silu, output: s.tensor(219), pool: pool)
+                activation: .silu, output: s.tensor(219), batch: s.n, means: s.tensor(221), pool: pool)
             s.profiler?.stop(316)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
@@ -5330,12 +5340,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(219), scratch: s.f + 1520768, pool: pool)
             s.profiler?.stop(317)
         }
-        // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(219), output: s.tensor(220), batch: s.n,
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304, reduceBias: s.p + 2656704,
             activation: .silu, expandWeights: s.p + 2656752, expandBias: s.p + 2695152, savedPooled: s.tensor(221),
-            savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
+            savedHidden: s.tensor(222), savedScale: s.tensor(223), meansTaken: s.options.frozenBlocks <= 20,
+            pool: pool)
         s.profiler?.stop(318)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -5444,12 +5455,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(230), pool: pool)
             s.profiler?.stop(332)
         }
-        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960], and features.5.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
-                activation: .silu, output: s.tensor(231), pool: pool)
+                activation: .silu, output: s.tensor(231), batch: s.n, means: s.tensor(233), pool: pool)
             s.profiler?.stop(333)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
@@ -5460,12 +5471,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(231), scratch: s.f + 1572928, pool: pool)
             s.profiler?.stop(334)
         }
-        // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(231), output: s.tensor(232), batch: s.n,
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632, reduceBias: s.p + 3074032,
             activation: .silu, expandWeights: s.p + 3074080, expandBias: s.p + 3112480, savedPooled: s.tensor(233),
-            savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
+            savedHidden: s.tensor(234), savedScale: s.tensor(235), meansTaken: s.options.frozenBlocks <= 21,
+            pool: pool)
         s.profiler?.stop(335)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -5573,12 +5585,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(242), pool: pool)
             s.profiler?.stop(349)
         }
-        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960], and features.5.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
-                activation: .silu, output: s.tensor(243), pool: pool)
+                activation: .silu, output: s.tensor(243), batch: s.n, means: s.tensor(245), pool: pool)
             s.profiler?.stop(350)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
@@ -5589,12 +5601,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(243), scratch: s.f + 1625088, pool: pool)
             s.profiler?.stop(351)
         }
-        // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(243), output: s.tensor(244), batch: s.n,
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960, reduceBias: s.p + 3491360,
             activation: .silu, expandWeights: s.p + 3491408, expandBias: s.p + 3529808, savedPooled: s.tensor(245),
-            savedHidden: s.tensor(246), savedScale: s.tensor(247), pool: pool)
+            savedHidden: s.tensor(246), savedScale: s.tensor(247), meansTaken: s.options.frozenBlocks <= 22,
+            pool: pool)
         s.profiler?.stop(352)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -5703,12 +5716,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(254), pool: pool)
             s.profiler?.stop(366)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 960]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 960], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
-                activation: .silu, output: s.tensor(255), pool: pool)
+                activation: .silu, output: s.tensor(255), batch: s.n, means: s.tensor(257), pool: pool)
             s.profiler?.stop(367)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 960]
@@ -5719,12 +5732,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(255), scratch: s.f + 1677248, pool: pool)
             s.profiler?.stop(368)
         }
-        // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]
+        // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(255), output: s.tensor(256), batch: s.n,
             pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288, reduceBias: s.p + 3908688,
             activation: .silu, expandWeights: s.p + 3908736, expandBias: s.p + 3947136, savedPooled: s.tensor(257),
-            savedHidden: s.tensor(258), savedScale: s.tensor(259), pool: pool)
+            savedHidden: s.tensor(258), savedScale: s.tensor(259), meansTaken: s.options.frozenBlocks <= 23,
+            pool: pool)
         s.profiler?.stop(369)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [960][272]
         s.profiler?.start()
@@ -5820,12 +5834,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(264), pool: pool)
             s.profiler?.stop(381)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
-                activation: .silu, output: s.tensor(265), pool: pool)
+                activation: .silu, output: s.tensor(265), batch: s.n, means: s.tensor(267), pool: pool)
             s.profiler?.stop(382)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -5836,12 +5850,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 1730976, pool: pool)
             s.profiler?.stop(383)
         }
-        // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(265), output: s.tensor(266), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064, reduceBias: s.p + 4819040,
             activation: .silu, expandWeights: s.p + 4819120, expandBias: s.p + 4930096, savedPooled: s.tensor(267),
-            savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
+            savedHidden: s.tensor(268), savedScale: s.tensor(269), meansTaken: s.options.frozenBlocks <= 24,
+            pool: pool)
         s.profiler?.stop(384)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
@@ -5950,12 +5965,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(398)
         }
-        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
-                activation: .silu, output: s.tensor(277), pool: pool)
+                activation: .silu, output: s.tensor(277), batch: s.n, means: s.tensor(279), pool: pool)
             s.profiler?.stop(399)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -5966,12 +5981,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1819648, pool: pool)
             s.profiler?.stop(400)
         }
-        // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(277), output: s.tensor(278), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480, reduceBias: s.p + 5985456,
             activation: .silu, expandWeights: s.p + 5985536, expandBias: s.p + 6096512, savedPooled: s.tensor(279),
-            savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
+            savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
+            pool: pool)
         s.profiler?.stop(401)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
@@ -6080,12 +6096,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(288), pool: pool)
             s.profiler?.stop(415)
         }
-        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
-                activation: .silu, output: s.tensor(289), pool: pool)
+                activation: .silu, output: s.tensor(289), batch: s.n, means: s.tensor(291), pool: pool)
             s.profiler?.stop(416)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6096,12 +6112,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1908320, pool: pool)
             s.profiler?.stop(417)
         }
-        // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(289), output: s.tensor(290), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896, reduceBias: s.p + 7151872,
             activation: .silu, expandWeights: s.p + 7151952, expandBias: s.p + 7262928, savedPooled: s.tensor(291),
-            savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
+            savedHidden: s.tensor(292), savedScale: s.tensor(293), meansTaken: s.options.frozenBlocks <= 26,
+            pool: pool)
         s.profiler?.stop(418)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
@@ -6210,12 +6227,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(300), pool: pool)
             s.profiler?.stop(432)
         }
-        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
-                activation: .silu, output: s.tensor(301), pool: pool)
+                activation: .silu, output: s.tensor(301), batch: s.n, means: s.tensor(303), pool: pool)
             s.profiler?.stop(433)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6226,12 +6243,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(301), scratch: s.f + 1996992, pool: pool)
             s.profiler?.stop(434)
         }
-        // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(301), output: s.tensor(302), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312, reduceBias: s.p + 8318288,
             activation: .silu, expandWeights: s.p + 8318368, expandBias: s.p + 8429344, savedPooled: s.tensor(303),
-            savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
+            savedHidden: s.tensor(304), savedScale: s.tensor(305), meansTaken: s.options.frozenBlocks <= 27,
+            pool: pool)
         s.profiler?.stop(435)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
@@ -6339,12 +6357,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(312), pool: pool)
             s.profiler?.stop(449)
         }
-        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
-                activation: .silu, output: s.tensor(313), pool: pool)
+                activation: .silu, output: s.tensor(313), batch: s.n, means: s.tensor(315), pool: pool)
             s.profiler?.stop(450)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6355,12 +6373,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 2085664, pool: pool)
             s.profiler?.stop(451)
         }
-        // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(313), output: s.tensor(314), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728, reduceBias: s.p + 9484704,
             activation: .silu, expandWeights: s.p + 9484784, expandBias: s.p + 9595760, savedPooled: s.tensor(315),
-            savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
+            savedHidden: s.tensor(316), savedScale: s.tensor(317), meansTaken: s.options.frozenBlocks <= 28,
+            pool: pool)
         s.profiler?.stop(452)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
@@ -6470,12 +6489,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(324), pool: pool)
             s.profiler?.stop(466)
         }
-        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
-                activation: .silu, output: s.tensor(325), pool: pool)
+                activation: .silu, output: s.tensor(325), batch: s.n, means: s.tensor(327), pool: pool)
             s.profiler?.stop(467)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6486,12 +6505,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 2174336, pool: pool)
             s.profiler?.stop(468)
         }
-        // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(325), output: s.tensor(326), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
             reduceBias: s.p + 10651120, activation: .silu, expandWeights: s.p + 10651200, expandBias: s.p + 10762176,
-            savedPooled: s.tensor(327), savedHidden: s.tensor(328), savedScale: s.tensor(329), pool: pool)
+            savedPooled: s.tensor(327), savedHidden: s.tensor(328), savedScale: s.tensor(329),
+            meansTaken: s.options.frozenBlocks <= 29, pool: pool)
         s.profiler?.stop(469)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
@@ -6601,12 +6621,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(336), pool: pool)
             s.profiler?.stop(483)
         }
-        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
-                activation: .silu, output: s.tensor(337), pool: pool)
+                activation: .silu, output: s.tensor(337), batch: s.n, means: s.tensor(339), pool: pool)
             s.profiler?.stop(484)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6617,12 +6637,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 2263008, pool: pool)
             s.profiler?.stop(485)
         }
-        // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(337), output: s.tensor(338), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
             reduceBias: s.p + 11817536, activation: .silu, expandWeights: s.p + 11817616, expandBias: s.p + 11928592,
-            savedPooled: s.tensor(339), savedHidden: s.tensor(340), savedScale: s.tensor(341), pool: pool)
+            savedPooled: s.tensor(339), savedHidden: s.tensor(340), savedScale: s.tensor(341),
+            meansTaken: s.options.frozenBlocks <= 30, pool: pool)
         s.profiler?.stop(486)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
@@ -6732,12 +6753,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(348), pool: pool)
             s.profiler?.stop(500)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
-                activation: .silu, output: s.tensor(349), pool: pool)
+                activation: .silu, output: s.tensor(349), batch: s.n, means: s.tensor(351), pool: pool)
             s.profiler?.stop(501)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6748,12 +6769,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 2351680, pool: pool)
             s.profiler?.stop(502)
         }
-        // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(349), output: s.tensor(350), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
             reduceBias: s.p + 12957840, activation: .silu, expandWeights: s.p + 12957920, expandBias: s.p + 13068896,
-            savedPooled: s.tensor(351), savedHidden: s.tensor(352), savedScale: s.tensor(353), pool: pool)
+            savedPooled: s.tensor(351), savedHidden: s.tensor(352), savedScale: s.tensor(353),
+            meansTaken: s.options.frozenBlocks <= 31, pool: pool)
         s.profiler?.stop(503)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1632][448]
         s.profiler?.start()
@@ -6850,12 +6872,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(358), pool: pool)
             s.profiler?.stop(515)
         }
-        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688], and features.7.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
-                activation: .silu, output: s.tensor(359), pool: pool)
+                activation: .silu, output: s.tensor(359), batch: s.n, means: s.tensor(361), pool: pool)
             s.profiler?.stop(516)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
@@ -6866,12 +6888,13 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 2390592, pool: pool)
             s.profiler?.stop(517)
         }
-        // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]
+        // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(359), output: s.tensor(360), batch: s.n,
             pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
             reduceBias: s.p + 15354432, activation: .silu, expandWeights: s.p + 15354544, expandBias: s.p + 15655600,
-            savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363), pool: pool)
+            savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363),
+            meansTaken: s.options.frozenBlocks <= 32, pool: pool)
         s.profiler?.stop(518)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2688][448]
         s.profiler?.start()
@@ -11058,12 +11081,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 190, 190, 48]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 190, 190, 48]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 190, 190, 48], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 1152,
-              "squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]"),
+              "squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 41587200,
@@ -11112,12 +11135,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 11696400,
               "frozen: depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 144], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 144]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 41587200,
@@ -11142,12 +11165,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 15595200,
               "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
-        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
+        .init("features.2.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192], and features.2.1.block.2's channel means as its rows are written"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
-              "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
@@ -11176,12 +11199,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 15595200,
               "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
-        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
+        .init("features.2.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192], and features.2.2.block.2's channel means as its rows are written"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
-              "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
@@ -11210,12 +11233,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 15595200,
               "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
-        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
+        .init("features.2.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192], and features.2.3.block.2's channel means as its rows are written"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
-              "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
@@ -11244,12 +11267,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 11059200,
               "frozen: depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 192]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 192], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 192]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
-              "squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][56]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 24772608,
@@ -11274,12 +11297,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 19353600,
               "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
-        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
+        .init("features.3.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336], and features.3.1.block.2's channel means as its rows are written"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
@@ -11308,12 +11331,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 19353600,
               "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
-        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
+        .init("features.3.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336], and features.3.2.block.2's channel means as its rows are written"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
@@ -11342,12 +11365,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 19353600,
               "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
-        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
+        .init("features.3.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336], and features.3.3.block.2's channel means as its rows are written"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
@@ -11376,12 +11399,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 1741824,
               "frozen: depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 336]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 336], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 336]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][112]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21676032,
@@ -11406,12 +11429,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
@@ -11440,12 +11463,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
-        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
+        .init("features.4.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.4.2.block.2's channel means as its rows are written"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
@@ -11474,12 +11497,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
-        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
+        .init("features.4.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.4.3.block.2's channel means as its rows are written"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
@@ -11508,12 +11531,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
-        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
+        .init("features.4.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.4.4.block.2's channel means as its rows are written"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
@@ -11542,12 +11565,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
-        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
+        .init("features.4.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.4.5.block.2's channel means as its rows are written"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
@@ -11576,12 +11599,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 9676800,
               "frozen: depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
-              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][160]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 61931520,
@@ -11606,12 +11629,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
@@ -11640,12 +11663,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
-        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
+        .init("features.5.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960], and features.5.2.block.2's channel means as its rows are written"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
@@ -11674,12 +11697,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
-        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
+        .init("features.5.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960], and features.5.3.block.2's channel means as its rows are written"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
@@ -11708,12 +11731,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
-        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
+        .init("features.5.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960], and features.5.4.block.2's channel means as its rows are written"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
@@ -11742,12 +11765,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
-        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
+        .init("features.5.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960], and features.5.5.block.2's channel means as its rows are written"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
@@ -11776,12 +11799,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 3456000,
               "frozen: depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 960]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 960], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 960]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][272]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 37601280,
@@ -11806,12 +11829,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
-              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
@@ -11840,12 +11863,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
-        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.2.block.2's channel means as its rows are written"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
-              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
@@ -11874,12 +11897,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
-        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.3.block.2's channel means as its rows are written"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
-              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
@@ -11908,12 +11931,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
-        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.4.block.2's channel means as its rows are written"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
-              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
@@ -11942,12 +11965,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
-        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.5.block.2's channel means as its rows are written"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
-              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
@@ -11976,12 +11999,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
-        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.6.block.2's channel means as its rows are written"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
-              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
@@ -12010,12 +12033,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
-        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.6.7.block.2's channel means as its rows are written"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
-              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
@@ -12044,12 +12067,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 2115072,
               "frozen: depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
-              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][448]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 105283584,
@@ -12074,12 +12097,12 @@ public final class EfficientNetB4Training: TrainableModel {
               "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]"),
-        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688], and features.7.1.block.2's channel means as its rows are written"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 602112,
-              "squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]"),
+              "squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2688][448]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 173408256,

@@ -3528,12 +3528,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 228, 228, 48]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 228, 228, 48], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920,
-                beta: s.p + 1968, savedMean: s.f + 1582176, savedInvStd: s.f + 1582224, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
+                gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1582176, savedInvStd: s.f + 1582224,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]
@@ -3544,12 +3544,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 1582176, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]
+        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, reduceBias: s.p + 2688,
             activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [48][24]
         s.profiler?.start()
@@ -3821,12 +3821,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(46)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 144]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 144], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1584528, savedInvStd: s.f + 1584672,
-                activation: .silu, output: s.tensor(33), pool: pool)
+                activation: .silu, output: s.tensor(33), batch: s.n, means: s.tensor(35), pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 144]
@@ -3837,12 +3837,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .silu, output: s.tensor(33), scratch: s.f + 1584528, pool: pool)
             s.profiler?.stop(48)
         }
-        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296, reduceBias: s.p + 14160,
             activation: .silu, expandWeights: s.p + 14176, expandBias: s.p + 15040, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
         s.profiler?.stop(49)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
@@ -3938,12 +3938,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(61)
         }
-        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240], and features.2.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1587968, savedInvStd: s.f + 1588208,
-                activation: .silu, output: s.tensor(43), pool: pool)
+                activation: .silu, output: s.tensor(43), batch: s.n, means: s.tensor(45), pool: pool)
             s.profiler?.stop(62)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
@@ -3954,12 +3954,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .silu, output: s.tensor(43), scratch: s.f + 1587968, pool: pool)
             s.profiler?.stop(63)
         }
-        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816, reduceBias: s.p + 37216,
             activation: .silu, expandWeights: s.p + 37232, expandBias: s.p + 39632, savedPooled: s.tensor(45),
-            savedHidden: s.tensor(46), savedScale: s.tensor(47), pool: pool)
+            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
         s.profiler?.stop(64)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -4068,12 +4068,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(54), pool: pool)
             s.profiler?.stop(78)
         }
-        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240], and features.2.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1593328, savedInvStd: s.f + 1593568,
-                activation: .silu, output: s.tensor(55), pool: pool)
+                activation: .silu, output: s.tensor(55), batch: s.n, means: s.tensor(57), pool: pool)
             s.profiler?.stop(79)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
@@ -4084,12 +4084,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .silu, output: s.tensor(55), scratch: s.f + 1593328, pool: pool)
             s.profiler?.stop(80)
         }
-        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(55), output: s.tensor(56), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344, reduceBias: s.p + 65744,
             activation: .silu, expandWeights: s.p + 65760, expandBias: s.p + 68160, savedPooled: s.tensor(57),
-            savedHidden: s.tensor(58), savedScale: s.tensor(59), pool: pool)
+            savedHidden: s.tensor(58), savedScale: s.tensor(59), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
         s.profiler?.stop(81)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -4198,12 +4198,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(95)
         }
-        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240], and features.2.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1598688, savedInvStd: s.f + 1598928,
-                activation: .silu, output: s.tensor(67), pool: pool)
+                activation: .silu, output: s.tensor(67), batch: s.n, means: s.tensor(69), pool: pool)
             s.profiler?.stop(96)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
@@ -4214,12 +4214,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .silu, output: s.tensor(67), scratch: s.f + 1598688, pool: pool)
             s.profiler?.stop(97)
         }
-        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872, reduceBias: s.p + 94272,
             activation: .silu, expandWeights: s.p + 94288, expandBias: s.p + 96688, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(98)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -4328,12 +4328,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(112)
         }
-        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
+        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240], and features.2.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
-                activation: .silu, output: s.tensor(79), pool: pool)
+                activation: .silu, output: s.tensor(79), batch: s.n, means: s.tensor(81), pool: pool)
             s.profiler?.stop(113)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
@@ -4344,12 +4344,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 1604048, pool: pool)
             s.profiler?.stop(114)
         }
-        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400, reduceBias: s.p + 122800,
             activation: .silu, expandWeights: s.p + 122816, expandBias: s.p + 125216, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(115)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -4458,12 +4458,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(129)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 240]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 240], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
-                activation: .silu, output: s.tensor(91), pool: pool)
+                activation: .silu, output: s.tensor(91), batch: s.n, means: s.tensor(93), pool: pool)
             s.profiler?.stop(130)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 240]
@@ -4474,12 +4474,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 1609408, pool: pool)
             s.profiler?.stop(131)
         }
-        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]
+        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768, reduceBias: s.p + 155168,
             activation: .silu, expandWeights: s.p + 155184, expandBias: s.p + 157584, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(132)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [240][64]
         s.profiler?.start()
@@ -4575,12 +4575,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(144)
         }
-        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384], and features.3.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
-                activation: .silu, output: s.tensor(101), pool: pool)
+                activation: .silu, output: s.tensor(101), batch: s.n, means: s.tensor(103), pool: pool)
             s.profiler?.stop(145)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
@@ -4591,12 +4591,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 1622784, pool: pool)
             s.profiler?.stop(146)
         }
-        // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688, reduceBias: s.p + 216832,
             activation: .silu, expandWeights: s.p + 216848, expandBias: s.p + 222992, savedPooled: s.tensor(103),
-            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(147)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
@@ -4705,12 +4706,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(161)
         }
-        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384], and features.3.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
-                activation: .silu, output: s.tensor(113), pool: pool)
+                activation: .silu, output: s.tensor(113), batch: s.n, means: s.tensor(115), pool: pool)
             s.profiler?.stop(162)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
@@ -4721,12 +4722,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 1643648, pool: pool)
             s.profiler?.stop(163)
         }
-        // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456, reduceBias: s.p + 291600,
             activation: .silu, expandWeights: s.p + 291616, expandBias: s.p + 297760, savedPooled: s.tensor(115),
-            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
+            pool: pool)
         s.profiler?.stop(164)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
@@ -4835,12 +4837,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(178)
         }
-        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384], and features.3.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
-                activation: .silu, output: s.tensor(125), pool: pool)
+                activation: .silu, output: s.tensor(125), batch: s.n, means: s.tensor(127), pool: pool)
             s.profiler?.stop(179)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
@@ -4851,12 +4853,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 1664512, pool: pool)
             s.profiler?.stop(180)
         }
-        // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224, reduceBias: s.p + 366368,
             activation: .silu, expandWeights: s.p + 366384, expandBias: s.p + 372528, savedPooled: s.tensor(127),
-            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
+            pool: pool)
         s.profiler?.stop(181)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
@@ -4965,12 +4968,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(195)
         }
-        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
+        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384], and features.3.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
-                activation: .silu, output: s.tensor(137), pool: pool)
+                activation: .silu, output: s.tensor(137), batch: s.n, means: s.tensor(139), pool: pool)
             s.profiler?.stop(196)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
@@ -4981,12 +4984,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 1685376, pool: pool)
             s.profiler?.stop(197)
         }
-        // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992, reduceBias: s.p + 441136,
             activation: .silu, expandWeights: s.p + 441152, expandBias: s.p + 447296, savedPooled: s.tensor(139),
-            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
+            pool: pool)
         s.profiler?.stop(198)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
@@ -5095,12 +5099,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(148), pool: pool)
             s.profiler?.stop(212)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 384]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 384], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
-                activation: .silu, output: s.tensor(149), pool: pool)
+                activation: .silu, output: s.tensor(149), batch: s.n, means: s.tensor(151), pool: pool)
             s.profiler?.stop(213)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 384]
@@ -5111,12 +5115,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 1706240, pool: pool)
             s.profiler?.stop(214)
         }
-        // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]
+        // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(149), output: s.tensor(150), batch: s.n,
             pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616, reduceBias: s.p + 509760,
             activation: .silu, expandWeights: s.p + 509776, expandBias: s.p + 515920, savedPooled: s.tensor(151),
-            savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
+            savedHidden: s.tensor(152), savedScale: s.tensor(153), meansTaken: s.options.frozenBlocks <= 14,
+            pool: pool)
         s.profiler?.stop(215)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [384][128]
         s.profiler?.start()
@@ -5212,12 +5217,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(227)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
-                activation: .silu, output: s.tensor(159), pool: pool)
+                activation: .silu, output: s.tensor(159), batch: s.n, means: s.tensor(161), pool: pool)
             s.profiler?.stop(228)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5228,12 +5233,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 1715712, pool: pool)
             s.profiler?.stop(229)
         }
-        // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328, reduceBias: s.p + 701904,
             activation: .silu, expandWeights: s.p + 701936, expandBias: s.p + 726512, savedPooled: s.tensor(161),
-            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
+            pool: pool)
         s.profiler?.stop(230)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
@@ -5342,12 +5348,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(244)
         }
-        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
-                activation: .silu, output: s.tensor(171), pool: pool)
+                activation: .silu, output: s.tensor(171), batch: s.n, means: s.tensor(173), pool: pool)
             s.profiler?.stop(245)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5358,12 +5364,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 1732864, pool: pool)
             s.profiler?.stop(246)
         }
-        // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456, reduceBias: s.p + 962032,
             activation: .silu, expandWeights: s.p + 962064, expandBias: s.p + 986640, savedPooled: s.tensor(173),
-            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
+            pool: pool)
         s.profiler?.stop(247)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
@@ -5472,12 +5479,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(261)
         }
-        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
-                activation: .silu, output: s.tensor(183), pool: pool)
+                activation: .silu, output: s.tensor(183), batch: s.n, means: s.tensor(185), pool: pool)
             s.profiler?.stop(262)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5488,12 +5495,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 1750016, pool: pool)
             s.profiler?.stop(263)
         }
-        // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584, reduceBias: s.p + 1222160,
             activation: .silu, expandWeights: s.p + 1222192, expandBias: s.p + 1246768, savedPooled: s.tensor(185),
-            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
+            pool: pool)
         s.profiler?.stop(264)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
@@ -5602,12 +5610,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(278)
         }
-        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
-                activation: .silu, output: s.tensor(195), pool: pool)
+                activation: .silu, output: s.tensor(195), batch: s.n, means: s.tensor(197), pool: pool)
             s.profiler?.stop(279)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5618,12 +5626,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 1767168, pool: pool)
             s.profiler?.stop(280)
         }
-        // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(195), output: s.tensor(196), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712, reduceBias: s.p + 1482288,
             activation: .silu, expandWeights: s.p + 1482320, expandBias: s.p + 1506896, savedPooled: s.tensor(197),
-            savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
+            savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
+            pool: pool)
         s.profiler?.stop(281)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
@@ -5732,12 +5741,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(295)
         }
-        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
-                activation: .silu, output: s.tensor(207), pool: pool)
+                activation: .silu, output: s.tensor(207), batch: s.n, means: s.tensor(209), pool: pool)
             s.profiler?.stop(296)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5748,12 +5757,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 1784320, pool: pool)
             s.profiler?.stop(297)
         }
-        // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(207), output: s.tensor(208), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840, reduceBias: s.p + 1742416,
             activation: .silu, expandWeights: s.p + 1742448, expandBias: s.p + 1767024, savedPooled: s.tensor(209),
-            savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
+            savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
+            pool: pool)
         s.profiler?.stop(298)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
@@ -5862,12 +5872,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(218), pool: pool)
             s.profiler?.stop(312)
         }
-        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
-                activation: .silu, output: s.tensor(219), pool: pool)
+                activation: .silu, output: s.tensor(219), batch: s.n, means: s.tensor(221), pool: pool)
             s.profiler?.stop(313)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5878,12 +5888,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 1801472, pool: pool)
             s.profiler?.stop(314)
         }
-        // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(219), output: s.tensor(220), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968, reduceBias: s.p + 2002544,
             activation: .silu, expandWeights: s.p + 2002576, expandBias: s.p + 2027152, savedPooled: s.tensor(221),
-            savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
+            savedHidden: s.tensor(222), savedScale: s.tensor(223), meansTaken: s.options.frozenBlocks <= 20,
+            pool: pool)
         s.profiler?.stop(315)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
@@ -5992,12 +6003,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(230), pool: pool)
             s.profiler?.stop(329)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
-                activation: .silu, output: s.tensor(231), pool: pool)
+                activation: .silu, output: s.tensor(231), batch: s.n, means: s.tensor(233), pool: pool)
             s.profiler?.stop(330)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -6008,12 +6019,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 1818624, pool: pool)
             s.profiler?.stop(331)
         }
-        // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(231), output: s.tensor(232), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384, reduceBias: s.p + 2274960,
             activation: .silu, expandWeights: s.p + 2274992, expandBias: s.p + 2299568, savedPooled: s.tensor(233),
-            savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
+            savedHidden: s.tensor(234), savedScale: s.tensor(235), meansTaken: s.options.frozenBlocks <= 21,
+            pool: pool)
         s.profiler?.stop(332)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [768][176]
         s.profiler?.start()
@@ -6109,12 +6121,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(344)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
-                activation: .silu, output: s.tensor(241), pool: pool)
+                activation: .silu, output: s.tensor(241), batch: s.n, means: s.tensor(243), pool: pool)
             s.profiler?.stop(345)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6125,12 +6137,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 1861024, pool: pool)
             s.profiler?.stop(346)
         }
-        // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(241), output: s.tensor(242), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912, reduceBias: s.p + 2703376,
             activation: .silu, expandWeights: s.p + 2703424, expandBias: s.p + 2749888, savedPooled: s.tensor(243),
-            savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
+            savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
+            pool: pool)
         s.profiler?.stop(347)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -6239,12 +6252,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(252), pool: pool)
             s.profiler?.stop(361)
         }
-        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
-                activation: .silu, output: s.tensor(253), pool: pool)
+                activation: .silu, output: s.tensor(253), batch: s.n, means: s.tensor(255), pool: pool)
             s.profiler?.stop(362)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6255,12 +6268,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 1918400, pool: pool)
             s.profiler?.stop(363)
         }
-        // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(253), output: s.tensor(254), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208, reduceBias: s.p + 3204672,
             activation: .silu, expandWeights: s.p + 3204720, expandBias: s.p + 3251184, savedPooled: s.tensor(255),
-            savedHidden: s.tensor(256), savedScale: s.tensor(257), pool: pool)
+            savedHidden: s.tensor(256), savedScale: s.tensor(257), meansTaken: s.options.frozenBlocks <= 23,
+            pool: pool)
         s.profiler?.stop(364)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -6369,12 +6383,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(264), pool: pool)
             s.profiler?.stop(378)
         }
-        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
-                activation: .silu, output: s.tensor(265), pool: pool)
+                activation: .silu, output: s.tensor(265), batch: s.n, means: s.tensor(267), pool: pool)
             s.profiler?.stop(379)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6385,12 +6399,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 1975776, pool: pool)
             s.profiler?.stop(380)
         }
-        // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(265), output: s.tensor(266), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504, reduceBias: s.p + 3705968,
             activation: .silu, expandWeights: s.p + 3706016, expandBias: s.p + 3752480, savedPooled: s.tensor(267),
-            savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
+            savedHidden: s.tensor(268), savedScale: s.tensor(269), meansTaken: s.options.frozenBlocks <= 24,
+            pool: pool)
         s.profiler?.stop(381)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -6499,12 +6514,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(395)
         }
-        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
-                activation: .silu, output: s.tensor(277), pool: pool)
+                activation: .silu, output: s.tensor(277), batch: s.n, means: s.tensor(279), pool: pool)
             s.profiler?.stop(396)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6515,12 +6530,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2033152, pool: pool)
             s.profiler?.stop(397)
         }
-        // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(277), output: s.tensor(278), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800, reduceBias: s.p + 4207264,
             activation: .silu, expandWeights: s.p + 4207312, expandBias: s.p + 4253776, savedPooled: s.tensor(279),
-            savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
+            savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
+            pool: pool)
         s.profiler?.stop(398)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -6629,12 +6645,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(288), pool: pool)
             s.profiler?.stop(412)
         }
-        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
-                activation: .silu, output: s.tensor(289), pool: pool)
+                activation: .silu, output: s.tensor(289), batch: s.n, means: s.tensor(291), pool: pool)
             s.profiler?.stop(413)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6645,12 +6661,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2090528, pool: pool)
             s.profiler?.stop(414)
         }
-        // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(289), output: s.tensor(290), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096, reduceBias: s.p + 4708560,
             activation: .silu, expandWeights: s.p + 4708608, expandBias: s.p + 4755072, savedPooled: s.tensor(291),
-            savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
+            savedHidden: s.tensor(292), savedScale: s.tensor(293), meansTaken: s.options.frozenBlocks <= 26,
+            pool: pool)
         s.profiler?.stop(415)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -6759,12 +6776,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(300), pool: pool)
             s.profiler?.stop(429)
         }
-        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
+        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
-                activation: .silu, output: s.tensor(301), pool: pool)
+                activation: .silu, output: s.tensor(301), batch: s.n, means: s.tensor(303), pool: pool)
             s.profiler?.stop(430)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6775,12 +6792,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2147904, pool: pool)
             s.profiler?.stop(431)
         }
-        // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(301), output: s.tensor(302), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392, reduceBias: s.p + 5209856,
             activation: .silu, expandWeights: s.p + 5209904, expandBias: s.p + 5256368, savedPooled: s.tensor(303),
-            savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
+            savedHidden: s.tensor(304), savedScale: s.tensor(305), meansTaken: s.options.frozenBlocks <= 27,
+            pool: pool)
         s.profiler?.stop(432)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -6889,12 +6907,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(312), pool: pool)
             s.profiler?.stop(446)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1056]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1056], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
-                activation: .silu, output: s.tensor(313), pool: pool)
+                activation: .silu, output: s.tensor(313), batch: s.n, means: s.tensor(315), pool: pool)
             s.profiler?.stop(447)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1056]
@@ -6905,12 +6923,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2205280, pool: pool)
             s.profiler?.stop(448)
         }
-        // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]
+        // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(313), output: s.tensor(314), batch: s.n,
             pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688, reduceBias: s.p + 5711152,
             activation: .silu, expandWeights: s.p + 5711200, expandBias: s.p + 5757664, savedPooled: s.tensor(315),
-            savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
+            savedHidden: s.tensor(316), savedScale: s.tensor(317), meansTaken: s.options.frozenBlocks <= 28,
+            pool: pool)
         s.profiler?.stop(449)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1056][304]
         s.profiler?.start()
@@ -7006,12 +7025,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(322), pool: pool)
             s.profiler?.stop(461)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
-                activation: .silu, output: s.tensor(323), pool: pool)
+                activation: .silu, output: s.tensor(323), batch: s.n, means: s.tensor(325), pool: pool)
             s.profiler?.stop(462)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7022,12 +7041,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2264448, pool: pool)
             s.profiler?.stop(463)
         }
-        // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(323), output: s.tensor(324), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648, reduceBias: s.p + 6834272,
             activation: .silu, expandWeights: s.p + 6834352, expandBias: s.p + 6972976, savedPooled: s.tensor(325),
-            savedHidden: s.tensor(326), savedScale: s.tensor(327), pool: pool)
+            savedHidden: s.tensor(326), savedScale: s.tensor(327), meansTaken: s.options.frozenBlocks <= 29,
+            pool: pool)
         s.profiler?.stop(464)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
@@ -7136,12 +7156,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(334), pool: pool)
             s.profiler?.stop(478)
         }
-        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
-                activation: .silu, output: s.tensor(335), pool: pool)
+                activation: .silu, output: s.tensor(335), batch: s.n, means: s.tensor(337), pool: pool)
             s.profiler?.stop(479)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7152,12 +7172,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2363552, pool: pool)
             s.profiler?.stop(480)
         }
-        // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(335), output: s.tensor(336), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200, reduceBias: s.p + 8283824,
             activation: .silu, expandWeights: s.p + 8283904, expandBias: s.p + 8422528, savedPooled: s.tensor(337),
-            savedHidden: s.tensor(338), savedScale: s.tensor(339), pool: pool)
+            savedHidden: s.tensor(338), savedScale: s.tensor(339), meansTaken: s.options.frozenBlocks <= 30,
+            pool: pool)
         s.profiler?.stop(481)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
@@ -7266,12 +7287,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(346), pool: pool)
             s.profiler?.stop(495)
         }
-        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
-                activation: .silu, output: s.tensor(347), pool: pool)
+                activation: .silu, output: s.tensor(347), batch: s.n, means: s.tensor(349), pool: pool)
             s.profiler?.stop(496)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7282,12 +7303,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 2462656, pool: pool)
             s.profiler?.stop(497)
         }
-        // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(347), output: s.tensor(348), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752, reduceBias: s.p + 9733376,
             activation: .silu, expandWeights: s.p + 9733456, expandBias: s.p + 9872080, savedPooled: s.tensor(349),
-            savedHidden: s.tensor(350), savedScale: s.tensor(351), pool: pool)
+            savedHidden: s.tensor(350), savedScale: s.tensor(351), meansTaken: s.options.frozenBlocks <= 31,
+            pool: pool)
         s.profiler?.stop(498)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
@@ -7397,12 +7419,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(358), pool: pool)
             s.profiler?.stop(512)
         }
-        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
-                activation: .silu, output: s.tensor(359), pool: pool)
+                activation: .silu, output: s.tensor(359), batch: s.n, means: s.tensor(361), pool: pool)
             s.profiler?.stop(513)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7413,12 +7435,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 2561760, pool: pool)
             s.profiler?.stop(514)
         }
-        // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(359), output: s.tensor(360), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
             reduceBias: s.p + 11182928, activation: .silu, expandWeights: s.p + 11183008, expandBias: s.p + 11321632,
-            savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363), pool: pool)
+            savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363),
+            meansTaken: s.options.frozenBlocks <= 32, pool: pool)
         s.profiler?.stop(515)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
@@ -7528,12 +7551,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(370), pool: pool)
             s.profiler?.stop(529)
         }
-        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
-                activation: .silu, output: s.tensor(371), pool: pool)
+                activation: .silu, output: s.tensor(371), batch: s.n, means: s.tensor(373), pool: pool)
             s.profiler?.stop(530)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7544,12 +7567,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 2660864, pool: pool)
             s.profiler?.stop(531)
         }
-        // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(371), output: s.tensor(372), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
             reduceBias: s.p + 12632480, activation: .silu, expandWeights: s.p + 12632560, expandBias: s.p + 12771184,
-            savedPooled: s.tensor(373), savedHidden: s.tensor(374), savedScale: s.tensor(375), pool: pool)
+            savedPooled: s.tensor(373), savedHidden: s.tensor(374), savedScale: s.tensor(375),
+            meansTaken: s.options.frozenBlocks <= 33, pool: pool)
         s.profiler?.stop(532)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
@@ -7659,12 +7683,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(382), pool: pool)
             s.profiler?.stop(546)
         }
-        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
-                activation: .silu, output: s.tensor(383), pool: pool)
+                activation: .silu, output: s.tensor(383), batch: s.n, means: s.tensor(385), pool: pool)
             s.profiler?.stop(547)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7675,12 +7699,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 2759968, pool: pool)
             s.profiler?.stop(548)
         }
-        // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(383), output: s.tensor(384), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
             reduceBias: s.p + 14082032, activation: .silu, expandWeights: s.p + 14082112, expandBias: s.p + 14220736,
-            savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387), pool: pool)
+            savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387),
+            meansTaken: s.options.frozenBlocks <= 34, pool: pool)
         s.profiler?.stop(549)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
@@ -7790,12 +7815,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(394), pool: pool)
             s.profiler?.stop(563)
         }
-        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
-                activation: .silu, output: s.tensor(395), pool: pool)
+                activation: .silu, output: s.tensor(395), batch: s.n, means: s.tensor(397), pool: pool)
             s.profiler?.stop(564)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7806,12 +7831,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 2859072, pool: pool)
             s.profiler?.stop(565)
         }
-        // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(395), output: s.tensor(396), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
             reduceBias: s.p + 15531584, activation: .silu, expandWeights: s.p + 15531664, expandBias: s.p + 15670288,
-            savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399), pool: pool)
+            savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399),
+            meansTaken: s.options.frozenBlocks <= 35, pool: pool)
         s.profiler?.stop(566)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
@@ -7921,12 +7947,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(406), pool: pool)
             s.profiler?.stop(580)
         }
-        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
-                activation: .silu, output: s.tensor(407), pool: pool)
+                activation: .silu, output: s.tensor(407), batch: s.n, means: s.tensor(409), pool: pool)
             s.profiler?.stop(581)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7937,12 +7963,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 2958176, pool: pool)
             s.profiler?.stop(582)
         }
-        // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(407), output: s.tensor(408), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
             reduceBias: s.p + 16981136, activation: .silu, expandWeights: s.p + 16981216, expandBias: s.p + 17119840,
-            savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411), pool: pool)
+            savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411),
+            meansTaken: s.options.frozenBlocks <= 36, pool: pool)
         s.profiler?.stop(583)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
@@ -8052,12 +8079,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(418), pool: pool)
             s.profiler?.stop(597)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
-                activation: .silu, output: s.tensor(419), pool: pool)
+                activation: .silu, output: s.tensor(419), batch: s.n, means: s.tensor(421), pool: pool)
             s.profiler?.stop(598)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -8068,12 +8095,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3057280, pool: pool)
             s.profiler?.stop(599)
         }
-        // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(419), output: s.tensor(420), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
             reduceBias: s.p + 18401504, activation: .silu, expandWeights: s.p + 18401584, expandBias: s.p + 18540208,
-            savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423), pool: pool)
+            savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423),
+            meansTaken: s.options.frozenBlocks <= 37, pool: pool)
         s.profiler?.stop(600)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1824][512]
         s.profiler?.start()
@@ -8170,12 +8198,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(428), pool: pool)
             s.profiler?.stop(612)
         }
-        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072], and features.7.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
-                activation: .silu, output: s.tensor(429), pool: pool)
+                activation: .silu, output: s.tensor(429), batch: s.n, means: s.tensor(431), pool: pool)
             s.profiler?.stop(613)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
@@ -8186,12 +8214,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3100928, pool: pool)
             s.profiler?.stop(614)
         }
-        // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
+        // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(429), output: s.tensor(430), batch: s.n,
             pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
             reduceBias: s.p + 21496272, activation: .silu, expandWeights: s.p + 21496400, expandBias: s.p + 21889616,
-            savedPooled: s.tensor(431), savedHidden: s.tensor(432), savedScale: s.tensor(433), pool: pool)
+            savedPooled: s.tensor(431), savedHidden: s.tensor(432), savedScale: s.tensor(433),
+            meansTaken: s.options.frozenBlocks <= 38, pool: pool)
         s.profiler?.stop(615)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [3072][512]
         s.profiler?.start()
@@ -8301,12 +8330,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(440), pool: pool)
             s.profiler?.stop(629)
         }
-        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]
+        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072], and features.7.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
-                activation: .silu, output: s.tensor(441), pool: pool)
+                activation: .silu, output: s.tensor(441), batch: s.n, means: s.tensor(443), pool: pool)
             s.profiler?.stop(630)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
@@ -8317,12 +8346,13 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3169536, pool: pool)
             s.profiler?.stop(631)
         }
-        // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
+        // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(441), output: s.tensor(442), batch: s.n,
             pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
             reduceBias: s.p + 25485904, activation: .silu, expandWeights: s.p + 25486032, expandBias: s.p + 25879248,
-            savedPooled: s.tensor(443), savedHidden: s.tensor(444), savedScale: s.tensor(445), pool: pool)
+            savedPooled: s.tensor(443), savedHidden: s.tensor(444), savedScale: s.tensor(445),
+            meansTaken: s.options.frozenBlocks <= 39, pool: pool)
         s.profiler?.stop(632)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [3072][512]
         s.profiler?.start()
@@ -13377,12 +13407,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 228, 228, 48]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 228, 228, 48]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 228, 228, 48], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 1152,
-              "squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]"),
+              "squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 59885568,
@@ -13455,12 +13485,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 16842816,
               "frozen: depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 144]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 144], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 144]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 74856960,
@@ -13485,12 +13515,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
-        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
+        .init("features.2.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240], and features.2.1.block.2's channel means as its rows are written"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -13519,12 +13549,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
-        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
+        .init("features.2.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240], and features.2.2.block.2's channel means as its rows are written"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -13553,12 +13583,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
-        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
+        .init("features.2.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240], and features.2.3.block.2's channel means as its rows are written"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -13587,12 +13617,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.2.4.block.0 BatchNorm + silu (statistics taken before) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
-        .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
+        .init("features.2.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240], and features.2.4.block.2's channel means as its rows are written"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -13621,12 +13651,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 19494000,
               "frozen: depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 240]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 240], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 240]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][64]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 49904640,
@@ -13651,12 +13681,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
-        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
+        .init("features.3.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384], and features.3.1.block.2's channel means as its rows are written"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
-              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
+              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
@@ -13685,12 +13715,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
-        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
+        .init("features.3.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384], and features.3.2.block.2's channel means as its rows are written"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
-              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
+              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
@@ -13719,12 +13749,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
-        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
+        .init("features.3.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384], and features.3.3.block.2's channel means as its rows are written"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
-              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
+              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
@@ -13753,12 +13783,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.3.4.block.0 BatchNorm + silu (statistics taken before) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
-        .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
+        .init("features.3.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384], and features.3.4.block.2's channel means as its rows are written"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
-              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]"),
+              "squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
@@ -13787,12 +13817,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 2906496,
               "frozen: depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 384]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 384], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 384]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
-              "squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]"),
+              "squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][128]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 41336832,
@@ -13817,12 +13847,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
-              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
@@ -13851,12 +13881,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
-        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
+        .init("features.4.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.2.block.2's channel means as its rows are written"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
-              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
@@ -13885,12 +13915,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
-        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
+        .init("features.4.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.3.block.2's channel means as its rows are written"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
-              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
@@ -13919,12 +13949,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
-        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
+        .init("features.4.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.4.block.2's channel means as its rows are written"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
-              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
@@ -13953,12 +13983,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
-        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
+        .init("features.4.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.5.block.2's channel means as its rows are written"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
-              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
@@ -13987,12 +14017,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.4.6.block.0 BatchNorm + silu (statistics taken before) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
-        .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
+        .init("features.4.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.4.6.block.2's channel means as its rows are written"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
-              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
@@ -14021,12 +14051,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 16147200,
               "frozen: depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
-              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][176]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 113676288,
@@ -14051,12 +14081,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
@@ -14085,12 +14115,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
-        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.2.block.2's channel means as its rows are written"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
@@ -14119,12 +14149,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
-        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.3.block.2's channel means as its rows are written"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
@@ -14153,12 +14183,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
-        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.4.block.2's channel means as its rows are written"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
@@ -14187,12 +14217,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
-        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.5.block.2's channel means as its rows are written"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
@@ -14221,12 +14251,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.5.6.block.0 BatchNorm + silu (statistics taken before) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
-        .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056], and features.5.6.block.2's channel means as its rows are written"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
@@ -14255,12 +14285,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 5940000,
               "frozen: depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1056]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1056], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1056]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][304]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 72230400,
@@ -14285,12 +14315,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
-              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -14319,12 +14349,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
-        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.2.block.2's channel means as its rows are written"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
-              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -14353,12 +14383,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
-        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.3.block.2's channel means as its rows are written"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
-              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -14387,12 +14417,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
-        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.4.block.2's channel means as its rows are written"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
-              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -14421,12 +14451,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
-        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.5.block.2's channel means as its rows are written"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
-              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -14455,12 +14485,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
-        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.6.block.2's channel means as its rows are written"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
-              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -14489,12 +14519,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
-        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.7.block.2's channel means as its rows are written"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
-              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -14523,12 +14553,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.6.8.block.0 BatchNorm + silu (statistics taken before) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
-        .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.6.8.block.2's channel means as its rows are written"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
-              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
@@ -14557,12 +14587,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 3693600,
               "frozen: depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
-              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][512]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 210124800,
@@ -14587,12 +14617,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 6220800,
               "frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
-        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072], and features.7.1.block.2's channel means as its rows are written"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 786432,
-              "squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]"),
+              "squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3072][512]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 353894400,
@@ -14621,12 +14651,12 @@ public final class EfficientNetB5Training: TrainableModel {
               "features.7.2.block.0 BatchNorm + silu (statistics taken before) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 6220800,
               "frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
-        .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072], and features.7.2.block.2's channel means as its rows are written"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 786432,
-              "squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]"),
+              "squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3072][512]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 353894400,

@@ -4022,12 +4022,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 runningMean: s.p + 2416, runningVar: s.p + 2480, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 264, 264, 56]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 264, 264, 56], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288,
-                beta: s.p + 2352, savedMean: s.f + 2001136, savedInvStd: s.f + 2001192, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56,
+                gamma: s.p + 2288, beta: s.p + 2352, savedMean: s.f + 2001136, savedInvStd: s.f + 2001192,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 56]
@@ -4038,12 +4038,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 2001136, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56]
+        // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544, reduceBias: s.p + 3328,
             activation: .silu, expandWeights: s.p + 3344, expandBias: s.p + 4128, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [56][32]
         s.profiler?.start()
@@ -4315,12 +4315,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(46)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 192]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 192], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 2004112, savedInvStd: s.f + 2004304,
-                activation: .silu, output: s.tensor(33), pool: pool)
+                activation: .silu, output: s.tensor(33), batch: s.n, means: s.tensor(35), pool: pool)
             s.profiler?.stop(47)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 192]
@@ -4331,12 +4331,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .silu, output: s.tensor(33), scratch: s.f + 2004112, pool: pool)
             s.profiler?.stop(48)
         }
-        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776, reduceBias: s.p + 21312,
             activation: .silu, expandWeights: s.p + 21328, expandBias: s.p + 22864, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
         s.profiler?.stop(49)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [192][40]
         s.profiler?.start()
@@ -4432,12 +4432,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(61)
         }
-        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240], and features.2.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2008512, savedInvStd: s.f + 2008752,
-                activation: .silu, output: s.tensor(43), pool: pool)
+                activation: .silu, output: s.tensor(43), batch: s.n, means: s.tensor(45), pool: pool)
             s.profiler?.stop(62)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
@@ -4448,12 +4448,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .silu, output: s.tensor(43), scratch: s.f + 2008512, pool: pool)
             s.profiler?.stop(63)
         }
-        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608, reduceBias: s.p + 47008,
             activation: .silu, expandWeights: s.p + 47024, expandBias: s.p + 49424, savedPooled: s.tensor(45),
-            savedHidden: s.tensor(46), savedScale: s.tensor(47), pool: pool)
+            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
         s.profiler?.stop(64)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -4562,12 +4562,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(54), pool: pool)
             s.profiler?.stop(78)
         }
-        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240], and features.2.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2013872, savedInvStd: s.f + 2014112,
-                activation: .silu, output: s.tensor(55), pool: pool)
+                activation: .silu, output: s.tensor(55), batch: s.n, means: s.tensor(57), pool: pool)
             s.profiler?.stop(79)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
@@ -4578,12 +4578,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .silu, output: s.tensor(55), scratch: s.f + 2013872, pool: pool)
             s.profiler?.stop(80)
         }
-        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(55), output: s.tensor(56), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136, reduceBias: s.p + 75536,
             activation: .silu, expandWeights: s.p + 75552, expandBias: s.p + 77952, savedPooled: s.tensor(57),
-            savedHidden: s.tensor(58), savedScale: s.tensor(59), pool: pool)
+            savedHidden: s.tensor(58), savedScale: s.tensor(59), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
         s.profiler?.stop(81)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -4692,12 +4692,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(95)
         }
-        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240], and features.2.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
-                activation: .silu, output: s.tensor(67), pool: pool)
+                activation: .silu, output: s.tensor(67), batch: s.n, means: s.tensor(69), pool: pool)
             s.profiler?.stop(96)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
@@ -4708,12 +4708,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(67), scratch: s.f + 2019232, pool: pool)
             s.profiler?.stop(97)
         }
-        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664, reduceBias: s.p + 104064,
             activation: .silu, expandWeights: s.p + 104080, expandBias: s.p + 106480, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(98)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -4822,12 +4822,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(112)
         }
-        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240], and features.2.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
-                activation: .silu, output: s.tensor(79), pool: pool)
+                activation: .silu, output: s.tensor(79), batch: s.n, means: s.tensor(81), pool: pool)
             s.profiler?.stop(113)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
@@ -4838,12 +4838,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 2024592, pool: pool)
             s.profiler?.stop(114)
         }
-        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192, reduceBias: s.p + 132592,
             activation: .silu, expandWeights: s.p + 132608, expandBias: s.p + 135008, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(115)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -4952,12 +4952,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(129)
         }
-        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
+        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240], and features.2.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
-                activation: .silu, output: s.tensor(91), pool: pool)
+                activation: .silu, output: s.tensor(91), batch: s.n, means: s.tensor(93), pool: pool)
             s.profiler?.stop(130)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
@@ -4968,12 +4968,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 2029952, pool: pool)
             s.profiler?.stop(131)
         }
-        // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720, reduceBias: s.p + 161120,
             activation: .silu, expandWeights: s.p + 161136, expandBias: s.p + 163536, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(132)
         // features.2.5.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -5082,12 +5082,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(102), pool: pool)
             s.profiler?.stop(146)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 240]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 240], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
-                activation: .silu, output: s.tensor(103), pool: pool)
+                activation: .silu, output: s.tensor(103), batch: s.n, means: s.tensor(105), pool: pool)
             s.profiler?.stop(147)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 240]
@@ -5098,12 +5098,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(103), scratch: s.f + 2035312, pool: pool)
             s.profiler?.stop(148)
         }
-        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]
+        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(103), output: s.tensor(104), batch: s.n,
             pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088, reduceBias: s.p + 193488,
             activation: .silu, expandWeights: s.p + 193504, expandBias: s.p + 195904, savedPooled: s.tensor(105),
-            savedHidden: s.tensor(106), savedScale: s.tensor(107), pool: pool)
+            savedHidden: s.tensor(106), savedScale: s.tensor(107), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(149)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [240][72]
         s.profiler?.start()
@@ -5199,12 +5200,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(161)
         }
-        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432], and features.3.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
-                activation: .silu, output: s.tensor(113), pool: pool)
+                activation: .silu, output: s.tensor(113), batch: s.n, means: s.tensor(115), pool: pool)
             s.profiler?.stop(162)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
@@ -5215,12 +5216,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 2048800, pool: pool)
             s.profiler?.stop(163)
         }
-        // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104, reduceBias: s.p + 266880,
             activation: .silu, expandWeights: s.p + 266912, expandBias: s.p + 274688, savedPooled: s.tensor(115),
-            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
+            pool: pool)
         s.profiler?.stop(164)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
@@ -5329,12 +5331,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(178)
         }
-        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432], and features.3.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
-                activation: .silu, output: s.tensor(125), pool: pool)
+                activation: .silu, output: s.tensor(125), batch: s.n, means: s.tensor(127), pool: pool)
             s.profiler?.stop(179)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
@@ -5345,12 +5347,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 2072272, pool: pool)
             s.profiler?.stop(180)
         }
-        // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904, reduceBias: s.p + 359680,
             activation: .silu, expandWeights: s.p + 359712, expandBias: s.p + 367488, savedPooled: s.tensor(127),
-            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
+            pool: pool)
         s.profiler?.stop(181)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
@@ -5459,12 +5462,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(195)
         }
-        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432], and features.3.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
-                activation: .silu, output: s.tensor(137), pool: pool)
+                activation: .silu, output: s.tensor(137), batch: s.n, means: s.tensor(139), pool: pool)
             s.profiler?.stop(196)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
@@ -5475,12 +5478,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 2095744, pool: pool)
             s.profiler?.stop(197)
         }
-        // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704, reduceBias: s.p + 452480,
             activation: .silu, expandWeights: s.p + 452512, expandBias: s.p + 460288, savedPooled: s.tensor(139),
-            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
+            pool: pool)
         s.profiler?.stop(198)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
@@ -5589,12 +5593,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(148), pool: pool)
             s.profiler?.stop(212)
         }
-        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432], and features.3.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
-                activation: .silu, output: s.tensor(149), pool: pool)
+                activation: .silu, output: s.tensor(149), batch: s.n, means: s.tensor(151), pool: pool)
             s.profiler?.stop(213)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
@@ -5605,12 +5609,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 2119216, pool: pool)
             s.profiler?.stop(214)
         }
-        // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(149), output: s.tensor(150), batch: s.n,
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504, reduceBias: s.p + 545280,
             activation: .silu, expandWeights: s.p + 545312, expandBias: s.p + 553088, savedPooled: s.tensor(151),
-            savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
+            savedHidden: s.tensor(152), savedScale: s.tensor(153), meansTaken: s.options.frozenBlocks <= 14,
+            pool: pool)
         s.profiler?.stop(215)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
@@ -5719,12 +5724,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(160), pool: pool)
             s.profiler?.stop(229)
         }
-        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
+        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432], and features.3.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
-                activation: .silu, output: s.tensor(161), pool: pool)
+                activation: .silu, output: s.tensor(161), batch: s.n, means: s.tensor(163), pool: pool)
             s.profiler?.stop(230)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
@@ -5735,12 +5740,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(161), scratch: s.f + 2142688, pool: pool)
             s.profiler?.stop(231)
         }
-        // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(161), output: s.tensor(162), batch: s.n,
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304, reduceBias: s.p + 638080,
             activation: .silu, expandWeights: s.p + 638112, expandBias: s.p + 645888, savedPooled: s.tensor(163),
-            savedHidden: s.tensor(164), savedScale: s.tensor(165), pool: pool)
+            savedHidden: s.tensor(164), savedScale: s.tensor(165), meansTaken: s.options.frozenBlocks <= 15,
+            pool: pool)
         s.profiler?.stop(232)
         // features.3.5.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
@@ -5849,12 +5855,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(172), pool: pool)
             s.profiler?.stop(246)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 432]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 432], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
-                activation: .silu, output: s.tensor(173), pool: pool)
+                activation: .silu, output: s.tensor(173), batch: s.n, means: s.tensor(175), pool: pool)
             s.profiler?.stop(247)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 432]
@@ -5865,12 +5871,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(173), scratch: s.f + 2166160, pool: pool)
             s.profiler?.stop(248)
         }
-        // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]
+        // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(173), output: s.tensor(174), batch: s.n,
             pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192, reduceBias: s.p + 723968,
             activation: .silu, expandWeights: s.p + 724000, expandBias: s.p + 731776, savedPooled: s.tensor(175),
-            savedHidden: s.tensor(176), savedScale: s.tensor(177), pool: pool)
+            savedHidden: s.tensor(176), savedScale: s.tensor(177), meansTaken: s.options.frozenBlocks <= 16,
+            pool: pool)
         s.profiler?.stop(249)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [432][144]
         s.profiler?.start()
@@ -5966,12 +5973,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(261)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
-                activation: .silu, output: s.tensor(183), pool: pool)
+                activation: .silu, output: s.tensor(183), batch: s.n, means: s.tensor(185), pool: pool)
             s.profiler?.stop(262)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -5982,12 +5989,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 2176816, pool: pool)
             s.profiler?.stop(263)
         }
-        // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096, reduceBias: s.p + 965200,
             activation: .silu, expandWeights: s.p + 965248, expandBias: s.p + 996352, savedPooled: s.tensor(185),
-            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
+            pool: pool)
         s.profiler?.stop(264)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
@@ -6096,12 +6104,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(278)
         }
-        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
-                activation: .silu, output: s.tensor(195), pool: pool)
+                activation: .silu, output: s.tensor(195), batch: s.n, means: s.tensor(197), pool: pool)
             s.profiler?.stop(279)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6112,12 +6120,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 2196112, pool: pool)
             s.profiler?.stop(280)
         }
-        // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(195), output: s.tensor(196), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312, reduceBias: s.p + 1292416,
             activation: .silu, expandWeights: s.p + 1292464, expandBias: s.p + 1323568, savedPooled: s.tensor(197),
-            savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
+            savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
+            pool: pool)
         s.profiler?.stop(281)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
@@ -6226,12 +6235,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(295)
         }
-        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
-                activation: .silu, output: s.tensor(207), pool: pool)
+                activation: .silu, output: s.tensor(207), batch: s.n, means: s.tensor(209), pool: pool)
             s.profiler?.stop(296)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6242,12 +6251,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 2215408, pool: pool)
             s.profiler?.stop(297)
         }
-        // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(207), output: s.tensor(208), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528, reduceBias: s.p + 1619632,
             activation: .silu, expandWeights: s.p + 1619680, expandBias: s.p + 1650784, savedPooled: s.tensor(209),
-            savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
+            savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
+            pool: pool)
         s.profiler?.stop(298)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
@@ -6355,12 +6365,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(218), pool: pool)
             s.profiler?.stop(312)
         }
-        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
-                activation: .silu, output: s.tensor(219), pool: pool)
+                activation: .silu, output: s.tensor(219), batch: s.n, means: s.tensor(221), pool: pool)
             s.profiler?.stop(313)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6371,12 +6381,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 2234704, pool: pool)
             s.profiler?.stop(314)
         }
-        // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(219), output: s.tensor(220), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744, reduceBias: s.p + 1946848,
             activation: .silu, expandWeights: s.p + 1946896, expandBias: s.p + 1978000, savedPooled: s.tensor(221),
-            savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
+            savedHidden: s.tensor(222), savedScale: s.tensor(223), meansTaken: s.options.frozenBlocks <= 20,
+            pool: pool)
         s.profiler?.stop(315)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
@@ -6485,12 +6496,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(230), pool: pool)
             s.profiler?.stop(329)
         }
-        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
-                activation: .silu, output: s.tensor(231), pool: pool)
+                activation: .silu, output: s.tensor(231), batch: s.n, means: s.tensor(233), pool: pool)
             s.profiler?.stop(330)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6501,12 +6512,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 2254000, pool: pool)
             s.profiler?.stop(331)
         }
-        // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(231), output: s.tensor(232), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960, reduceBias: s.p + 2274064,
             activation: .silu, expandWeights: s.p + 2274112, expandBias: s.p + 2305216, savedPooled: s.tensor(233),
-            savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
+            savedHidden: s.tensor(234), savedScale: s.tensor(235), meansTaken: s.options.frozenBlocks <= 21,
+            pool: pool)
         s.profiler?.stop(332)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
@@ -6615,12 +6627,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(242), pool: pool)
             s.profiler?.stop(346)
         }
-        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
-                activation: .silu, output: s.tensor(243), pool: pool)
+                activation: .silu, output: s.tensor(243), batch: s.n, means: s.tensor(245), pool: pool)
             s.profiler?.stop(347)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6631,12 +6643,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(243), scratch: s.f + 2273296, pool: pool)
             s.profiler?.stop(348)
         }
-        // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(243), output: s.tensor(244), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176, reduceBias: s.p + 2601280,
             activation: .silu, expandWeights: s.p + 2601328, expandBias: s.p + 2632432, savedPooled: s.tensor(245),
-            savedHidden: s.tensor(246), savedScale: s.tensor(247), pool: pool)
+            savedHidden: s.tensor(246), savedScale: s.tensor(247), meansTaken: s.options.frozenBlocks <= 22,
+            pool: pool)
         s.profiler?.stop(349)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
@@ -6745,12 +6758,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(254), pool: pool)
             s.profiler?.stop(363)
         }
-        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
-                activation: .silu, output: s.tensor(255), pool: pool)
+                activation: .silu, output: s.tensor(255), batch: s.n, means: s.tensor(257), pool: pool)
             s.profiler?.stop(364)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6761,12 +6774,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(255), scratch: s.f + 2292592, pool: pool)
             s.profiler?.stop(365)
         }
-        // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(255), output: s.tensor(256), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392, reduceBias: s.p + 2928496,
             activation: .silu, expandWeights: s.p + 2928544, expandBias: s.p + 2959648, savedPooled: s.tensor(257),
-            savedHidden: s.tensor(258), savedScale: s.tensor(259), pool: pool)
+            savedHidden: s.tensor(258), savedScale: s.tensor(259), meansTaken: s.options.frozenBlocks <= 23,
+            pool: pool)
         s.profiler?.stop(366)
         // features.4.7.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
@@ -6875,12 +6889,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(266), pool: pool)
             s.profiler?.stop(380)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
-                activation: .silu, output: s.tensor(267), pool: pool)
+                activation: .silu, output: s.tensor(267), batch: s.n, means: s.tensor(269), pool: pool)
             s.profiler?.stop(381)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6891,12 +6905,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(267), scratch: s.f + 2311888, pool: pool)
             s.profiler?.stop(382)
         }
-        // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(267), output: s.tensor(268), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432, reduceBias: s.p + 3269536,
             activation: .silu, expandWeights: s.p + 3269584, expandBias: s.p + 3300688, savedPooled: s.tensor(269),
-            savedHidden: s.tensor(270), savedScale: s.tensor(271), pool: pool)
+            savedHidden: s.tensor(270), savedScale: s.tensor(271), meansTaken: s.options.frozenBlocks <= 24,
+            pool: pool)
         s.profiler?.stop(383)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [864][200]
         s.profiler?.start()
@@ -6992,12 +7007,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(395)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
-                activation: .silu, output: s.tensor(277), pool: pool)
+                activation: .silu, output: s.tensor(277), batch: s.n, means: s.tensor(279), pool: pool)
             s.profiler?.stop(396)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7008,12 +7023,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2359616, pool: pool)
             s.profiler?.stop(397)
         }
-        // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(277), output: s.tensor(278), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784, reduceBias: s.p + 3814784,
             activation: .silu, expandWeights: s.p + 3814848, expandBias: s.p + 3874848, savedPooled: s.tensor(279),
-            savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
+            savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
+            pool: pool)
         s.profiler?.stop(398)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
@@ -7122,12 +7138,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(288), pool: pool)
             s.profiler?.stop(412)
         }
-        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
-                activation: .silu, output: s.tensor(289), pool: pool)
+                activation: .silu, output: s.tensor(289), batch: s.n, means: s.tensor(291), pool: pool)
             s.profiler?.stop(413)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7138,12 +7154,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2424816, pool: pool)
             s.profiler?.stop(414)
         }
-        // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(289), output: s.tensor(290), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480, reduceBias: s.p + 4456480,
             activation: .silu, expandWeights: s.p + 4456544, expandBias: s.p + 4516544, savedPooled: s.tensor(291),
-            savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
+            savedHidden: s.tensor(292), savedScale: s.tensor(293), meansTaken: s.options.frozenBlocks <= 26,
+            pool: pool)
         s.profiler?.stop(415)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
@@ -7252,12 +7269,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(300), pool: pool)
             s.profiler?.stop(429)
         }
-        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
-                activation: .silu, output: s.tensor(301), pool: pool)
+                activation: .silu, output: s.tensor(301), batch: s.n, means: s.tensor(303), pool: pool)
             s.profiler?.stop(430)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7268,12 +7285,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2490016, pool: pool)
             s.profiler?.stop(431)
         }
-        // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(301), output: s.tensor(302), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176, reduceBias: s.p + 5098176,
             activation: .silu, expandWeights: s.p + 5098240, expandBias: s.p + 5158240, savedPooled: s.tensor(303),
-            savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
+            savedHidden: s.tensor(304), savedScale: s.tensor(305), meansTaken: s.options.frozenBlocks <= 27,
+            pool: pool)
         s.profiler?.stop(432)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
@@ -7382,12 +7400,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(312), pool: pool)
             s.profiler?.stop(446)
         }
-        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
-                activation: .silu, output: s.tensor(313), pool: pool)
+                activation: .silu, output: s.tensor(313), batch: s.n, means: s.tensor(315), pool: pool)
             s.profiler?.stop(447)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7398,12 +7416,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2555216, pool: pool)
             s.profiler?.stop(448)
         }
-        // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(313), output: s.tensor(314), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872, reduceBias: s.p + 5739872,
             activation: .silu, expandWeights: s.p + 5739936, expandBias: s.p + 5799936, savedPooled: s.tensor(315),
-            savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
+            savedHidden: s.tensor(316), savedScale: s.tensor(317), meansTaken: s.options.frozenBlocks <= 28,
+            pool: pool)
         s.profiler?.stop(449)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
@@ -7512,12 +7531,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(324), pool: pool)
             s.profiler?.stop(463)
         }
-        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
-                activation: .silu, output: s.tensor(325), pool: pool)
+                activation: .silu, output: s.tensor(325), batch: s.n, means: s.tensor(327), pool: pool)
             s.profiler?.stop(464)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7528,12 +7547,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(325), scratch: s.f + 2620416, pool: pool)
             s.profiler?.stop(465)
         }
-        // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(325), output: s.tensor(326), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568, reduceBias: s.p + 6381568,
             activation: .silu, expandWeights: s.p + 6381632, expandBias: s.p + 6441632, savedPooled: s.tensor(327),
-            savedHidden: s.tensor(328), savedScale: s.tensor(329), pool: pool)
+            savedHidden: s.tensor(328), savedScale: s.tensor(329), meansTaken: s.options.frozenBlocks <= 29,
+            pool: pool)
         s.profiler?.stop(466)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
@@ -7642,12 +7662,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(336), pool: pool)
             s.profiler?.stop(480)
         }
-        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
-                activation: .silu, output: s.tensor(337), pool: pool)
+                activation: .silu, output: s.tensor(337), batch: s.n, means: s.tensor(339), pool: pool)
             s.profiler?.stop(481)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7658,12 +7678,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(337), scratch: s.f + 2685616, pool: pool)
             s.profiler?.stop(482)
         }
-        // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(337), output: s.tensor(338), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264, reduceBias: s.p + 7023264,
             activation: .silu, expandWeights: s.p + 7023328, expandBias: s.p + 7083328, savedPooled: s.tensor(339),
-            savedHidden: s.tensor(340), savedScale: s.tensor(341), pool: pool)
+            savedHidden: s.tensor(340), savedScale: s.tensor(341), meansTaken: s.options.frozenBlocks <= 30,
+            pool: pool)
         s.profiler?.stop(483)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
@@ -7772,12 +7793,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(348), pool: pool)
             s.profiler?.stop(497)
         }
-        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
+        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
-                activation: .silu, output: s.tensor(349), pool: pool)
+                activation: .silu, output: s.tensor(349), batch: s.n, means: s.tensor(351), pool: pool)
             s.profiler?.stop(498)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7788,12 +7809,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(349), scratch: s.f + 2750816, pool: pool)
             s.profiler?.stop(499)
         }
-        // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(349), output: s.tensor(350), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960, reduceBias: s.p + 7664960,
             activation: .silu, expandWeights: s.p + 7665024, expandBias: s.p + 7725024, savedPooled: s.tensor(351),
-            savedHidden: s.tensor(352), savedScale: s.tensor(353), pool: pool)
+            savedHidden: s.tensor(352), savedScale: s.tensor(353), meansTaken: s.options.frozenBlocks <= 31,
+            pool: pool)
         s.profiler?.stop(500)
         // features.5.7.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
@@ -7902,12 +7924,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(360), pool: pool)
             s.profiler?.stop(514)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 1200]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 1200], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
-                activation: .silu, output: s.tensor(361), pool: pool)
+                activation: .silu, output: s.tensor(361), batch: s.n, means: s.tensor(363), pool: pool)
             s.profiler?.stop(515)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 1200]
@@ -7918,12 +7940,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(361), scratch: s.f + 2816016, pool: pool)
             s.profiler?.stop(516)
         }
-        // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]
+        // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(361), output: s.tensor(362), batch: s.n,
             pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656, reduceBias: s.p + 8306656,
             activation: .silu, expandWeights: s.p + 8306720, expandBias: s.p + 8366720, savedPooled: s.tensor(363),
-            savedHidden: s.tensor(364), savedScale: s.tensor(365), pool: pool)
+            savedHidden: s.tensor(364), savedScale: s.tensor(365), meansTaken: s.options.frozenBlocks <= 32,
+            pool: pool)
         s.profiler?.stop(517)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1200][344]
         s.profiler?.start()
@@ -8019,12 +8042,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(370), pool: pool)
             s.profiler?.stop(529)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
-                activation: .silu, output: s.tensor(371), pool: pool)
+                activation: .silu, output: s.tensor(371), batch: s.n, means: s.tensor(373), pool: pool)
             s.profiler?.stop(530)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8035,12 +8058,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 2883232, pool: pool)
             s.profiler?.stop(531)
         }
-        // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(371), output: s.tensor(372), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256, reduceBias: s.p + 9737760,
             activation: .silu, expandWeights: s.p + 9737856, expandBias: s.p + 9915360, savedPooled: s.tensor(373),
-            savedHidden: s.tensor(374), savedScale: s.tensor(375), pool: pool)
+            savedHidden: s.tensor(374), savedScale: s.tensor(375), meansTaken: s.options.frozenBlocks <= 33,
+            pool: pool)
         s.profiler?.stop(532)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -8150,12 +8174,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(382), pool: pool)
             s.profiler?.stop(546)
         }
-        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
-                activation: .silu, output: s.tensor(383), pool: pool)
+                activation: .silu, output: s.tensor(383), batch: s.n, means: s.tensor(385), pool: pool)
             s.profiler?.stop(547)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8166,12 +8190,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 2995376, pool: pool)
             s.profiler?.stop(548)
         }
-        // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(383), output: s.tensor(384), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976,
             reduceBias: s.p + 11584480, activation: .silu, expandWeights: s.p + 11584576, expandBias: s.p + 11762080,
-            savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387), pool: pool)
+            savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387),
+            meansTaken: s.options.frozenBlocks <= 34, pool: pool)
         s.profiler?.stop(549)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -8281,12 +8306,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(394), pool: pool)
             s.profiler?.stop(563)
         }
-        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
-                activation: .silu, output: s.tensor(395), pool: pool)
+                activation: .silu, output: s.tensor(395), batch: s.n, means: s.tensor(397), pool: pool)
             s.profiler?.stop(564)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8297,12 +8322,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 3107520, pool: pool)
             s.profiler?.stop(565)
         }
-        // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(395), output: s.tensor(396), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696,
             reduceBias: s.p + 13431200, activation: .silu, expandWeights: s.p + 13431296, expandBias: s.p + 13608800,
-            savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399), pool: pool)
+            savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399),
+            meansTaken: s.options.frozenBlocks <= 35, pool: pool)
         s.profiler?.stop(566)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -8412,12 +8438,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(406), pool: pool)
             s.profiler?.stop(580)
         }
-        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
-                activation: .silu, output: s.tensor(407), pool: pool)
+                activation: .silu, output: s.tensor(407), batch: s.n, means: s.tensor(409), pool: pool)
             s.profiler?.stop(581)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8428,12 +8454,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 3219664, pool: pool)
             s.profiler?.stop(582)
         }
-        // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(407), output: s.tensor(408), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416,
             reduceBias: s.p + 15277920, activation: .silu, expandWeights: s.p + 15278016, expandBias: s.p + 15455520,
-            savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411), pool: pool)
+            savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411),
+            meansTaken: s.options.frozenBlocks <= 36, pool: pool)
         s.profiler?.stop(583)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -8543,12 +8570,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(418), pool: pool)
             s.profiler?.stop(597)
         }
-        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
-                activation: .silu, output: s.tensor(419), pool: pool)
+                activation: .silu, output: s.tensor(419), batch: s.n, means: s.tensor(421), pool: pool)
             s.profiler?.stop(598)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8559,12 +8586,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3331808, pool: pool)
             s.profiler?.stop(599)
         }
-        // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(419), output: s.tensor(420), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136,
             reduceBias: s.p + 17124640, activation: .silu, expandWeights: s.p + 17124736, expandBias: s.p + 17302240,
-            savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423), pool: pool)
+            savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423),
+            meansTaken: s.options.frozenBlocks <= 37, pool: pool)
         s.profiler?.stop(600)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -8673,12 +8701,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(430), pool: pool)
             s.profiler?.stop(614)
         }
-        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
-                activation: .silu, output: s.tensor(431), pool: pool)
+                activation: .silu, output: s.tensor(431), batch: s.n, means: s.tensor(433), pool: pool)
             s.profiler?.stop(615)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8689,12 +8717,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(431), scratch: s.f + 3443952, pool: pool)
             s.profiler?.stop(616)
         }
-        // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(431), output: s.tensor(432), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856,
             reduceBias: s.p + 18971360, activation: .silu, expandWeights: s.p + 18971456, expandBias: s.p + 19148960,
-            savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435), pool: pool)
+            savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435),
+            meansTaken: s.options.frozenBlocks <= 38, pool: pool)
         s.profiler?.stop(617)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -8804,12 +8833,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(442), pool: pool)
             s.profiler?.stop(631)
         }
-        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
-                activation: .silu, output: s.tensor(443), pool: pool)
+                activation: .silu, output: s.tensor(443), batch: s.n, means: s.tensor(445), pool: pool)
             s.profiler?.stop(632)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8820,12 +8849,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(443), scratch: s.f + 3556096, pool: pool)
             s.profiler?.stop(633)
         }
-        // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(443), output: s.tensor(444), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576,
             reduceBias: s.p + 20818080, activation: .silu, expandWeights: s.p + 20818176, expandBias: s.p + 20995680,
-            savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447), pool: pool)
+            savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447),
+            meansTaken: s.options.frozenBlocks <= 39, pool: pool)
         s.profiler?.stop(634)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -8935,12 +8965,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(454), pool: pool)
             s.profiler?.stop(648)
         }
-        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
-                activation: .silu, output: s.tensor(455), pool: pool)
+                activation: .silu, output: s.tensor(455), batch: s.n, means: s.tensor(457), pool: pool)
             s.profiler?.stop(649)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8951,12 +8981,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(455), scratch: s.f + 3668240, pool: pool)
             s.profiler?.stop(650)
         }
-        // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(455), output: s.tensor(456), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296,
             reduceBias: s.p + 22664800, activation: .silu, expandWeights: s.p + 22664896, expandBias: s.p + 22842400,
-            savedPooled: s.tensor(457), savedHidden: s.tensor(458), savedScale: s.tensor(459), pool: pool)
+            savedPooled: s.tensor(457), savedHidden: s.tensor(458), savedScale: s.tensor(459),
+            meansTaken: s.options.frozenBlocks <= 40, pool: pool)
         s.profiler?.stop(651)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -9066,12 +9097,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(466), pool: pool)
             s.profiler?.stop(665)
         }
-        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
-                activation: .silu, output: s.tensor(467), pool: pool)
+                activation: .silu, output: s.tensor(467), batch: s.n, means: s.tensor(469), pool: pool)
             s.profiler?.stop(666)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -9082,12 +9113,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 3780384, pool: pool)
             s.profiler?.stop(667)
         }
-        // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(467), output: s.tensor(468), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016,
             reduceBias: s.p + 24511520, activation: .silu, expandWeights: s.p + 24511616, expandBias: s.p + 24689120,
-            savedPooled: s.tensor(469), savedHidden: s.tensor(470), savedScale: s.tensor(471), pool: pool)
+            savedPooled: s.tensor(469), savedHidden: s.tensor(470), savedScale: s.tensor(471),
+            meansTaken: s.options.frozenBlocks <= 41, pool: pool)
         s.profiler?.stop(668)
         // features.6.9.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -9197,12 +9229,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(478), pool: pool)
             s.profiler?.stop(682)
         }
-        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.10.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
-                activation: .silu, output: s.tensor(479), pool: pool)
+                activation: .silu, output: s.tensor(479), batch: s.n, means: s.tensor(481), pool: pool)
             s.profiler?.stop(683)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -9213,12 +9245,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3892528, pool: pool)
             s.profiler?.stop(684)
         }
-        // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(479), output: s.tensor(480), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736,
             reduceBias: s.p + 26358240, activation: .silu, expandWeights: s.p + 26358336, expandBias: s.p + 26535840,
-            savedPooled: s.tensor(481), savedHidden: s.tensor(482), savedScale: s.tensor(483), pool: pool)
+            savedPooled: s.tensor(481), savedHidden: s.tensor(482), savedScale: s.tensor(483),
+            meansTaken: s.options.frozenBlocks <= 42, pool: pool)
         s.profiler?.stop(685)
         // features.6.10.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -9328,12 +9361,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(490), pool: pool)
             s.profiler?.stop(699)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
-                activation: .silu, output: s.tensor(491), pool: pool)
+                activation: .silu, output: s.tensor(491), batch: s.n, means: s.tensor(493), pool: pool)
             s.profiler?.stop(700)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -9344,12 +9377,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(491), scratch: s.f + 4004672, pool: pool)
             s.profiler?.stop(701)
         }
-        // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(491), output: s.tensor(492), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432,
             reduceBias: s.p + 28171936, activation: .silu, expandWeights: s.p + 28172032, expandBias: s.p + 28349536,
-            savedPooled: s.tensor(493), savedHidden: s.tensor(494), savedScale: s.tensor(495), pool: pool)
+            savedPooled: s.tensor(493), savedHidden: s.tensor(494), savedScale: s.tensor(495),
+            meansTaken: s.options.frozenBlocks <= 43, pool: pool)
         s.profiler?.stop(702)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [2064][576]
         s.profiler?.start()
@@ -9446,12 +9480,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(500), pool: pool)
             s.profiler?.stop(714)
         }
-        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456], and features.7.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
-                activation: .silu, output: s.tensor(501), pool: pool)
+                activation: .silu, output: s.tensor(501), batch: s.n, means: s.tensor(503), pool: pool)
             s.profiler?.stop(715)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
@@ -9462,12 +9496,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(501), scratch: s.f + 4054016, pool: pool)
             s.profiler?.stop(716)
         }
-        // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
+        // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(501), output: s.tensor(502), batch: s.n,
             pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176,
             reduceBias: s.p + 32089840, activation: .silu, expandWeights: s.p + 32089984, expandBias: s.p + 32587648,
-            savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505), pool: pool)
+            savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505),
+            meansTaken: s.options.frozenBlocks <= 44, pool: pool)
         s.profiler?.stop(717)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [3456][576]
         s.profiler?.start()
@@ -9577,12 +9612,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(512), pool: pool)
             s.profiler?.stop(731)
         }
-        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]
+        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456], and features.7.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
-                activation: .silu, output: s.tensor(513), pool: pool)
+                activation: .silu, output: s.tensor(513), batch: s.n, means: s.tensor(515), pool: pool)
             s.profiler?.stop(732)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
@@ -9593,12 +9628,13 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(513), scratch: s.f + 4131200, pool: pool)
             s.profiler?.stop(733)
         }
-        // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
+        // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(513), output: s.tensor(514), batch: s.n,
             pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472,
             reduceBias: s.p + 37131136, activation: .silu, expandWeights: s.p + 37131280, expandBias: s.p + 37628944,
-            savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517), pool: pool)
+            savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517),
+            meansTaken: s.options.frozenBlocks <= 45, pool: pool)
         s.profiler?.stop(734)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [3456][576]
         s.profiler?.start()
@@ -15429,12 +15465,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 264, 264, 56]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 264, 264, 56]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 264, 264, 56], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 56]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 1568,
-              "squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56]"),
+              "squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [56][32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124895232,
@@ -15507,12 +15543,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 30108672,
               "frozen: depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 192]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 192], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 192]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
-              "squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][40]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 133816320,
@@ -15537,12 +15573,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
-        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
+        .init("features.2.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240], and features.2.1.block.2's channel means as its rows are written"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
@@ -15571,12 +15607,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
-        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
+        .init("features.2.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240], and features.2.2.block.2's channel means as its rows are written"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
@@ -15605,12 +15641,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
-        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
+        .init("features.2.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240], and features.2.3.block.2's channel means as its rows are written"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
@@ -15639,12 +15675,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.2.4.block.0 BatchNorm + silu (statistics taken before) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
-        .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
+        .init("features.2.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240], and features.2.4.block.2's channel means as its rows are written"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
@@ -15673,12 +15709,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.2.5.block.0 BatchNorm + silu (statistics taken before) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
-        .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
+        .init("features.2.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240], and features.2.5.block.2's channel means as its rows are written"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
@@ -15707,12 +15743,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 26136000,
               "frozen: depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 240]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 240], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 240]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][72]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 75271680,
@@ -15737,12 +15773,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
-        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
+        .init("features.3.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432], and features.3.1.block.2's channel means as its rows are written"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
-              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -15771,12 +15807,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
-        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
+        .init("features.3.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432], and features.3.2.block.2's channel means as its rows are written"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
-              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -15805,12 +15841,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
-        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
+        .init("features.3.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432], and features.3.3.block.2's channel means as its rows are written"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
-              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -15839,12 +15875,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.3.4.block.0 BatchNorm + silu (statistics taken before) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
-        .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
+        .init("features.3.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432], and features.3.4.block.2's channel means as its rows are written"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
-              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -15873,12 +15909,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.3.5.block.0 BatchNorm + silu (statistics taken before) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
-        .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
+        .init("features.3.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432], and features.3.5.block.2's channel means as its rows are written"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
-              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -15907,12 +15943,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 4234032,
               "frozen: depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 432]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 432], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 432]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
-              "squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][144]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 67744512,
@@ -15937,12 +15973,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
-              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -15971,12 +16007,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
-        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
+        .init("features.4.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.2.block.2's channel means as its rows are written"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
-              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -16005,12 +16041,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
-        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
+        .init("features.4.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.3.block.2's channel means as its rows are written"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
-              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -16039,12 +16075,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
-        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
+        .init("features.4.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.4.block.2's channel means as its rows are written"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
-              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -16073,12 +16109,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
-        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
+        .init("features.4.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.5.block.2's channel means as its rows are written"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
-              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -16107,12 +16143,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.4.6.block.0 BatchNorm + silu (statistics taken before) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
-        .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
+        .init("features.4.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.6.block.2's channel means as its rows are written"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
-              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -16141,12 +16177,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.4.7.block.0 BatchNorm + silu (statistics taken before) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
-        .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
+        .init("features.4.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.4.7.block.2's channel means as its rows are written"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
-              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
@@ -16175,12 +16211,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 23522400,
               "frozen: depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
-              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][200]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 188179200,
@@ -16205,12 +16241,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
-              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
@@ -16239,12 +16275,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
-        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.2.block.2's channel means as its rows are written"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
-              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
@@ -16273,12 +16309,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
-        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.3.block.2's channel means as its rows are written"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
-              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
@@ -16307,12 +16343,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
-        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.4.block.2's channel means as its rows are written"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
-              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
@@ -16341,12 +16377,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
-        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.5.block.2's channel means as its rows are written"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
-              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
@@ -16375,12 +16411,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.5.6.block.0 BatchNorm + silu (statistics taken before) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
-        .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.6.block.2's channel means as its rows are written"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
-              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
@@ -16409,12 +16445,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.5.7.block.0 BatchNorm + silu (statistics taken before) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
-        .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200], and features.5.7.block.2's channel means as its rows are written"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
-              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
@@ -16443,12 +16479,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 8670000,
               "frozen: depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 1200]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 1200], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 1200]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
-              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][344]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 119299200,
@@ -16473,12 +16509,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
@@ -16507,12 +16543,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.2.block.2's channel means as its rows are written"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
@@ -16541,12 +16577,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.3.block.2's channel means as its rows are written"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
@@ -16575,12 +16611,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.4.block.2's channel means as its rows are written"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
@@ -16609,12 +16645,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.5.block.2's channel means as its rows are written"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
@@ -16643,12 +16679,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.6.block.2's channel means as its rows are written"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
@@ -16677,12 +16713,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.7.block.2's channel means as its rows are written"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
@@ -16711,12 +16747,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.8.block.0 BatchNorm + silu (statistics taken before) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.8.block.2's channel means as its rows are written"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
@@ -16745,12 +16781,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.9.block.0 BatchNorm + silu (statistics taken before) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.9.block.2's channel means as its rows are written"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
@@ -16779,12 +16815,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.6.10.block.0 BatchNorm + silu (statistics taken before) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.6.10.block.2's channel means as its rows are written"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
@@ -16813,12 +16849,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 5368464,
               "frozen: depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][576]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 343581696,
@@ -16843,12 +16879,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 8989056,
               "frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
-        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456], and features.7.1.block.2's channel means as its rows are written"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 995328,
-              "squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]"),
+              "squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3456][576]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 575299584,
@@ -16877,12 +16913,12 @@ public final class EfficientNetB6Training: TrainableModel {
               "features.7.2.block.0 BatchNorm + silu (statistics taken before) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 8989056,
               "frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
-        .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456], and features.7.2.block.2's channel means as its rows are written"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 995328,
-              "squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]"),
+              "squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3456][576]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 575299584,

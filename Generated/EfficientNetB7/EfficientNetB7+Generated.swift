@@ -4839,12 +4839,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 runningMean: s.p + 2688, runningVar: s.p + 2752, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 300, 300, 64]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 300, 300, 64], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 90000 &* s.n, channels: 64, gamma: s.p + 2560,
-                beta: s.p + 2624, savedMean: s.f + 2469248, savedInvStd: s.f + 2469312, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 90000 &* s.n, channels: 64,
+                gamma: s.p + 2560, beta: s.p + 2624, savedMean: s.f + 2469248, savedInvStd: s.f + 2469312,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 300, 300, 64]
@@ -4855,12 +4855,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 2469248, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 64 -> 16 -> 64 on [n, 300, 300, 64]
+        // features.1.0.block.1 squeeze-excitation 64 -> 16 -> 64 on [n, 300, 300, 64] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 90000, channels: 64, squeezeChannels: 16, reduceWeights: s.p + 2816, reduceBias: s.p + 3840,
             activation: .silu, expandWeights: s.p + 3856, expandBias: s.p + 4880, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [64][32]
         s.profiler?.start()
@@ -5220,12 +5220,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(58)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 192]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 192], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 22500 &* s.n, channels: 192,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(42), pixels: 22500 &* s.n, channels: 192,
                 gamma: s.p + 22144, beta: s.p + 22336, savedMean: s.f + 2473088, savedInvStd: s.f + 2473280,
-                activation: .silu, output: s.tensor(43), pool: pool)
+                activation: .silu, output: s.tensor(43), batch: s.n, means: s.tensor(45), pool: pool)
             s.profiler?.stop(59)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 192]
@@ -5236,12 +5236,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .silu, output: s.tensor(43), scratch: s.f + 2473088, pool: pool)
             s.profiler?.stop(60)
         }
-        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 150, 150, 192]
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 150, 150, 192] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n,
             pixels: 22500, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 22912, reduceBias: s.p + 24448,
             activation: .silu, expandWeights: s.p + 24464, expandBias: s.p + 26000, savedPooled: s.tensor(45),
-            savedHidden: s.tensor(46), savedScale: s.tensor(47), pool: pool)
+            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
         s.profiler?.stop(61)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [192][48]
         s.profiler?.start()
@@ -5337,12 +5337,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(52), pool: pool)
             s.profiler?.stop(73)
         }
-        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 22500 &* s.n, channels: 288,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(52), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 53168, beta: s.p + 53456, savedMean: s.f + 2477600, savedInvStd: s.f + 2477888,
-                activation: .silu, output: s.tensor(53), pool: pool)
+                activation: .silu, output: s.tensor(53), batch: s.n, means: s.tensor(55), pool: pool)
             s.profiler?.stop(74)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -5353,12 +5353,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .silu, output: s.tensor(53), scratch: s.f + 2477600, pool: pool)
             s.profiler?.stop(75)
         }
-        // features.2.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        // features.2.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(53), output: s.tensor(54), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 54320, reduceBias: s.p + 57776,
             activation: .silu, expandWeights: s.p + 57792, expandBias: s.p + 61248, savedPooled: s.tensor(55),
-            savedHidden: s.tensor(56), savedScale: s.tensor(57), pool: pool)
+            savedHidden: s.tensor(56), savedScale: s.tensor(57), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
         s.profiler?.stop(76)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
@@ -5467,12 +5467,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(64), pool: pool)
             s.profiler?.stop(90)
         }
-        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 22500 &* s.n, channels: 288,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(64), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 93120, beta: s.p + 93408, savedMean: s.f + 2484032, savedInvStd: s.f + 2484320,
-                activation: .silu, output: s.tensor(65), pool: pool)
+                activation: .silu, output: s.tensor(65), batch: s.n, means: s.tensor(67), pool: pool)
             s.profiler?.stop(91)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -5483,12 +5483,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .silu, output: s.tensor(65), scratch: s.f + 2484032, pool: pool)
             s.profiler?.stop(92)
         }
-        // features.2.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        // features.2.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(65), output: s.tensor(66), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 94272, reduceBias: s.p + 97728,
             activation: .silu, expandWeights: s.p + 97744, expandBias: s.p + 101200, savedPooled: s.tensor(67),
-            savedHidden: s.tensor(68), savedScale: s.tensor(69), pool: pool)
+            savedHidden: s.tensor(68), savedScale: s.tensor(69), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(93)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
@@ -5597,12 +5597,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(76), pool: pool)
             s.profiler?.stop(107)
         }
-        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 22500 &* s.n, channels: 288,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(76), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 133072, beta: s.p + 133360, savedMean: s.f + 2490464, savedInvStd: s.f + 2490752,
-                activation: .silu, output: s.tensor(77), pool: pool)
+                activation: .silu, output: s.tensor(77), batch: s.n, means: s.tensor(79), pool: pool)
             s.profiler?.stop(108)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -5613,12 +5613,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 2490464, pool: pool)
             s.profiler?.stop(109)
         }
-        // features.2.3.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        // features.2.3.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(77), output: s.tensor(78), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 134224, reduceBias: s.p + 137680,
             activation: .silu, expandWeights: s.p + 137696, expandBias: s.p + 141152, savedPooled: s.tensor(79),
-            savedHidden: s.tensor(80), savedScale: s.tensor(81), pool: pool)
+            savedHidden: s.tensor(80), savedScale: s.tensor(81), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(110)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
@@ -5727,12 +5727,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(88), pool: pool)
             s.profiler?.stop(124)
         }
-        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
+        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 22500 &* s.n, channels: 288,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(88), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 173024, beta: s.p + 173312, savedMean: s.f + 2496896, savedInvStd: s.f + 2497184,
-                activation: .silu, output: s.tensor(89), pool: pool)
+                activation: .silu, output: s.tensor(89), batch: s.n, means: s.tensor(91), pool: pool)
             s.profiler?.stop(125)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -5743,12 +5743,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 2496896, pool: pool)
             s.profiler?.stop(126)
         }
-        // features.2.4.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        // features.2.4.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(89), output: s.tensor(90), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 174176, reduceBias: s.p + 177632,
             activation: .silu, expandWeights: s.p + 177648, expandBias: s.p + 181104, savedPooled: s.tensor(91),
-            savedHidden: s.tensor(92), savedScale: s.tensor(93), pool: pool)
+            savedHidden: s.tensor(92), savedScale: s.tensor(93), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(127)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
@@ -5857,12 +5857,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(141)
         }
-        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
+        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 22500 &* s.n, channels: 288,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(100), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 212976, beta: s.p + 213264, savedMean: s.f + 2503328, savedInvStd: s.f + 2503616,
-                activation: .silu, output: s.tensor(101), pool: pool)
+                activation: .silu, output: s.tensor(101), batch: s.n, means: s.tensor(103), pool: pool)
             s.profiler?.stop(142)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -5873,12 +5873,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 2503328, pool: pool)
             s.profiler?.stop(143)
         }
-        // features.2.5.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        // features.2.5.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 214128, reduceBias: s.p + 217584,
             activation: .silu, expandWeights: s.p + 217600, expandBias: s.p + 221056, savedPooled: s.tensor(103),
-            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(144)
         // features.2.5.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
@@ -5987,12 +5988,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(158)
         }
-        // features.2.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
+        // features.2.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 22500 &* s.n, channels: 288,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(112), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 252928, beta: s.p + 253216, savedMean: s.f + 2509760, savedInvStd: s.f + 2510048,
-                activation: .silu, output: s.tensor(113), pool: pool)
+                activation: .silu, output: s.tensor(113), batch: s.n, means: s.tensor(115), pool: pool)
             s.profiler?.stop(159)
         }
         // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -6003,12 +6004,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 2509760, pool: pool)
             s.profiler?.stop(160)
         }
-        // features.2.6.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        // features.2.6.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 254080, reduceBias: s.p + 257536,
             activation: .silu, expandWeights: s.p + 257552, expandBias: s.p + 261008, savedPooled: s.tensor(115),
-            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
+            pool: pool)
         s.profiler?.stop(161)
         // features.2.6.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
@@ -6117,12 +6119,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(175)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 288]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 288], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 5625 &* s.n, channels: 288,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(124), pixels: 5625 &* s.n, channels: 288,
                 gamma: s.p + 297488, beta: s.p + 297776, savedMean: s.f + 2516192, savedInvStd: s.f + 2516480,
-                activation: .silu, output: s.tensor(125), pool: pool)
+                activation: .silu, output: s.tensor(125), batch: s.n, means: s.tensor(127), pool: pool)
             s.profiler?.stop(176)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 288]
@@ -6133,12 +6135,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 2516192, pool: pool)
             s.profiler?.stop(177)
         }
-        // features.3.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 75, 75, 288]
+        // features.3.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 75, 75, 288] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
             pixels: 5625, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 298640, reduceBias: s.p + 302096,
             activation: .silu, expandWeights: s.p + 302112, expandBias: s.p + 305568, savedPooled: s.tensor(127),
-            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
+            pool: pool)
         s.profiler?.stop(178)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [288][80]
         s.profiler?.start()
@@ -6234,12 +6237,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(134), pool: pool)
             s.profiler?.stop(190)
         }
-        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 5625 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(134), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 381536, beta: s.p + 382016, savedMean: s.f + 2532288, savedInvStd: s.f + 2532768,
-                activation: .silu, output: s.tensor(135), pool: pool)
+                activation: .silu, output: s.tensor(135), batch: s.n, means: s.tensor(137), pool: pool)
             s.profiler?.stop(191)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6250,12 +6253,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 2532288, pool: pool)
             s.profiler?.stop(192)
         }
-        // features.3.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        // features.3.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(135), output: s.tensor(136), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 383456, reduceBias: s.p + 393056,
             activation: .silu, expandWeights: s.p + 393088, expandBias: s.p + 402688, savedPooled: s.tensor(137),
-            savedHidden: s.tensor(138), savedScale: s.tensor(139), pool: pool)
+            savedHidden: s.tensor(138), savedScale: s.tensor(139), meansTaken: s.options.frozenBlocks <= 13,
+            pool: pool)
         s.profiler?.stop(193)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -6364,12 +6368,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(146), pool: pool)
             s.profiler?.stop(207)
         }
-        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 5625 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(146), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 494208, beta: s.p + 494688, savedMean: s.f + 2558368, savedInvStd: s.f + 2558848,
-                activation: .silu, output: s.tensor(147), pool: pool)
+                activation: .silu, output: s.tensor(147), batch: s.n, means: s.tensor(149), pool: pool)
             s.profiler?.stop(208)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6380,12 +6384,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 2558368, pool: pool)
             s.profiler?.stop(209)
         }
-        // features.3.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        // features.3.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(147), output: s.tensor(148), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 496128, reduceBias: s.p + 505728,
             activation: .silu, expandWeights: s.p + 505760, expandBias: s.p + 515360, savedPooled: s.tensor(149),
-            savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
+            savedHidden: s.tensor(150), savedScale: s.tensor(151), meansTaken: s.options.frozenBlocks <= 14,
+            pool: pool)
         s.profiler?.stop(210)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -6494,12 +6499,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(224)
         }
-        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 5625 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(158), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 606880, beta: s.p + 607360, savedMean: s.f + 2584448, savedInvStd: s.f + 2584928,
-                activation: .silu, output: s.tensor(159), pool: pool)
+                activation: .silu, output: s.tensor(159), batch: s.n, means: s.tensor(161), pool: pool)
             s.profiler?.stop(225)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6510,12 +6515,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 2584448, pool: pool)
             s.profiler?.stop(226)
         }
-        // features.3.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        // features.3.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 608800, reduceBias: s.p + 618400,
             activation: .silu, expandWeights: s.p + 618432, expandBias: s.p + 628032, savedPooled: s.tensor(161),
-            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
+            pool: pool)
         s.profiler?.stop(227)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -6624,12 +6630,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(241)
         }
-        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
+        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 5625 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(170), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 719552, beta: s.p + 720032, savedMean: s.f + 2610528, savedInvStd: s.f + 2611008,
-                activation: .silu, output: s.tensor(171), pool: pool)
+                activation: .silu, output: s.tensor(171), batch: s.n, means: s.tensor(173), pool: pool)
             s.profiler?.stop(242)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6640,12 +6646,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 2610528, pool: pool)
             s.profiler?.stop(243)
         }
-        // features.3.4.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        // features.3.4.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 721472, reduceBias: s.p + 731072,
             activation: .silu, expandWeights: s.p + 731104, expandBias: s.p + 740704, savedPooled: s.tensor(173),
-            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
+            pool: pool)
         s.profiler?.stop(244)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -6754,12 +6761,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(258)
         }
-        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
+        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 5625 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(182), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 832224, beta: s.p + 832704, savedMean: s.f + 2636608, savedInvStd: s.f + 2637088,
-                activation: .silu, output: s.tensor(183), pool: pool)
+                activation: .silu, output: s.tensor(183), batch: s.n, means: s.tensor(185), pool: pool)
             s.profiler?.stop(259)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6770,12 +6777,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 2636608, pool: pool)
             s.profiler?.stop(260)
         }
-        // features.3.5.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        // features.3.5.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 834144, reduceBias: s.p + 843744,
             activation: .silu, expandWeights: s.p + 843776, expandBias: s.p + 853376, savedPooled: s.tensor(185),
-            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
+            pool: pool)
         s.profiler?.stop(261)
         // features.3.5.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -6884,12 +6892,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(275)
         }
-        // features.3.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
+        // features.3.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 5625 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(194), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 944896, beta: s.p + 945376, savedMean: s.f + 2662688, savedInvStd: s.f + 2663168,
-                activation: .silu, output: s.tensor(195), pool: pool)
+                activation: .silu, output: s.tensor(195), batch: s.n, means: s.tensor(197), pool: pool)
             s.profiler?.stop(276)
         }
         // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6900,12 +6908,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 2662688, pool: pool)
             s.profiler?.stop(277)
         }
-        // features.3.6.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        // features.3.6.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(195), output: s.tensor(196), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 946816, reduceBias: s.p + 956416,
             activation: .silu, expandWeights: s.p + 956448, expandBias: s.p + 966048, savedPooled: s.tensor(197),
-            savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
+            savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
+            pool: pool)
         s.profiler?.stop(278)
         // features.3.6.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
@@ -7014,12 +7023,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(292)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 480]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 480], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 1444 &* s.n, channels: 480,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(206), pixels: 1444 &* s.n, channels: 480,
                 gamma: s.p + 1049888, beta: s.p + 1050368, savedMean: s.f + 2688768, savedInvStd: s.f + 2689248,
-                activation: .silu, output: s.tensor(207), pool: pool)
+                activation: .silu, output: s.tensor(207), batch: s.n, means: s.tensor(209), pool: pool)
             s.profiler?.stop(293)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 480]
@@ -7030,12 +7039,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 2688768, pool: pool)
             s.profiler?.stop(294)
         }
-        // features.4.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 38, 38, 480]
+        // features.4.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 38, 38, 480] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(207), output: s.tensor(208), batch: s.n,
             pixels: 1444, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 1051808, reduceBias: s.p + 1061408,
             activation: .silu, expandWeights: s.p + 1061440, expandBias: s.p + 1071040, savedPooled: s.tensor(209),
-            savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
+            savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
+            pool: pool)
         s.profiler?.stop(295)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [480][160]
         s.profiler?.start()
@@ -7131,12 +7141,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(216), pool: pool)
             s.profiler?.stop(307)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 1444 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(216), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1315040, beta: s.p + 1316000, savedMean: s.f + 2700608, savedInvStd: s.f + 2701568,
-                activation: .silu, output: s.tensor(217), pool: pool)
+                activation: .silu, output: s.tensor(217), batch: s.n, means: s.tensor(219), pool: pool)
             s.profiler?.stop(308)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7147,12 +7157,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 2700608, pool: pool)
             s.profiler?.stop(309)
         }
-        // features.4.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        // features.4.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(217), output: s.tensor(218), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1318880, reduceBias: s.p + 1357280,
             activation: .silu, expandWeights: s.p + 1357328, expandBias: s.p + 1395728, savedPooled: s.tensor(219),
-            savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
+            savedHidden: s.tensor(220), savedScale: s.tensor(221), meansTaken: s.options.frozenBlocks <= 20,
+            pool: pool)
         s.profiler?.stop(310)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -7261,12 +7272,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(228), pool: pool)
             s.profiler?.stop(324)
         }
-        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 1444 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(228), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1717008, beta: s.p + 1717968, savedMean: s.f + 2722048, savedInvStd: s.f + 2723008,
-                activation: .silu, output: s.tensor(229), pool: pool)
+                activation: .silu, output: s.tensor(229), batch: s.n, means: s.tensor(231), pool: pool)
             s.profiler?.stop(325)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7277,12 +7288,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 2722048, pool: pool)
             s.profiler?.stop(326)
         }
-        // features.4.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        // features.4.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(229), output: s.tensor(230), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1720848, reduceBias: s.p + 1759248,
             activation: .silu, expandWeights: s.p + 1759296, expandBias: s.p + 1797696, savedPooled: s.tensor(231),
-            savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
+            savedHidden: s.tensor(232), savedScale: s.tensor(233), meansTaken: s.options.frozenBlocks <= 21,
+            pool: pool)
         s.profiler?.stop(327)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -7391,12 +7403,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(341)
         }
-        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1444 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(240), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2118976, beta: s.p + 2119936, savedMean: s.f + 2743488, savedInvStd: s.f + 2744448,
-                activation: .silu, output: s.tensor(241), pool: pool)
+                activation: .silu, output: s.tensor(241), batch: s.n, means: s.tensor(243), pool: pool)
             s.profiler?.stop(342)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7407,12 +7419,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 2743488, pool: pool)
             s.profiler?.stop(343)
         }
-        // features.4.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        // features.4.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(241), output: s.tensor(242), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2122816, reduceBias: s.p + 2161216,
             activation: .silu, expandWeights: s.p + 2161264, expandBias: s.p + 2199664, savedPooled: s.tensor(243),
-            savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
+            savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
+            pool: pool)
         s.profiler?.stop(344)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -7521,12 +7534,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(252), pool: pool)
             s.profiler?.stop(358)
         }
-        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1444 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(252), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2520944, beta: s.p + 2521904, savedMean: s.f + 2764928, savedInvStd: s.f + 2765888,
-                activation: .silu, output: s.tensor(253), pool: pool)
+                activation: .silu, output: s.tensor(253), batch: s.n, means: s.tensor(255), pool: pool)
             s.profiler?.stop(359)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7537,12 +7550,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 2764928, pool: pool)
             s.profiler?.stop(360)
         }
-        // features.4.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        // features.4.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(253), output: s.tensor(254), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2524784, reduceBias: s.p + 2563184,
             activation: .silu, expandWeights: s.p + 2563232, expandBias: s.p + 2601632, savedPooled: s.tensor(255),
-            savedHidden: s.tensor(256), savedScale: s.tensor(257), pool: pool)
+            savedHidden: s.tensor(256), savedScale: s.tensor(257), meansTaken: s.options.frozenBlocks <= 23,
+            pool: pool)
         s.profiler?.stop(361)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -7650,12 +7664,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(264), pool: pool)
             s.profiler?.stop(375)
         }
-        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1444 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(264), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2922912, beta: s.p + 2923872, savedMean: s.f + 2786368, savedInvStd: s.f + 2787328,
-                activation: .silu, output: s.tensor(265), pool: pool)
+                activation: .silu, output: s.tensor(265), batch: s.n, means: s.tensor(267), pool: pool)
             s.profiler?.stop(376)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7666,12 +7680,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 2786368, pool: pool)
             s.profiler?.stop(377)
         }
-        // features.4.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        // features.4.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(265), output: s.tensor(266), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2926752, reduceBias: s.p + 2965152,
             activation: .silu, expandWeights: s.p + 2965200, expandBias: s.p + 3003600, savedPooled: s.tensor(267),
-            savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
+            savedHidden: s.tensor(268), savedScale: s.tensor(269), meansTaken: s.options.frozenBlocks <= 24,
+            pool: pool)
         s.profiler?.stop(378)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -7780,12 +7795,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(392)
         }
-        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
+        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1444 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(276), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3324880, beta: s.p + 3325840, savedMean: s.f + 2807808, savedInvStd: s.f + 2808768,
-                activation: .silu, output: s.tensor(277), pool: pool)
+                activation: .silu, output: s.tensor(277), batch: s.n, means: s.tensor(279), pool: pool)
             s.profiler?.stop(393)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7796,12 +7811,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2807808, pool: pool)
             s.profiler?.stop(394)
         }
-        // features.4.6.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        // features.4.6.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(277), output: s.tensor(278), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3328720, reduceBias: s.p + 3367120,
             activation: .silu, expandWeights: s.p + 3367168, expandBias: s.p + 3405568, savedPooled: s.tensor(279),
-            savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
+            savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
+            pool: pool)
         s.profiler?.stop(395)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -7910,12 +7926,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(288), pool: pool)
             s.profiler?.stop(409)
         }
-        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
+        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1444 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(288), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3726848, beta: s.p + 3727808, savedMean: s.f + 2829248, savedInvStd: s.f + 2830208,
-                activation: .silu, output: s.tensor(289), pool: pool)
+                activation: .silu, output: s.tensor(289), batch: s.n, means: s.tensor(291), pool: pool)
             s.profiler?.stop(410)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7926,12 +7942,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2829248, pool: pool)
             s.profiler?.stop(411)
         }
-        // features.4.7.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        // features.4.7.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(289), output: s.tensor(290), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3730688, reduceBias: s.p + 3769088,
             activation: .silu, expandWeights: s.p + 3769136, expandBias: s.p + 3807536, savedPooled: s.tensor(291),
-            savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
+            savedHidden: s.tensor(292), savedScale: s.tensor(293), meansTaken: s.options.frozenBlocks <= 26,
+            pool: pool)
         s.profiler?.stop(412)
         // features.4.7.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -8040,12 +8057,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(300), pool: pool)
             s.profiler?.stop(426)
         }
-        // features.4.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
+        // features.4.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1444 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(300), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4128816, beta: s.p + 4129776, savedMean: s.f + 2850688, savedInvStd: s.f + 2851648,
-                activation: .silu, output: s.tensor(301), pool: pool)
+                activation: .silu, output: s.tensor(301), batch: s.n, means: s.tensor(303), pool: pool)
             s.profiler?.stop(427)
         }
         // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -8056,12 +8073,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2850688, pool: pool)
             s.profiler?.stop(428)
         }
-        // features.4.8.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        // features.4.8.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(301), output: s.tensor(302), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4132656, reduceBias: s.p + 4171056,
             activation: .silu, expandWeights: s.p + 4171104, expandBias: s.p + 4209504, savedPooled: s.tensor(303),
-            savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
+            savedHidden: s.tensor(304), savedScale: s.tensor(305), meansTaken: s.options.frozenBlocks <= 27,
+            pool: pool)
         s.profiler?.stop(429)
         // features.4.8.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -8170,12 +8188,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(312), pool: pool)
             s.profiler?.stop(443)
         }
-        // features.4.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
+        // features.4.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1444 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(312), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4530784, beta: s.p + 4531744, savedMean: s.f + 2872128, savedInvStd: s.f + 2873088,
-                activation: .silu, output: s.tensor(313), pool: pool)
+                activation: .silu, output: s.tensor(313), batch: s.n, means: s.tensor(315), pool: pool)
             s.profiler?.stop(444)
         }
         // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -8186,12 +8204,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2872128, pool: pool)
             s.profiler?.stop(445)
         }
-        // features.4.9.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        // features.4.9.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(313), output: s.tensor(314), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4534624, reduceBias: s.p + 4573024,
             activation: .silu, expandWeights: s.p + 4573072, expandBias: s.p + 4611472, savedPooled: s.tensor(315),
-            savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
+            savedHidden: s.tensor(316), savedScale: s.tensor(317), meansTaken: s.options.frozenBlocks <= 28,
+            pool: pool)
         s.profiler?.stop(446)
         // features.4.9.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
@@ -8300,12 +8319,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(324), pool: pool)
             s.profiler?.stop(460)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1444 &* s.n, channels: 960,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(324), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4948112, beta: s.p + 4949072, savedMean: s.f + 2893568, savedInvStd: s.f + 2894528,
-                activation: .silu, output: s.tensor(325), pool: pool)
+                activation: .silu, output: s.tensor(325), batch: s.n, means: s.tensor(327), pool: pool)
             s.profiler?.stop(461)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -8316,12 +8335,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(325), scratch: s.f + 2893568, pool: pool)
             s.profiler?.stop(462)
         }
-        // features.5.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        // features.5.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(325), output: s.tensor(326), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4951952, reduceBias: s.p + 4990352,
             activation: .silu, expandWeights: s.p + 4990400, expandBias: s.p + 5028800, savedPooled: s.tensor(327),
-            savedHidden: s.tensor(328), savedScale: s.tensor(329), pool: pool)
+            savedHidden: s.tensor(328), savedScale: s.tensor(329), meansTaken: s.options.frozenBlocks <= 29,
+            pool: pool)
         s.profiler?.stop(463)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [960][224]
         s.profiler?.start()
@@ -8417,12 +8437,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(334), pool: pool)
             s.profiler?.stop(475)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1444 &* s.n, channels: 1344,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(334), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 5585728, beta: s.p + 5587072, savedMean: s.f + 2946624, savedInvStd: s.f + 2947968,
-                activation: .silu, output: s.tensor(335), pool: pool)
+                activation: .silu, output: s.tensor(335), batch: s.n, means: s.tensor(337), pool: pool)
             s.profiler?.stop(476)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -8433,12 +8453,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2946624, pool: pool)
             s.profiler?.stop(477)
         }
-        // features.5.1.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        // features.5.1.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(335), output: s.tensor(336), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 5591104, reduceBias: s.p + 5666368,
             activation: .silu, expandWeights: s.p + 5666432, expandBias: s.p + 5741696, savedPooled: s.tensor(337),
-            savedHidden: s.tensor(338), savedScale: s.tensor(339), pool: pool)
+            savedHidden: s.tensor(338), savedScale: s.tensor(339), meansTaken: s.options.frozenBlocks <= 30,
+            pool: pool)
         s.profiler?.stop(478)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
@@ -8547,12 +8568,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(346), pool: pool)
             s.profiler?.stop(492)
         }
-        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1444 &* s.n, channels: 1344,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(346), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 6385024, beta: s.p + 6386368, savedMean: s.f + 3019648, savedInvStd: s.f + 3020992,
-                activation: .silu, output: s.tensor(347), pool: pool)
+                activation: .silu, output: s.tensor(347), batch: s.n, means: s.tensor(349), pool: pool)
             s.profiler?.stop(493)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -8563,12 +8584,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 3019648, pool: pool)
             s.profiler?.stop(494)
         }
-        // features.5.2.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        // features.5.2.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(347), output: s.tensor(348), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 6390400, reduceBias: s.p + 6465664,
             activation: .silu, expandWeights: s.p + 6465728, expandBias: s.p + 6540992, savedPooled: s.tensor(349),
-            savedHidden: s.tensor(350), savedScale: s.tensor(351), pool: pool)
+            savedHidden: s.tensor(350), savedScale: s.tensor(351), meansTaken: s.options.frozenBlocks <= 31,
+            pool: pool)
         s.profiler?.stop(495)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
@@ -8677,12 +8699,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(358), pool: pool)
             s.profiler?.stop(509)
         }
-        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1444 &* s.n, channels: 1344,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(358), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7184320, beta: s.p + 7185664, savedMean: s.f + 3092672, savedInvStd: s.f + 3094016,
-                activation: .silu, output: s.tensor(359), pool: pool)
+                activation: .silu, output: s.tensor(359), batch: s.n, means: s.tensor(361), pool: pool)
             s.profiler?.stop(510)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -8693,12 +8715,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 3092672, pool: pool)
             s.profiler?.stop(511)
         }
-        // features.5.3.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        // features.5.3.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(359), output: s.tensor(360), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7189696, reduceBias: s.p + 7264960,
             activation: .silu, expandWeights: s.p + 7265024, expandBias: s.p + 7340288, savedPooled: s.tensor(361),
-            savedHidden: s.tensor(362), savedScale: s.tensor(363), pool: pool)
+            savedHidden: s.tensor(362), savedScale: s.tensor(363), meansTaken: s.options.frozenBlocks <= 32,
+            pool: pool)
         s.profiler?.stop(512)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
@@ -8807,12 +8830,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(370), pool: pool)
             s.profiler?.stop(526)
         }
-        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 1444 &* s.n, channels: 1344,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(370), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7983616, beta: s.p + 7984960, savedMean: s.f + 3165696, savedInvStd: s.f + 3167040,
-                activation: .silu, output: s.tensor(371), pool: pool)
+                activation: .silu, output: s.tensor(371), batch: s.n, means: s.tensor(373), pool: pool)
             s.profiler?.stop(527)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -8823,12 +8846,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 3165696, pool: pool)
             s.profiler?.stop(528)
         }
-        // features.5.4.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        // features.5.4.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(371), output: s.tensor(372), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7988992, reduceBias: s.p + 8064256,
             activation: .silu, expandWeights: s.p + 8064320, expandBias: s.p + 8139584, savedPooled: s.tensor(373),
-            savedHidden: s.tensor(374), savedScale: s.tensor(375), pool: pool)
+            savedHidden: s.tensor(374), savedScale: s.tensor(375), meansTaken: s.options.frozenBlocks <= 33,
+            pool: pool)
         s.profiler?.stop(529)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
@@ -8937,12 +8961,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(382), pool: pool)
             s.profiler?.stop(543)
         }
-        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 1444 &* s.n, channels: 1344,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(382), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 8782912, beta: s.p + 8784256, savedMean: s.f + 3238720, savedInvStd: s.f + 3240064,
-                activation: .silu, output: s.tensor(383), pool: pool)
+                activation: .silu, output: s.tensor(383), batch: s.n, means: s.tensor(385), pool: pool)
             s.profiler?.stop(544)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -8953,12 +8977,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 3238720, pool: pool)
             s.profiler?.stop(545)
         }
-        // features.5.5.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        // features.5.5.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(383), output: s.tensor(384), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 8788288, reduceBias: s.p + 8863552,
             activation: .silu, expandWeights: s.p + 8863616, expandBias: s.p + 8938880, savedPooled: s.tensor(385),
-            savedHidden: s.tensor(386), savedScale: s.tensor(387), pool: pool)
+            savedHidden: s.tensor(386), savedScale: s.tensor(387), meansTaken: s.options.frozenBlocks <= 34,
+            pool: pool)
         s.profiler?.stop(546)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
@@ -9067,12 +9092,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(394), pool: pool)
             s.profiler?.stop(560)
         }
-        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
+        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 1444 &* s.n, channels: 1344,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(394), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 9582208, beta: s.p + 9583552, savedMean: s.f + 3311744, savedInvStd: s.f + 3313088,
-                activation: .silu, output: s.tensor(395), pool: pool)
+                activation: .silu, output: s.tensor(395), batch: s.n, means: s.tensor(397), pool: pool)
             s.profiler?.stop(561)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -9083,12 +9108,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 3311744, pool: pool)
             s.profiler?.stop(562)
         }
-        // features.5.6.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        // features.5.6.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(395), output: s.tensor(396), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 9587584, reduceBias: s.p + 9662848,
             activation: .silu, expandWeights: s.p + 9662912, expandBias: s.p + 9738176, savedPooled: s.tensor(397),
-            savedHidden: s.tensor(398), savedScale: s.tensor(399), pool: pool)
+            savedHidden: s.tensor(398), savedScale: s.tensor(399), meansTaken: s.options.frozenBlocks <= 35,
+            pool: pool)
         s.profiler?.stop(563)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
@@ -9198,12 +9224,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(406), pool: pool)
             s.profiler?.stop(577)
         }
-        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
+        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 1444 &* s.n, channels: 1344,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(406), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 10381504, beta: s.p + 10382848, savedMean: s.f + 3384768, savedInvStd: s.f + 3386112,
-                activation: .silu, output: s.tensor(407), pool: pool)
+                activation: .silu, output: s.tensor(407), batch: s.n, means: s.tensor(409), pool: pool)
             s.profiler?.stop(578)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -9214,12 +9240,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 3384768, pool: pool)
             s.profiler?.stop(579)
         }
-        // features.5.7.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        // features.5.7.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(407), output: s.tensor(408), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 10386880,
             reduceBias: s.p + 10462144, activation: .silu, expandWeights: s.p + 10462208, expandBias: s.p + 10537472,
-            savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411), pool: pool)
+            savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411),
+            meansTaken: s.options.frozenBlocks <= 36, pool: pool)
         s.profiler?.stop(580)
         // features.5.7.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
@@ -9329,12 +9356,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(418), pool: pool)
             s.profiler?.stop(594)
         }
-        // features.5.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
+        // features.5.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 1444 &* s.n, channels: 1344,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(418), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11180800, beta: s.p + 11182144, savedMean: s.f + 3457792, savedInvStd: s.f + 3459136,
-                activation: .silu, output: s.tensor(419), pool: pool)
+                activation: .silu, output: s.tensor(419), batch: s.n, means: s.tensor(421), pool: pool)
             s.profiler?.stop(595)
         }
         // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -9345,12 +9372,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3457792, pool: pool)
             s.profiler?.stop(596)
         }
-        // features.5.8.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        // features.5.8.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(419), output: s.tensor(420), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11186176,
             reduceBias: s.p + 11261440, activation: .silu, expandWeights: s.p + 11261504, expandBias: s.p + 11336768,
-            savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423), pool: pool)
+            savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423),
+            meansTaken: s.options.frozenBlocks <= 37, pool: pool)
         s.profiler?.stop(597)
         // features.5.8.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
@@ -9460,12 +9488,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(430), pool: pool)
             s.profiler?.stop(611)
         }
-        // features.5.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
+        // features.5.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 1444 &* s.n, channels: 1344,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(430), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11980096, beta: s.p + 11981440, savedMean: s.f + 3530816, savedInvStd: s.f + 3532160,
-                activation: .silu, output: s.tensor(431), pool: pool)
+                activation: .silu, output: s.tensor(431), batch: s.n, means: s.tensor(433), pool: pool)
             s.profiler?.stop(612)
         }
         // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -9476,12 +9504,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(431), scratch: s.f + 3530816, pool: pool)
             s.profiler?.stop(613)
         }
-        // features.5.9.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        // features.5.9.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(431), output: s.tensor(432), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11985472,
             reduceBias: s.p + 12060736, activation: .silu, expandWeights: s.p + 12060800, expandBias: s.p + 12136064,
-            savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435), pool: pool)
+            savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435),
+            meansTaken: s.options.frozenBlocks <= 38, pool: pool)
         s.profiler?.stop(614)
         // features.5.9.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
@@ -9591,12 +9620,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(442), pool: pool)
             s.profiler?.stop(628)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 1344]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 1344], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 361 &* s.n, channels: 1344,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(442), pixels: 361 &* s.n, channels: 1344,
                 gamma: s.p + 12779392, beta: s.p + 12780736, savedMean: s.f + 3603840, savedInvStd: s.f + 3605184,
-                activation: .silu, output: s.tensor(443), pool: pool)
+                activation: .silu, output: s.tensor(443), batch: s.n, means: s.tensor(445), pool: pool)
             s.profiler?.stop(629)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 1344]
@@ -9607,12 +9636,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(443), scratch: s.f + 3603840, pool: pool)
             s.profiler?.stop(630)
         }
-        // features.6.0.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 19, 19, 1344]
+        // features.6.0.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 19, 19, 1344] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(443), output: s.tensor(444), batch: s.n,
             pixels: 361, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 12784768,
             reduceBias: s.p + 12860032, activation: .silu, expandWeights: s.p + 12860096, expandBias: s.p + 12935360,
-            savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447), pool: pool)
+            savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447),
+            meansTaken: s.options.frozenBlocks <= 39, pool: pool)
         s.profiler?.stop(631)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1344][384]
         s.profiler?.start()
@@ -9709,12 +9739,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(452), pool: pool)
             s.profiler?.stop(643)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(452), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 14405888, beta: s.p + 14408192, savedMean: s.f + 3679104, savedInvStd: s.f + 3681408,
-                activation: .silu, output: s.tensor(453), pool: pool)
+                activation: .silu, output: s.tensor(453), batch: s.n, means: s.tensor(455), pool: pool)
             s.profiler?.stop(644)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -9725,12 +9755,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(453), scratch: s.f + 3679104, pool: pool)
             s.profiler?.stop(645)
         }
-        // features.6.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(453), output: s.tensor(454), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 14415104,
             reduceBias: s.p + 14636288, activation: .silu, expandWeights: s.p + 14636384, expandBias: s.p + 14857568,
-            savedPooled: s.tensor(455), savedHidden: s.tensor(456), savedScale: s.tensor(457), pool: pool)
+            savedPooled: s.tensor(455), savedHidden: s.tensor(456), savedScale: s.tensor(457),
+            meansTaken: s.options.frozenBlocks <= 40, pool: pool)
         s.profiler?.stop(646)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -9840,12 +9871,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(464), pool: pool)
             s.profiler?.stop(660)
         }
-        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(464), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 16697696, beta: s.p + 16700000, savedMean: s.f + 3804288, savedInvStd: s.f + 3806592,
-                activation: .silu, output: s.tensor(465), pool: pool)
+                activation: .silu, output: s.tensor(465), batch: s.n, means: s.tensor(467), pool: pool)
             s.profiler?.stop(661)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -9856,12 +9887,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(465), scratch: s.f + 3804288, pool: pool)
             s.profiler?.stop(662)
         }
-        // features.6.2.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.2.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(465), output: s.tensor(466), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 16706912,
             reduceBias: s.p + 16928096, activation: .silu, expandWeights: s.p + 16928192, expandBias: s.p + 17149376,
-            savedPooled: s.tensor(467), savedHidden: s.tensor(468), savedScale: s.tensor(469), pool: pool)
+            savedPooled: s.tensor(467), savedHidden: s.tensor(468), savedScale: s.tensor(469),
+            meansTaken: s.options.frozenBlocks <= 41, pool: pool)
         s.profiler?.stop(663)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -9971,12 +10003,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(476), pool: pool)
             s.profiler?.stop(677)
         }
-        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(476), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 18989504, beta: s.p + 18991808, savedMean: s.f + 3929472, savedInvStd: s.f + 3931776,
-                activation: .silu, output: s.tensor(477), pool: pool)
+                activation: .silu, output: s.tensor(477), batch: s.n, means: s.tensor(479), pool: pool)
             s.profiler?.stop(678)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -9987,12 +10019,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(477), scratch: s.f + 3929472, pool: pool)
             s.profiler?.stop(679)
         }
-        // features.6.3.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.3.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(477), output: s.tensor(478), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 18998720,
             reduceBias: s.p + 19219904, activation: .silu, expandWeights: s.p + 19220000, expandBias: s.p + 19441184,
-            savedPooled: s.tensor(479), savedHidden: s.tensor(480), savedScale: s.tensor(481), pool: pool)
+            savedPooled: s.tensor(479), savedHidden: s.tensor(480), savedScale: s.tensor(481),
+            meansTaken: s.options.frozenBlocks <= 42, pool: pool)
         s.profiler?.stop(680)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -10102,12 +10135,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(488), pool: pool)
             s.profiler?.stop(694)
         }
-        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(488), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 21281312, beta: s.p + 21283616, savedMean: s.f + 4054656, savedInvStd: s.f + 4056960,
-                activation: .silu, output: s.tensor(489), pool: pool)
+                activation: .silu, output: s.tensor(489), batch: s.n, means: s.tensor(491), pool: pool)
             s.profiler?.stop(695)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10118,12 +10151,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(489), scratch: s.f + 4054656, pool: pool)
             s.profiler?.stop(696)
         }
-        // features.6.4.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.4.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(489), output: s.tensor(490), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 21290528,
             reduceBias: s.p + 21511712, activation: .silu, expandWeights: s.p + 21511808, expandBias: s.p + 21732992,
-            savedPooled: s.tensor(491), savedHidden: s.tensor(492), savedScale: s.tensor(493), pool: pool)
+            savedPooled: s.tensor(491), savedHidden: s.tensor(492), savedScale: s.tensor(493),
+            meansTaken: s.options.frozenBlocks <= 43, pool: pool)
         s.profiler?.stop(697)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -10233,12 +10267,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(500), pool: pool)
             s.profiler?.stop(711)
         }
-        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(500), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 23573120, beta: s.p + 23575424, savedMean: s.f + 4179840, savedInvStd: s.f + 4182144,
-                activation: .silu, output: s.tensor(501), pool: pool)
+                activation: .silu, output: s.tensor(501), batch: s.n, means: s.tensor(503), pool: pool)
             s.profiler?.stop(712)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10249,12 +10283,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(501), scratch: s.f + 4179840, pool: pool)
             s.profiler?.stop(713)
         }
-        // features.6.5.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.5.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(501), output: s.tensor(502), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 23582336,
             reduceBias: s.p + 23803520, activation: .silu, expandWeights: s.p + 23803616, expandBias: s.p + 24024800,
-            savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505), pool: pool)
+            savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505),
+            meansTaken: s.options.frozenBlocks <= 44, pool: pool)
         s.profiler?.stop(714)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -10364,12 +10399,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(512), pool: pool)
             s.profiler?.stop(728)
         }
-        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(512), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 25864928, beta: s.p + 25867232, savedMean: s.f + 4305024, savedInvStd: s.f + 4307328,
-                activation: .silu, output: s.tensor(513), pool: pool)
+                activation: .silu, output: s.tensor(513), batch: s.n, means: s.tensor(515), pool: pool)
             s.profiler?.stop(729)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10380,12 +10415,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(513), scratch: s.f + 4305024, pool: pool)
             s.profiler?.stop(730)
         }
-        // features.6.6.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.6.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(513), output: s.tensor(514), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 25874144,
             reduceBias: s.p + 26095328, activation: .silu, expandWeights: s.p + 26095424, expandBias: s.p + 26316608,
-            savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517), pool: pool)
+            savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517),
+            meansTaken: s.options.frozenBlocks <= 45, pool: pool)
         s.profiler?.stop(731)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -10494,12 +10530,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(524), pool: pool)
             s.profiler?.stop(745)
         }
-        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(524), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(524), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 28156736, beta: s.p + 28159040, savedMean: s.f + 4430208, savedInvStd: s.f + 4432512,
-                activation: .silu, output: s.tensor(525), pool: pool)
+                activation: .silu, output: s.tensor(525), batch: s.n, means: s.tensor(527), pool: pool)
             s.profiler?.stop(746)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10510,12 +10546,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(525), scratch: s.f + 4430208, pool: pool)
             s.profiler?.stop(747)
         }
-        // features.6.7.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.7.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(525), output: s.tensor(526), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 28165952,
             reduceBias: s.p + 28387136, activation: .silu, expandWeights: s.p + 28387232, expandBias: s.p + 28608416,
-            savedPooled: s.tensor(527), savedHidden: s.tensor(528), savedScale: s.tensor(529), pool: pool)
+            savedPooled: s.tensor(527), savedHidden: s.tensor(528), savedScale: s.tensor(529),
+            meansTaken: s.options.frozenBlocks <= 46, pool: pool)
         s.profiler?.stop(748)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -10625,12 +10662,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(536), pool: pool)
             s.profiler?.stop(762)
         }
-        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(536), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(536), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 30448544, beta: s.p + 30450848, savedMean: s.f + 4555392, savedInvStd: s.f + 4557696,
-                activation: .silu, output: s.tensor(537), pool: pool)
+                activation: .silu, output: s.tensor(537), batch: s.n, means: s.tensor(539), pool: pool)
             s.profiler?.stop(763)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10641,12 +10678,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(537), scratch: s.f + 4555392, pool: pool)
             s.profiler?.stop(764)
         }
-        // features.6.8.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.8.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(537), output: s.tensor(538), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 30457760,
             reduceBias: s.p + 30678944, activation: .silu, expandWeights: s.p + 30679040, expandBias: s.p + 30900224,
-            savedPooled: s.tensor(539), savedHidden: s.tensor(540), savedScale: s.tensor(541), pool: pool)
+            savedPooled: s.tensor(539), savedHidden: s.tensor(540), savedScale: s.tensor(541),
+            meansTaken: s.options.frozenBlocks <= 47, pool: pool)
         s.profiler?.stop(765)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -10756,12 +10794,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(548), pool: pool)
             s.profiler?.stop(779)
         }
-        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(548), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(548), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 32740352, beta: s.p + 32742656, savedMean: s.f + 4680576, savedInvStd: s.f + 4682880,
-                activation: .silu, output: s.tensor(549), pool: pool)
+                activation: .silu, output: s.tensor(549), batch: s.n, means: s.tensor(551), pool: pool)
             s.profiler?.stop(780)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10772,12 +10810,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(549), scratch: s.f + 4680576, pool: pool)
             s.profiler?.stop(781)
         }
-        // features.6.9.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.9.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(549), output: s.tensor(550), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 32749568,
             reduceBias: s.p + 32970752, activation: .silu, expandWeights: s.p + 32970848, expandBias: s.p + 33192032,
-            savedPooled: s.tensor(551), savedHidden: s.tensor(552), savedScale: s.tensor(553), pool: pool)
+            savedPooled: s.tensor(551), savedHidden: s.tensor(552), savedScale: s.tensor(553),
+            meansTaken: s.options.frozenBlocks <= 48, pool: pool)
         s.profiler?.stop(782)
         // features.6.9.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -10887,12 +10926,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(560), pool: pool)
             s.profiler?.stop(796)
         }
-        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.10.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(560), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(560), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 35032160, beta: s.p + 35034464, savedMean: s.f + 4805760, savedInvStd: s.f + 4808064,
-                activation: .silu, output: s.tensor(561), pool: pool)
+                activation: .silu, output: s.tensor(561), batch: s.n, means: s.tensor(563), pool: pool)
             s.profiler?.stop(797)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10903,12 +10942,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(561), scratch: s.f + 4805760, pool: pool)
             s.profiler?.stop(798)
         }
-        // features.6.10.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.10.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(561), output: s.tensor(562), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 35041376,
             reduceBias: s.p + 35262560, activation: .silu, expandWeights: s.p + 35262656, expandBias: s.p + 35483840,
-            savedPooled: s.tensor(563), savedHidden: s.tensor(564), savedScale: s.tensor(565), pool: pool)
+            savedPooled: s.tensor(563), savedHidden: s.tensor(564), savedScale: s.tensor(565),
+            meansTaken: s.options.frozenBlocks <= 49, pool: pool)
         s.profiler?.stop(799)
         // features.6.10.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -11018,12 +11058,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(572), pool: pool)
             s.profiler?.stop(813)
         }
-        // features.6.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.11.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(572), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(572), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 37323968, beta: s.p + 37326272, savedMean: s.f + 4930944, savedInvStd: s.f + 4933248,
-                activation: .silu, output: s.tensor(573), pool: pool)
+                activation: .silu, output: s.tensor(573), batch: s.n, means: s.tensor(575), pool: pool)
             s.profiler?.stop(814)
         }
         // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -11034,12 +11074,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(573), scratch: s.f + 4930944, pool: pool)
             s.profiler?.stop(815)
         }
-        // features.6.11.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.11.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(573), output: s.tensor(574), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 37333184,
             reduceBias: s.p + 37554368, activation: .silu, expandWeights: s.p + 37554464, expandBias: s.p + 37775648,
-            savedPooled: s.tensor(575), savedHidden: s.tensor(576), savedScale: s.tensor(577), pool: pool)
+            savedPooled: s.tensor(575), savedHidden: s.tensor(576), savedScale: s.tensor(577),
+            meansTaken: s.options.frozenBlocks <= 50, pool: pool)
         s.profiler?.stop(816)
         // features.6.11.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -11149,12 +11190,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(584), pool: pool)
             s.profiler?.stop(830)
         }
-        // features.6.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.6.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.12.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(584), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(584), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 39615776, beta: s.p + 39618080, savedMean: s.f + 5056128, savedInvStd: s.f + 5058432,
-                activation: .silu, output: s.tensor(585), pool: pool)
+                activation: .silu, output: s.tensor(585), batch: s.n, means: s.tensor(587), pool: pool)
             s.profiler?.stop(831)
         }
         // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -11165,12 +11206,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(585), scratch: s.f + 5056128, pool: pool)
             s.profiler?.stop(832)
         }
-        // features.6.12.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.6.12.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(585), output: s.tensor(586), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 39624992,
             reduceBias: s.p + 39846176, activation: .silu, expandWeights: s.p + 39846272, expandBias: s.p + 40067456,
-            savedPooled: s.tensor(587), savedHidden: s.tensor(588), savedScale: s.tensor(589), pool: pool)
+            savedPooled: s.tensor(587), savedHidden: s.tensor(588), savedScale: s.tensor(589),
+            meansTaken: s.options.frozenBlocks <= 51, pool: pool)
         s.profiler?.stop(833)
         // features.6.12.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
@@ -11280,12 +11322,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(596), pool: pool)
             s.profiler?.stop(847)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(596), pixels: 361 &* s.n, channels: 2304,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(596), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 41870720, beta: s.p + 41873024, savedMean: s.f + 5181312, savedInvStd: s.f + 5183616,
-                activation: .silu, output: s.tensor(597), pool: pool)
+                activation: .silu, output: s.tensor(597), batch: s.n, means: s.tensor(599), pool: pool)
             s.profiler?.stop(848)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -11296,12 +11338,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(597), scratch: s.f + 5181312, pool: pool)
             s.profiler?.stop(849)
         }
-        // features.7.0.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        // features.7.0.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(597), output: s.tensor(598), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 41879936,
             reduceBias: s.p + 42101120, activation: .silu, expandWeights: s.p + 42101216, expandBias: s.p + 42322400,
-            savedPooled: s.tensor(599), savedHidden: s.tensor(600), savedScale: s.tensor(601), pool: pool)
+            savedPooled: s.tensor(599), savedHidden: s.tensor(600), savedScale: s.tensor(601),
+            meansTaken: s.options.frozenBlocks <= 52, pool: pool)
         s.profiler?.stop(850)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [2304][640]
         s.profiler?.start()
@@ -11398,12 +11441,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(606), pool: pool)
             s.profiler?.stop(862)
         }
-        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840], and features.7.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(606), pixels: 361 &* s.n, channels: 3840,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(606), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 46309344, beta: s.p + 46313184, savedMean: s.f + 5236352, savedInvStd: s.f + 5240192,
-                activation: .silu, output: s.tensor(607), pool: pool)
+                activation: .silu, output: s.tensor(607), batch: s.n, means: s.tensor(609), pool: pool)
             s.profiler?.stop(863)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]
@@ -11414,12 +11457,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(607), scratch: s.f + 5236352, pool: pool)
             s.profiler?.stop(864)
         }
-        // features.7.1.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]
+        // features.7.1.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(607), output: s.tensor(608), batch: s.n,
             pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 46324704,
             reduceBias: s.p + 46939104, activation: .silu, expandWeights: s.p + 46939264, expandBias: s.p + 47553664,
-            savedPooled: s.tensor(609), savedHidden: s.tensor(610), savedScale: s.tensor(611), pool: pool)
+            savedPooled: s.tensor(609), savedHidden: s.tensor(610), savedScale: s.tensor(611),
+            meansTaken: s.options.frozenBlocks <= 53, pool: pool)
         s.profiler?.stop(865)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [3840][640]
         s.profiler?.start()
@@ -11529,12 +11573,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(618), pool: pool)
             s.profiler?.stop(879)
         }
-        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]
+        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840], and features.7.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(618), pixels: 361 &* s.n, channels: 3840,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(618), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 52525184, beta: s.p + 52529024, savedMean: s.f + 5322112, savedInvStd: s.f + 5325952,
-                activation: .silu, output: s.tensor(619), pool: pool)
+                activation: .silu, output: s.tensor(619), batch: s.n, means: s.tensor(621), pool: pool)
             s.profiler?.stop(880)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]
@@ -11545,12 +11589,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(619), scratch: s.f + 5322112, pool: pool)
             s.profiler?.stop(881)
         }
-        // features.7.2.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]
+        // features.7.2.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(619), output: s.tensor(620), batch: s.n,
             pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 52540544,
             reduceBias: s.p + 53154944, activation: .silu, expandWeights: s.p + 53155104, expandBias: s.p + 53769504,
-            savedPooled: s.tensor(621), savedHidden: s.tensor(622), savedScale: s.tensor(623), pool: pool)
+            savedPooled: s.tensor(621), savedHidden: s.tensor(622), savedScale: s.tensor(623),
+            meansTaken: s.options.frozenBlocks <= 54, pool: pool)
         s.profiler?.stop(882)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [3840][640]
         s.profiler?.start()
@@ -11660,12 +11705,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(630), pool: pool)
             s.profiler?.stop(896)
         }
-        // features.7.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]
+        // features.7.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840], and features.7.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(630), pixels: 361 &* s.n, channels: 3840,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(630), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 58741024, beta: s.p + 58744864, savedMean: s.f + 5407872, savedInvStd: s.f + 5411712,
-                activation: .silu, output: s.tensor(631), pool: pool)
+                activation: .silu, output: s.tensor(631), batch: s.n, means: s.tensor(633), pool: pool)
             s.profiler?.stop(897)
         }
         // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]
@@ -11676,12 +11721,13 @@ public final class EfficientNetB7Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(631), scratch: s.f + 5407872, pool: pool)
             s.profiler?.stop(898)
         }
-        // features.7.3.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]
+        // features.7.3.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(631), output: s.tensor(632), batch: s.n,
             pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 58756384,
             reduceBias: s.p + 59370784, activation: .silu, expandWeights: s.p + 59370944, expandBias: s.p + 59985344,
-            savedPooled: s.tensor(633), savedHidden: s.tensor(634), savedScale: s.tensor(635), pool: pool)
+            savedPooled: s.tensor(633), savedHidden: s.tensor(634), savedScale: s.tensor(635),
+            meansTaken: s.options.frozenBlocks <= 55, pool: pool)
         s.profiler?.stop(899)
         // features.7.3.block.3 project conv 1x1 weights to the GEMM layout [3840][640]
         s.profiler?.start()
@@ -18771,12 +18817,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 300, 300, 64] -> [n, 300, 300, 64]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 300, 300, 64]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 300, 300, 64]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 300, 300, 64], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 300, 300, 64]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 2048,
-              "squeeze-excitation 64 -> 16 -> 64 on [n, 300, 300, 64]"),
+              "squeeze-excitation 64 -> 16 -> 64 on [n, 300, 300, 64] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [64][32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 184320000,
@@ -18873,12 +18919,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 38880000,
               "frozen: depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 192]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 192], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 192]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
-              "squeeze-excitation 192 -> 8 -> 192 on [n, 150, 150, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 150, 150, 192] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][48]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 207360000,
@@ -18903,12 +18949,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
-        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
+        .init("features.2.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.1.block.2's channel means as its rows are written"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
@@ -18937,12 +18983,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
-        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
+        .init("features.2.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.2.block.2's channel means as its rows are written"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
@@ -18971,12 +19017,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
-        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
+        .init("features.2.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.3.block.2's channel means as its rows are written"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
@@ -19005,12 +19051,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.2.4.block.0 BatchNorm + silu (statistics taken before) and features.2.4.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
-        .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
+        .init("features.2.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.4.block.2's channel means as its rows are written"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
@@ -19039,12 +19085,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.2.5.block.0 BatchNorm + silu (statistics taken before) and features.2.5.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
-        .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
+        .init("features.2.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.5.block.2's channel means as its rows are written"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
@@ -19073,12 +19119,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.2.6.block.0 BatchNorm + silu (statistics taken before) and features.2.6.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
-        .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
+        .init("features.2.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288], and features.2.6.block.2's channel means as its rows are written"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
@@ -19107,12 +19153,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 40500000,
               "frozen: depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 288]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 288], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 288]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
-              "squeeze-excitation 288 -> 12 -> 288 on [n, 75, 75, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 on [n, 75, 75, 288] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][80]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 129600000,
@@ -19137,12 +19183,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
-        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
+        .init("features.3.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.1.block.2's channel means as its rows are written"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
@@ -19171,12 +19217,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
-        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
+        .init("features.3.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.2.block.2's channel means as its rows are written"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
@@ -19205,12 +19251,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
-        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
+        .init("features.3.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.3.block.2's channel means as its rows are written"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
@@ -19239,12 +19285,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.3.4.block.0 BatchNorm + silu (statistics taken before) and features.3.4.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
-        .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
+        .init("features.3.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.4.block.2's channel means as its rows are written"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
@@ -19273,12 +19319,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.3.5.block.0 BatchNorm + silu (statistics taken before) and features.3.5.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
-        .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
+        .init("features.3.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.5.block.2's channel means as its rows are written"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
@@ -19307,12 +19353,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.3.6.block.0 BatchNorm + silu (statistics taken before) and features.3.6.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
-        .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
+        .init("features.3.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480], and features.3.6.block.2's channel means as its rows are written"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
@@ -19341,12 +19387,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 6238080,
               "frozen: depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 480]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 480], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 480]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
-              "squeeze-excitation 480 -> 20 -> 480 on [n, 38, 38, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 on [n, 38, 38, 480] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][160]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 110899200,
@@ -19371,12 +19417,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
@@ -19405,12 +19451,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
-        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
+        .init("features.4.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.2.block.2's channel means as its rows are written"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
@@ -19439,12 +19485,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
-        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
+        .init("features.4.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.3.block.2's channel means as its rows are written"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
@@ -19473,12 +19519,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
-        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
+        .init("features.4.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.4.block.2's channel means as its rows are written"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
@@ -19507,12 +19553,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
-        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
+        .init("features.4.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.5.block.2's channel means as its rows are written"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
@@ -19541,12 +19587,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.4.6.block.0 BatchNorm + silu (statistics taken before) and features.4.6.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
-        .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
+        .init("features.4.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.6.block.2's channel means as its rows are written"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
@@ -19575,12 +19621,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.4.7.block.0 BatchNorm + silu (statistics taken before) and features.4.7.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
-        .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
+        .init("features.4.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.7.block.2's channel means as its rows are written"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
@@ -19609,12 +19655,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.4.8.block.0 BatchNorm + silu (statistics taken before) and features.4.8.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
-        .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
+        .init("features.4.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.8.block.2's channel means as its rows are written"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
@@ -19643,12 +19689,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.4.9.block.0 BatchNorm + silu (statistics taken before) and features.4.9.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
-        .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
+        .init("features.4.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.4.9.block.2's channel means as its rows are written"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
@@ -19677,12 +19723,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 34656000,
               "frozen: depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
-              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][224]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 310517760,
@@ -19707,12 +19753,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
-              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
@@ -19741,12 +19787,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
-        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
+        .init("features.5.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.2.block.2's channel means as its rows are written"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
-              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
@@ -19775,12 +19821,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
-        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
+        .init("features.5.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.3.block.2's channel means as its rows are written"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
-              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
@@ -19809,12 +19855,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
-        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
+        .init("features.5.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.4.block.2's channel means as its rows are written"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
-              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
@@ -19843,12 +19889,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
-        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
+        .init("features.5.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.5.block.2's channel means as its rows are written"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
-              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
@@ -19877,12 +19923,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.5.6.block.0 BatchNorm + silu (statistics taken before) and features.5.6.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
-        .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
+        .init("features.5.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.6.block.2's channel means as its rows are written"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
-              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
@@ -19911,12 +19957,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.5.7.block.0 BatchNorm + silu (statistics taken before) and features.5.7.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
-        .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
+        .init("features.5.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.7.block.2's channel means as its rows are written"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
-              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
@@ -19945,12 +19991,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.5.8.block.0 BatchNorm + silu (statistics taken before) and features.5.8.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
-        .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
+        .init("features.5.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.8.block.2's channel means as its rows are written"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
-              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
@@ -19979,12 +20025,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.5.9.block.0 BatchNorm + silu (statistics taken before) and features.5.9.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
-        .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
+        .init("features.5.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344], and features.5.9.block.2's channel means as its rows are written"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
-              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
@@ -20013,12 +20059,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 12129600,
               "frozen: depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 1344]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 1344], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 1344]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
-              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 19, 19, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 on [n, 19, 19, 1344] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][384]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 186310656,
@@ -20043,12 +20089,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20077,12 +20123,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.2.block.2's channel means as its rows are written"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20111,12 +20157,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.3.block.2's channel means as its rows are written"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20145,12 +20191,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.4.block.2's channel means as its rows are written"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20179,12 +20225,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.5.block.2's channel means as its rows are written"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20213,12 +20259,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.6.block.2's channel means as its rows are written"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20247,12 +20293,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.7.block.2's channel means as its rows are written"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20281,12 +20327,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.8.block.0 BatchNorm + silu (statistics taken before) and features.6.8.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.8.block.2's channel means as its rows are written"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20315,12 +20361,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.9.block.0 BatchNorm + silu (statistics taken before) and features.6.9.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.9.block.2's channel means as its rows are written"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20349,12 +20395,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.10.block.0 BatchNorm + silu (statistics taken before) and features.6.10.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.10.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.10.block.2's channel means as its rows are written"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20383,12 +20429,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.11.block.0 BatchNorm + silu (statistics taken before) and features.6.11.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.11.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.11.block.2's channel means as its rows are written"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.11.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20417,12 +20463,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.6.12.block.0 BatchNorm + silu (statistics taken before) and features.6.12.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.6.12.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.6.12.block.2's channel means as its rows are written"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.12.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
@@ -20451,12 +20497,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 7485696,
               "frozen: depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
-              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][640]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 532316160,
@@ -20481,12 +20527,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
-        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]"),
+        .init("features.7.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840], and features.7.1.block.2's channel means as its rows are written"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1228800,
-              "squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]"),
+              "squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3840][640]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 887193600,
@@ -20515,12 +20561,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.7.2.block.0 BatchNorm + silu (statistics taken before) and features.7.2.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
-        .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]"),
+        .init("features.7.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840], and features.7.2.block.2's channel means as its rows are written"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 1228800,
-              "squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]"),
+              "squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3840][640]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 887193600,
@@ -20549,12 +20595,12 @@ public final class EfficientNetB7Training: TrainableModel {
               "features.7.3.block.0 BatchNorm + silu (statistics taken before) and features.7.3.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
-        .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]"),
+        .init("features.7.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840], and features.7.3.block.2's channel means as its rows are written"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 1228800,
-              "squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]"),
+              "squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3840][640]"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 887193600,

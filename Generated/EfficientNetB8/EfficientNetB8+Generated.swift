@@ -5681,12 +5681,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 runningMean: s.p + 3088, runningVar: s.p + 3168, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 336, 336, 72]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 336, 336, 72], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 112896 &* s.n, channels: 72, gamma: s.p + 2928,
-                beta: s.p + 3008, savedMean: s.f + 2986512, savedInvStd: s.f + 2986584, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 112896 &* s.n, channels: 72,
+                gamma: s.p + 2928, beta: s.p + 3008, savedMean: s.f + 2986512, savedInvStd: s.f + 2986584,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 336, 336, 72]
@@ -5697,12 +5697,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 2986512, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 336, 336, 72]
+        // features.1.0.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 336, 336, 72] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 112896, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 3248, reduceBias: s.p + 4544,
             activation: .silu, expandWeights: s.p + 4576, expandBias: s.p + 5872, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [72][32]
         s.profiler?.start()
@@ -6062,12 +6062,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(58)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 192]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 192], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 28224 &* s.n, channels: 192,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(42), pixels: 28224 &* s.n, channels: 192,
                 gamma: s.p + 23408, beta: s.p + 23600, savedMean: s.f + 2990512, savedInvStd: s.f + 2990704,
-                activation: .silu, output: s.tensor(43), pool: pool)
+                activation: .silu, output: s.tensor(43), batch: s.n, means: s.tensor(45), pool: pool)
             s.profiler?.stop(59)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 192]
@@ -6078,12 +6078,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .silu, output: s.tensor(43), scratch: s.f + 2990512, pool: pool)
             s.profiler?.stop(60)
         }
-        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 168, 168, 192]
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 168, 168, 192] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n,
             pixels: 28224, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 24176, reduceBias: s.p + 25712,
             activation: .silu, expandWeights: s.p + 25728, expandBias: s.p + 27264, savedPooled: s.tensor(45),
-            savedHidden: s.tensor(46), savedScale: s.tensor(47), pool: pool)
+            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
         s.profiler?.stop(61)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [192][56]
         s.profiler?.start()
@@ -6179,12 +6179,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(52), pool: pool)
             s.profiler?.stop(73)
         }
-        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 28224 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(52), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 61648, beta: s.p + 61984, savedMean: s.f + 2995136, savedInvStd: s.f + 2995472,
-                activation: .silu, output: s.tensor(53), pool: pool)
+                activation: .silu, output: s.tensor(53), batch: s.n, means: s.tensor(55), pool: pool)
             s.profiler?.stop(74)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6195,12 +6195,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .silu, output: s.tensor(53), scratch: s.f + 2995136, pool: pool)
             s.profiler?.stop(75)
         }
-        // features.2.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        // features.2.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(53), output: s.tensor(54), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 62992, reduceBias: s.p + 67696,
             activation: .silu, expandWeights: s.p + 67712, expandBias: s.p + 72416, savedPooled: s.tensor(55),
-            savedHidden: s.tensor(56), savedScale: s.tensor(57), pool: pool)
+            savedHidden: s.tensor(56), savedScale: s.tensor(57), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
         s.profiler?.stop(76)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -6309,12 +6309,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(64), pool: pool)
             s.profiler?.stop(90)
         }
-        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 28224 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(64), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 115008, beta: s.p + 115344, savedMean: s.f + 3002640, savedInvStd: s.f + 3002976,
-                activation: .silu, output: s.tensor(65), pool: pool)
+                activation: .silu, output: s.tensor(65), batch: s.n, means: s.tensor(67), pool: pool)
             s.profiler?.stop(91)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6325,12 +6325,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(65), scratch: s.f + 3002640, pool: pool)
             s.profiler?.stop(92)
         }
-        // features.2.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        // features.2.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(65), output: s.tensor(66), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 116352, reduceBias: s.p + 121056,
             activation: .silu, expandWeights: s.p + 121072, expandBias: s.p + 125776, savedPooled: s.tensor(67),
-            savedHidden: s.tensor(68), savedScale: s.tensor(69), pool: pool)
+            savedHidden: s.tensor(68), savedScale: s.tensor(69), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(93)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -6439,12 +6439,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(76), pool: pool)
             s.profiler?.stop(107)
         }
-        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 28224 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(76), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 168368, beta: s.p + 168704, savedMean: s.f + 3010144, savedInvStd: s.f + 3010480,
-                activation: .silu, output: s.tensor(77), pool: pool)
+                activation: .silu, output: s.tensor(77), batch: s.n, means: s.tensor(79), pool: pool)
             s.profiler?.stop(108)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6455,12 +6455,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 3010144, pool: pool)
             s.profiler?.stop(109)
         }
-        // features.2.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        // features.2.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(77), output: s.tensor(78), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 169712, reduceBias: s.p + 174416,
             activation: .silu, expandWeights: s.p + 174432, expandBias: s.p + 179136, savedPooled: s.tensor(79),
-            savedHidden: s.tensor(80), savedScale: s.tensor(81), pool: pool)
+            savedHidden: s.tensor(80), savedScale: s.tensor(81), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(110)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -6569,12 +6569,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(88), pool: pool)
             s.profiler?.stop(124)
         }
-        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
+        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 28224 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(88), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 221728, beta: s.p + 222064, savedMean: s.f + 3017648, savedInvStd: s.f + 3017984,
-                activation: .silu, output: s.tensor(89), pool: pool)
+                activation: .silu, output: s.tensor(89), batch: s.n, means: s.tensor(91), pool: pool)
             s.profiler?.stop(125)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6585,12 +6585,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 3017648, pool: pool)
             s.profiler?.stop(126)
         }
-        // features.2.4.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        // features.2.4.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(89), output: s.tensor(90), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 223072, reduceBias: s.p + 227776,
             activation: .silu, expandWeights: s.p + 227792, expandBias: s.p + 232496, savedPooled: s.tensor(91),
-            savedHidden: s.tensor(92), savedScale: s.tensor(93), pool: pool)
+            savedHidden: s.tensor(92), savedScale: s.tensor(93), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(127)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -6699,12 +6699,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(141)
         }
-        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
+        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 28224 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(100), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 275088, beta: s.p + 275424, savedMean: s.f + 3025152, savedInvStd: s.f + 3025488,
-                activation: .silu, output: s.tensor(101), pool: pool)
+                activation: .silu, output: s.tensor(101), batch: s.n, means: s.tensor(103), pool: pool)
             s.profiler?.stop(142)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6715,12 +6715,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 3025152, pool: pool)
             s.profiler?.stop(143)
         }
-        // features.2.5.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        // features.2.5.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(101), output: s.tensor(102), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 276432, reduceBias: s.p + 281136,
             activation: .silu, expandWeights: s.p + 281152, expandBias: s.p + 285856, savedPooled: s.tensor(103),
-            savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
+            savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(144)
         // features.2.5.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -6829,12 +6830,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(158)
         }
-        // features.2.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
+        // features.2.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 28224 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(112), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 328448, beta: s.p + 328784, savedMean: s.f + 3032656, savedInvStd: s.f + 3032992,
-                activation: .silu, output: s.tensor(113), pool: pool)
+                activation: .silu, output: s.tensor(113), batch: s.n, means: s.tensor(115), pool: pool)
             s.profiler?.stop(159)
         }
         // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6845,12 +6846,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 3032656, pool: pool)
             s.profiler?.stop(160)
         }
-        // features.2.6.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        // features.2.6.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(113), output: s.tensor(114), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 329792, reduceBias: s.p + 334496,
             activation: .silu, expandWeights: s.p + 334512, expandBias: s.p + 339216, savedPooled: s.tensor(115),
-            savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
+            savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
+            pool: pool)
         s.profiler?.stop(161)
         // features.2.6.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -6959,12 +6961,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(175)
         }
-        // features.2.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
+        // features.2.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 28224 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(124), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 381808, beta: s.p + 382144, savedMean: s.f + 3040160, savedInvStd: s.f + 3040496,
-                activation: .silu, output: s.tensor(125), pool: pool)
+                activation: .silu, output: s.tensor(125), batch: s.n, means: s.tensor(127), pool: pool)
             s.profiler?.stop(176)
         }
         // features.2.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6975,12 +6977,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 3040160, pool: pool)
             s.profiler?.stop(177)
         }
-        // features.2.7.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        // features.2.7.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(125), output: s.tensor(126), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 383152, reduceBias: s.p + 387856,
             activation: .silu, expandWeights: s.p + 387872, expandBias: s.p + 392576, savedPooled: s.tensor(127),
-            savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
+            savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
+            pool: pool)
         s.profiler?.stop(178)
         // features.2.7.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -7089,12 +7092,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(192)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 336]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 336], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 7056 &* s.n, channels: 336,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(136), pixels: 7056 &* s.n, channels: 336,
                 gamma: s.p + 440544, beta: s.p + 440880, savedMean: s.f + 3047664, savedInvStd: s.f + 3048000,
-                activation: .silu, output: s.tensor(137), pool: pool)
+                activation: .silu, output: s.tensor(137), batch: s.n, means: s.tensor(139), pool: pool)
             s.profiler?.stop(193)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 336]
@@ -7105,12 +7108,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 3047664, pool: pool)
             s.profiler?.stop(194)
         }
-        // features.3.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 84, 84, 336]
+        // features.3.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 84, 84, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(137), output: s.tensor(138), batch: s.n,
             pixels: 7056, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 441888, reduceBias: s.p + 446592,
             activation: .silu, expandWeights: s.p + 446608, expandBias: s.p + 451312, savedPooled: s.tensor(139),
-            savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
+            savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
+            pool: pool)
         s.profiler?.stop(195)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [336][88]
         s.profiler?.start()
@@ -7206,12 +7210,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(146), pool: pool)
             s.profiler?.stop(207)
         }
-        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 7056 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(146), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 543376, beta: s.p + 543904, savedMean: s.f + 3066368, savedInvStd: s.f + 3066896,
-                activation: .silu, output: s.tensor(147), pool: pool)
+                activation: .silu, output: s.tensor(147), batch: s.n, means: s.tensor(149), pool: pool)
             s.profiler?.stop(208)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7222,12 +7226,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 3066368, pool: pool)
             s.profiler?.stop(209)
         }
-        // features.3.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        // features.3.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(147), output: s.tensor(148), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 545488, reduceBias: s.p + 557104,
             activation: .silu, expandWeights: s.p + 557136, expandBias: s.p + 568752, savedPooled: s.tensor(149),
-            savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
+            savedHidden: s.tensor(150), savedScale: s.tensor(151), meansTaken: s.options.frozenBlocks <= 14,
+            pool: pool)
         s.profiler?.stop(210)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
@@ -7336,12 +7341,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(224)
         }
-        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 7056 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(158), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 677904, beta: s.p + 678432, savedMean: s.f + 3095056, savedInvStd: s.f + 3095584,
-                activation: .silu, output: s.tensor(159), pool: pool)
+                activation: .silu, output: s.tensor(159), batch: s.n, means: s.tensor(161), pool: pool)
             s.profiler?.stop(225)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7352,12 +7357,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 3095056, pool: pool)
             s.profiler?.stop(226)
         }
-        // features.3.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        // features.3.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(159), output: s.tensor(160), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 680016, reduceBias: s.p + 691632,
             activation: .silu, expandWeights: s.p + 691664, expandBias: s.p + 703280, savedPooled: s.tensor(161),
-            savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
+            savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
+            pool: pool)
         s.profiler?.stop(227)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
@@ -7466,12 +7472,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(241)
         }
-        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 7056 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(170), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 812432, beta: s.p + 812960, savedMean: s.f + 3123744, savedInvStd: s.f + 3124272,
-                activation: .silu, output: s.tensor(171), pool: pool)
+                activation: .silu, output: s.tensor(171), batch: s.n, means: s.tensor(173), pool: pool)
             s.profiler?.stop(242)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7482,12 +7488,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 3123744, pool: pool)
             s.profiler?.stop(243)
         }
-        // features.3.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        // features.3.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(171), output: s.tensor(172), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 814544, reduceBias: s.p + 826160,
             activation: .silu, expandWeights: s.p + 826192, expandBias: s.p + 837808, savedPooled: s.tensor(173),
-            savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
+            savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
+            pool: pool)
         s.profiler?.stop(244)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
@@ -7596,12 +7603,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(258)
         }
-        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
+        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 7056 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(182), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 946960, beta: s.p + 947488, savedMean: s.f + 3152432, savedInvStd: s.f + 3152960,
-                activation: .silu, output: s.tensor(183), pool: pool)
+                activation: .silu, output: s.tensor(183), batch: s.n, means: s.tensor(185), pool: pool)
             s.profiler?.stop(259)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7612,12 +7619,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 3152432, pool: pool)
             s.profiler?.stop(260)
         }
-        // features.3.4.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        // features.3.4.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(183), output: s.tensor(184), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 949072, reduceBias: s.p + 960688,
             activation: .silu, expandWeights: s.p + 960720, expandBias: s.p + 972336, savedPooled: s.tensor(185),
-            savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
+            savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
+            pool: pool)
         s.profiler?.stop(261)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
@@ -7726,12 +7734,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(275)
         }
-        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
+        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 7056 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(194), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1081488, beta: s.p + 1082016, savedMean: s.f + 3181120, savedInvStd: s.f + 3181648,
-                activation: .silu, output: s.tensor(195), pool: pool)
+                activation: .silu, output: s.tensor(195), batch: s.n, means: s.tensor(197), pool: pool)
             s.profiler?.stop(276)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7742,12 +7750,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 3181120, pool: pool)
             s.profiler?.stop(277)
         }
-        // features.3.5.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        // features.3.5.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(195), output: s.tensor(196), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1083600, reduceBias: s.p + 1095216,
             activation: .silu, expandWeights: s.p + 1095248, expandBias: s.p + 1106864, savedPooled: s.tensor(197),
-            savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
+            savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
+            pool: pool)
         s.profiler?.stop(278)
         // features.3.5.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
@@ -7856,12 +7865,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(292)
         }
-        // features.3.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
+        // features.3.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 7056 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(206), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1216016, beta: s.p + 1216544, savedMean: s.f + 3209808, savedInvStd: s.f + 3210336,
-                activation: .silu, output: s.tensor(207), pool: pool)
+                activation: .silu, output: s.tensor(207), batch: s.n, means: s.tensor(209), pool: pool)
             s.profiler?.stop(293)
         }
         // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7872,12 +7881,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 3209808, pool: pool)
             s.profiler?.stop(294)
         }
-        // features.3.6.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        // features.3.6.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(207), output: s.tensor(208), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1218128, reduceBias: s.p + 1229744,
             activation: .silu, expandWeights: s.p + 1229776, expandBias: s.p + 1241392, savedPooled: s.tensor(209),
-            savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
+            savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
+            pool: pool)
         s.profiler?.stop(295)
         // features.3.6.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
@@ -7986,12 +7996,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(218), pool: pool)
             s.profiler?.stop(309)
         }
-        // features.3.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
+        // features.3.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 7056 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(218), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1350544, beta: s.p + 1351072, savedMean: s.f + 3238496, savedInvStd: s.f + 3239024,
-                activation: .silu, output: s.tensor(219), pool: pool)
+                activation: .silu, output: s.tensor(219), batch: s.n, means: s.tensor(221), pool: pool)
             s.profiler?.stop(310)
         }
         // features.3.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -8002,12 +8012,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 3238496, pool: pool)
             s.profiler?.stop(311)
         }
-        // features.3.7.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        // features.3.7.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(219), output: s.tensor(220), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1352656, reduceBias: s.p + 1364272,
             activation: .silu, expandWeights: s.p + 1364304, expandBias: s.p + 1375920, savedPooled: s.tensor(221),
-            savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
+            savedHidden: s.tensor(222), savedScale: s.tensor(223), meansTaken: s.options.frozenBlocks <= 20,
+            pool: pool)
         s.profiler?.stop(312)
         // features.3.7.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
@@ -8116,12 +8127,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(230), pool: pool)
             s.profiler?.stop(326)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 528]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 528], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 1764 &* s.n, channels: 528,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(230), pixels: 1764 &* s.n, channels: 528,
                 gamma: s.p + 1476624, beta: s.p + 1477152, savedMean: s.f + 3267184, savedInvStd: s.f + 3267712,
-                activation: .silu, output: s.tensor(231), pool: pool)
+                activation: .silu, output: s.tensor(231), batch: s.n, means: s.tensor(233), pool: pool)
             s.profiler?.stop(327)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 528]
@@ -8132,12 +8143,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 3267184, pool: pool)
             s.profiler?.stop(328)
         }
-        // features.4.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 42, 42, 528]
+        // features.4.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 42, 42, 528] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(231), output: s.tensor(232), batch: s.n,
             pixels: 1764, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1478736, reduceBias: s.p + 1490352,
             activation: .silu, expandWeights: s.p + 1490384, expandBias: s.p + 1502000, savedPooled: s.tensor(233),
-            savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
+            savedHidden: s.tensor(234), savedScale: s.tensor(235), meansTaken: s.options.frozenBlocks <= 21,
+            pool: pool)
         s.profiler?.stop(329)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [528][176]
         s.profiler?.start()
@@ -8233,12 +8245,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(341)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(240), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 1795744, beta: s.p + 1796800, savedMean: s.f + 3280208, savedInvStd: s.f + 3281264,
-                activation: .silu, output: s.tensor(241), pool: pool)
+                activation: .silu, output: s.tensor(241), batch: s.n, means: s.tensor(243), pool: pool)
             s.profiler?.stop(342)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8249,12 +8261,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 3280208, pool: pool)
             s.profiler?.stop(343)
         }
-        // features.4.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.4.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(241), output: s.tensor(242), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 1799968, reduceBias: s.p + 1846432,
             activation: .silu, expandWeights: s.p + 1846480, expandBias: s.p + 1892944, savedPooled: s.tensor(243),
-            savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
+            savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
+            pool: pool)
         s.profiler?.stop(344)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -8363,12 +8376,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(252), pool: pool)
             s.profiler?.stop(358)
         }
-        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(252), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2280144, beta: s.p + 2281200, savedMean: s.f + 3303792, savedInvStd: s.f + 3304848,
-                activation: .silu, output: s.tensor(253), pool: pool)
+                activation: .silu, output: s.tensor(253), batch: s.n, means: s.tensor(255), pool: pool)
             s.profiler?.stop(359)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8379,12 +8392,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 3303792, pool: pool)
             s.profiler?.stop(360)
         }
-        // features.4.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.4.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(253), output: s.tensor(254), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2284368, reduceBias: s.p + 2330832,
             activation: .silu, expandWeights: s.p + 2330880, expandBias: s.p + 2377344, savedPooled: s.tensor(255),
-            savedHidden: s.tensor(256), savedScale: s.tensor(257), pool: pool)
+            savedHidden: s.tensor(256), savedScale: s.tensor(257), meansTaken: s.options.frozenBlocks <= 23,
+            pool: pool)
         s.profiler?.stop(361)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -8493,12 +8507,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(264), pool: pool)
             s.profiler?.stop(375)
         }
-        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(264), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2764544, beta: s.p + 2765600, savedMean: s.f + 3327376, savedInvStd: s.f + 3328432,
-                activation: .silu, output: s.tensor(265), pool: pool)
+                activation: .silu, output: s.tensor(265), batch: s.n, means: s.tensor(267), pool: pool)
             s.profiler?.stop(376)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8509,12 +8523,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 3327376, pool: pool)
             s.profiler?.stop(377)
         }
-        // features.4.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.4.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(265), output: s.tensor(266), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2768768, reduceBias: s.p + 2815232,
             activation: .silu, expandWeights: s.p + 2815280, expandBias: s.p + 2861744, savedPooled: s.tensor(267),
-            savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
+            savedHidden: s.tensor(268), savedScale: s.tensor(269), meansTaken: s.options.frozenBlocks <= 24,
+            pool: pool)
         s.profiler?.stop(378)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -8623,12 +8638,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(392)
         }
-        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(276), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3248944, beta: s.p + 3250000, savedMean: s.f + 3350960, savedInvStd: s.f + 3352016,
-                activation: .silu, output: s.tensor(277), pool: pool)
+                activation: .silu, output: s.tensor(277), batch: s.n, means: s.tensor(279), pool: pool)
             s.profiler?.stop(393)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8639,12 +8654,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 3350960, pool: pool)
             s.profiler?.stop(394)
         }
-        // features.4.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.4.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(277), output: s.tensor(278), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3253168, reduceBias: s.p + 3299632,
             activation: .silu, expandWeights: s.p + 3299680, expandBias: s.p + 3346144, savedPooled: s.tensor(279),
-            savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
+            savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
+            pool: pool)
         s.profiler?.stop(395)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -8753,12 +8769,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(288), pool: pool)
             s.profiler?.stop(409)
         }
-        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(288), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3733344, beta: s.p + 3734400, savedMean: s.f + 3374544, savedInvStd: s.f + 3375600,
-                activation: .silu, output: s.tensor(289), pool: pool)
+                activation: .silu, output: s.tensor(289), batch: s.n, means: s.tensor(291), pool: pool)
             s.profiler?.stop(410)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8769,12 +8785,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 3374544, pool: pool)
             s.profiler?.stop(411)
         }
-        // features.4.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.4.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(289), output: s.tensor(290), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3737568, reduceBias: s.p + 3784032,
             activation: .silu, expandWeights: s.p + 3784080, expandBias: s.p + 3830544, savedPooled: s.tensor(291),
-            savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
+            savedHidden: s.tensor(292), savedScale: s.tensor(293), meansTaken: s.options.frozenBlocks <= 26,
+            pool: pool)
         s.profiler?.stop(412)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -8883,12 +8900,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(300), pool: pool)
             s.profiler?.stop(426)
         }
-        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(300), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4217744, beta: s.p + 4218800, savedMean: s.f + 3398128, savedInvStd: s.f + 3399184,
-                activation: .silu, output: s.tensor(301), pool: pool)
+                activation: .silu, output: s.tensor(301), batch: s.n, means: s.tensor(303), pool: pool)
             s.profiler?.stop(427)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8899,12 +8916,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 3398128, pool: pool)
             s.profiler?.stop(428)
         }
-        // features.4.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.4.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(301), output: s.tensor(302), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4221968, reduceBias: s.p + 4268432,
             activation: .silu, expandWeights: s.p + 4268480, expandBias: s.p + 4314944, savedPooled: s.tensor(303),
-            savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
+            savedHidden: s.tensor(304), savedScale: s.tensor(305), meansTaken: s.options.frozenBlocks <= 27,
+            pool: pool)
         s.profiler?.stop(429)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -9013,12 +9031,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(312), pool: pool)
             s.profiler?.stop(443)
         }
-        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(312), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4702144, beta: s.p + 4703200, savedMean: s.f + 3421712, savedInvStd: s.f + 3422768,
-                activation: .silu, output: s.tensor(313), pool: pool)
+                activation: .silu, output: s.tensor(313), batch: s.n, means: s.tensor(315), pool: pool)
             s.profiler?.stop(444)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -9029,12 +9047,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 3421712, pool: pool)
             s.profiler?.stop(445)
         }
-        // features.4.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.4.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(313), output: s.tensor(314), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4706368, reduceBias: s.p + 4752832,
             activation: .silu, expandWeights: s.p + 4752880, expandBias: s.p + 4799344, savedPooled: s.tensor(315),
-            savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
+            savedHidden: s.tensor(316), savedScale: s.tensor(317), meansTaken: s.options.frozenBlocks <= 28,
+            pool: pool)
         s.profiler?.stop(446)
         // features.4.7.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -9143,12 +9162,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(324), pool: pool)
             s.profiler?.stop(460)
         }
-        // features.4.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.4.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(324), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5186544, beta: s.p + 5187600, savedMean: s.f + 3445296, savedInvStd: s.f + 3446352,
-                activation: .silu, output: s.tensor(325), pool: pool)
+                activation: .silu, output: s.tensor(325), batch: s.n, means: s.tensor(327), pool: pool)
             s.profiler?.stop(461)
         }
         // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -9159,12 +9178,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(325), scratch: s.f + 3445296, pool: pool)
             s.profiler?.stop(462)
         }
-        // features.4.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.4.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(325), output: s.tensor(326), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5190768, reduceBias: s.p + 5237232,
             activation: .silu, expandWeights: s.p + 5237280, expandBias: s.p + 5283744, savedPooled: s.tensor(327),
-            savedHidden: s.tensor(328), savedScale: s.tensor(329), pool: pool)
+            savedHidden: s.tensor(328), savedScale: s.tensor(329), meansTaken: s.options.frozenBlocks <= 29,
+            pool: pool)
         s.profiler?.stop(463)
         // features.4.8.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -9273,12 +9293,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(336), pool: pool)
             s.profiler?.stop(477)
         }
-        // features.4.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.4.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(336), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5670944, beta: s.p + 5672000, savedMean: s.f + 3468880, savedInvStd: s.f + 3469936,
-                activation: .silu, output: s.tensor(337), pool: pool)
+                activation: .silu, output: s.tensor(337), batch: s.n, means: s.tensor(339), pool: pool)
             s.profiler?.stop(478)
         }
         // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -9289,12 +9309,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(337), scratch: s.f + 3468880, pool: pool)
             s.profiler?.stop(479)
         }
-        // features.4.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.4.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(337), output: s.tensor(338), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5675168, reduceBias: s.p + 5721632,
             activation: .silu, expandWeights: s.p + 5721680, expandBias: s.p + 5768144, savedPooled: s.tensor(339),
-            savedHidden: s.tensor(340), savedScale: s.tensor(341), pool: pool)
+            savedHidden: s.tensor(340), savedScale: s.tensor(341), meansTaken: s.options.frozenBlocks <= 30,
+            pool: pool)
         s.profiler?.stop(480)
         // features.4.9.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -9403,12 +9424,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(348), pool: pool)
             s.profiler?.stop(494)
         }
-        // features.4.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.4.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.10.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(348), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6155344, beta: s.p + 6156400, savedMean: s.f + 3492464, savedInvStd: s.f + 3493520,
-                activation: .silu, output: s.tensor(349), pool: pool)
+                activation: .silu, output: s.tensor(349), batch: s.n, means: s.tensor(351), pool: pool)
             s.profiler?.stop(495)
         }
         // features.4.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -9419,12 +9440,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(349), scratch: s.f + 3492464, pool: pool)
             s.profiler?.stop(496)
         }
-        // features.4.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.4.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(349), output: s.tensor(350), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6159568, reduceBias: s.p + 6206032,
             activation: .silu, expandWeights: s.p + 6206080, expandBias: s.p + 6252544, savedPooled: s.tensor(351),
-            savedHidden: s.tensor(352), savedScale: s.tensor(353), pool: pool)
+            savedHidden: s.tensor(352), savedScale: s.tensor(353), meansTaken: s.options.frozenBlocks <= 31,
+            pool: pool)
         s.profiler?.stop(497)
         // features.4.10.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -9533,12 +9555,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(360), pool: pool)
             s.profiler?.stop(511)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(360), pixels: 1764 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(360), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6656640, beta: s.p + 6657696, savedMean: s.f + 3516048, savedInvStd: s.f + 3517104,
-                activation: .silu, output: s.tensor(361), pool: pool)
+                activation: .silu, output: s.tensor(361), batch: s.n, means: s.tensor(363), pool: pool)
             s.profiler?.stop(512)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -9549,12 +9571,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(361), scratch: s.f + 3516048, pool: pool)
             s.profiler?.stop(513)
         }
-        // features.5.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        // features.5.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(361), output: s.tensor(362), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6660864, reduceBias: s.p + 6707328,
             activation: .silu, expandWeights: s.p + 6707376, expandBias: s.p + 6753840, savedPooled: s.tensor(363),
-            savedHidden: s.tensor(364), savedScale: s.tensor(365), pool: pool)
+            savedHidden: s.tensor(364), savedScale: s.tensor(365), meansTaken: s.options.frozenBlocks <= 32,
+            pool: pool)
         s.profiler?.stop(514)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [1056][248]
         s.profiler?.start()
@@ -9650,12 +9673,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(370), pool: pool)
             s.profiler?.stop(526)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 1764 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(370), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 7429984, beta: s.p + 7431472, savedMean: s.f + 3574432, savedInvStd: s.f + 3575920,
-                activation: .silu, output: s.tensor(371), pool: pool)
+                activation: .silu, output: s.tensor(371), batch: s.n, means: s.tensor(373), pool: pool)
             s.profiler?.stop(527)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -9666,12 +9689,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 3574432, pool: pool)
             s.profiler?.stop(528)
         }
-        // features.5.1.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        // features.5.1.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(371), output: s.tensor(372), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 7435936, reduceBias: s.p + 7528192,
             activation: .silu, expandWeights: s.p + 7528256, expandBias: s.p + 7620512, savedPooled: s.tensor(373),
-            savedHidden: s.tensor(374), savedScale: s.tensor(375), pool: pool)
+            savedHidden: s.tensor(374), savedScale: s.tensor(375), meansTaken: s.options.frozenBlocks <= 33,
+            pool: pool)
         s.profiler?.stop(529)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
@@ -9780,12 +9804,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(382), pool: pool)
             s.profiler?.stop(543)
         }
-        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 1764 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(382), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 8404224, beta: s.p + 8405712, savedMean: s.f + 3655280, savedInvStd: s.f + 3656768,
-                activation: .silu, output: s.tensor(383), pool: pool)
+                activation: .silu, output: s.tensor(383), batch: s.n, means: s.tensor(385), pool: pool)
             s.profiler?.stop(544)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -9796,12 +9820,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 3655280, pool: pool)
             s.profiler?.stop(545)
         }
-        // features.5.2.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        // features.5.2.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(383), output: s.tensor(384), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 8410176, reduceBias: s.p + 8502432,
             activation: .silu, expandWeights: s.p + 8502496, expandBias: s.p + 8594752, savedPooled: s.tensor(385),
-            savedHidden: s.tensor(386), savedScale: s.tensor(387), pool: pool)
+            savedHidden: s.tensor(386), savedScale: s.tensor(387), meansTaken: s.options.frozenBlocks <= 34,
+            pool: pool)
         s.profiler?.stop(546)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
@@ -9910,12 +9935,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(394), pool: pool)
             s.profiler?.stop(560)
         }
-        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 1764 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(394), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 9378464, beta: s.p + 9379952, savedMean: s.f + 3736128, savedInvStd: s.f + 3737616,
-                activation: .silu, output: s.tensor(395), pool: pool)
+                activation: .silu, output: s.tensor(395), batch: s.n, means: s.tensor(397), pool: pool)
             s.profiler?.stop(561)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -9926,12 +9951,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 3736128, pool: pool)
             s.profiler?.stop(562)
         }
-        // features.5.3.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        // features.5.3.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(395), output: s.tensor(396), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 9384416, reduceBias: s.p + 9476672,
             activation: .silu, expandWeights: s.p + 9476736, expandBias: s.p + 9568992, savedPooled: s.tensor(397),
-            savedHidden: s.tensor(398), savedScale: s.tensor(399), pool: pool)
+            savedHidden: s.tensor(398), savedScale: s.tensor(399), meansTaken: s.options.frozenBlocks <= 35,
+            pool: pool)
         s.profiler?.stop(563)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
@@ -10041,12 +10067,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(406), pool: pool)
             s.profiler?.stop(577)
         }
-        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 1764 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(406), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 10352704, beta: s.p + 10354192, savedMean: s.f + 3816976, savedInvStd: s.f + 3818464,
-                activation: .silu, output: s.tensor(407), pool: pool)
+                activation: .silu, output: s.tensor(407), batch: s.n, means: s.tensor(409), pool: pool)
             s.profiler?.stop(578)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10057,12 +10083,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 3816976, pool: pool)
             s.profiler?.stop(579)
         }
-        // features.5.4.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        // features.5.4.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(407), output: s.tensor(408), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 10358656,
             reduceBias: s.p + 10450912, activation: .silu, expandWeights: s.p + 10450976, expandBias: s.p + 10543232,
-            savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411), pool: pool)
+            savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411),
+            meansTaken: s.options.frozenBlocks <= 36, pool: pool)
         s.profiler?.stop(580)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
@@ -10172,12 +10199,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(418), pool: pool)
             s.profiler?.stop(594)
         }
-        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 1764 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(418), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 11326944, beta: s.p + 11328432, savedMean: s.f + 3897824, savedInvStd: s.f + 3899312,
-                activation: .silu, output: s.tensor(419), pool: pool)
+                activation: .silu, output: s.tensor(419), batch: s.n, means: s.tensor(421), pool: pool)
             s.profiler?.stop(595)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10188,12 +10215,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3897824, pool: pool)
             s.profiler?.stop(596)
         }
-        // features.5.5.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        // features.5.5.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(419), output: s.tensor(420), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 11332896,
             reduceBias: s.p + 11425152, activation: .silu, expandWeights: s.p + 11425216, expandBias: s.p + 11517472,
-            savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423), pool: pool)
+            savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423),
+            meansTaken: s.options.frozenBlocks <= 37, pool: pool)
         s.profiler?.stop(597)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
@@ -10303,12 +10331,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(430), pool: pool)
             s.profiler?.stop(611)
         }
-        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
+        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 1764 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(430), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 12301184, beta: s.p + 12302672, savedMean: s.f + 3978672, savedInvStd: s.f + 3980160,
-                activation: .silu, output: s.tensor(431), pool: pool)
+                activation: .silu, output: s.tensor(431), batch: s.n, means: s.tensor(433), pool: pool)
             s.profiler?.stop(612)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10319,12 +10347,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(431), scratch: s.f + 3978672, pool: pool)
             s.profiler?.stop(613)
         }
-        // features.5.6.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        // features.5.6.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(431), output: s.tensor(432), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 12307136,
             reduceBias: s.p + 12399392, activation: .silu, expandWeights: s.p + 12399456, expandBias: s.p + 12491712,
-            savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435), pool: pool)
+            savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435),
+            meansTaken: s.options.frozenBlocks <= 38, pool: pool)
         s.profiler?.stop(614)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
@@ -10434,12 +10463,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(442), pool: pool)
             s.profiler?.stop(628)
         }
-        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
+        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 1764 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(442), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 13275424, beta: s.p + 13276912, savedMean: s.f + 4059520, savedInvStd: s.f + 4061008,
-                activation: .silu, output: s.tensor(443), pool: pool)
+                activation: .silu, output: s.tensor(443), batch: s.n, means: s.tensor(445), pool: pool)
             s.profiler?.stop(629)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10450,12 +10479,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(443), scratch: s.f + 4059520, pool: pool)
             s.profiler?.stop(630)
         }
-        // features.5.7.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        // features.5.7.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(443), output: s.tensor(444), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 13281376,
             reduceBias: s.p + 13373632, activation: .silu, expandWeights: s.p + 13373696, expandBias: s.p + 13465952,
-            savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447), pool: pool)
+            savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447),
+            meansTaken: s.options.frozenBlocks <= 39, pool: pool)
         s.profiler?.stop(631)
         // features.5.7.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
@@ -10565,12 +10595,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(454), pool: pool)
             s.profiler?.stop(645)
         }
-        // features.5.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
+        // features.5.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(454), pixels: 1764 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(454), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 14249664, beta: s.p + 14251152, savedMean: s.f + 4140368, savedInvStd: s.f + 4141856,
-                activation: .silu, output: s.tensor(455), pool: pool)
+                activation: .silu, output: s.tensor(455), batch: s.n, means: s.tensor(457), pool: pool)
             s.profiler?.stop(646)
         }
         // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10581,12 +10611,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(455), scratch: s.f + 4140368, pool: pool)
             s.profiler?.stop(647)
         }
-        // features.5.8.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        // features.5.8.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(455), output: s.tensor(456), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 14255616,
             reduceBias: s.p + 14347872, activation: .silu, expandWeights: s.p + 14347936, expandBias: s.p + 14440192,
-            savedPooled: s.tensor(457), savedHidden: s.tensor(458), savedScale: s.tensor(459), pool: pool)
+            savedPooled: s.tensor(457), savedHidden: s.tensor(458), savedScale: s.tensor(459),
+            meansTaken: s.options.frozenBlocks <= 40, pool: pool)
         s.profiler?.stop(648)
         // features.5.8.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
@@ -10696,12 +10727,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(466), pool: pool)
             s.profiler?.stop(662)
         }
-        // features.5.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
+        // features.5.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(466), pixels: 1764 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(466), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 15223904, beta: s.p + 15225392, savedMean: s.f + 4221216, savedInvStd: s.f + 4222704,
-                activation: .silu, output: s.tensor(467), pool: pool)
+                activation: .silu, output: s.tensor(467), batch: s.n, means: s.tensor(469), pool: pool)
             s.profiler?.stop(663)
         }
         // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10712,12 +10743,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 4221216, pool: pool)
             s.profiler?.stop(664)
         }
-        // features.5.9.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        // features.5.9.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(467), output: s.tensor(468), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 15229856,
             reduceBias: s.p + 15322112, activation: .silu, expandWeights: s.p + 15322176, expandBias: s.p + 15414432,
-            savedPooled: s.tensor(469), savedHidden: s.tensor(470), savedScale: s.tensor(471), pool: pool)
+            savedPooled: s.tensor(469), savedHidden: s.tensor(470), savedScale: s.tensor(471),
+            meansTaken: s.options.frozenBlocks <= 41, pool: pool)
         s.profiler?.stop(665)
         // features.5.9.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
@@ -10827,12 +10859,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(478), pool: pool)
             s.profiler?.stop(679)
         }
-        // features.5.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
+        // features.5.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.10.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(478), pixels: 1764 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(478), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 16198144, beta: s.p + 16199632, savedMean: s.f + 4302064, savedInvStd: s.f + 4303552,
-                activation: .silu, output: s.tensor(479), pool: pool)
+                activation: .silu, output: s.tensor(479), batch: s.n, means: s.tensor(481), pool: pool)
             s.profiler?.stop(680)
         }
         // features.5.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10843,12 +10875,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 4302064, pool: pool)
             s.profiler?.stop(681)
         }
-        // features.5.10.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        // features.5.10.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(479), output: s.tensor(480), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 16204096,
             reduceBias: s.p + 16296352, activation: .silu, expandWeights: s.p + 16296416, expandBias: s.p + 16388672,
-            savedPooled: s.tensor(481), savedHidden: s.tensor(482), savedScale: s.tensor(483), pool: pool)
+            savedPooled: s.tensor(481), savedHidden: s.tensor(482), savedScale: s.tensor(483),
+            meansTaken: s.options.frozenBlocks <= 42, pool: pool)
         s.profiler?.stop(682)
         // features.5.10.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
@@ -10958,12 +10991,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(490), pool: pool)
             s.profiler?.stop(696)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 1488]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 1488], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(490), pixels: 441 &* s.n, channels: 1488,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(490), pixels: 441 &* s.n, channels: 1488,
                 gamma: s.p + 17172384, beta: s.p + 17173872, savedMean: s.f + 4382912, savedInvStd: s.f + 4384400,
-                activation: .silu, output: s.tensor(491), pool: pool)
+                activation: .silu, output: s.tensor(491), batch: s.n, means: s.tensor(493), pool: pool)
             s.profiler?.stop(697)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 1488]
@@ -10974,12 +11007,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(491), scratch: s.f + 4382912, pool: pool)
             s.profiler?.stop(698)
         }
-        // features.6.0.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 21, 21, 1488]
+        // features.6.0.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 21, 21, 1488] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(491), output: s.tensor(492), batch: s.n,
             pixels: 441, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 17178336,
             reduceBias: s.p + 17270592, activation: .silu, expandWeights: s.p + 17270656, expandBias: s.p + 17362912,
-            savedPooled: s.tensor(493), savedHidden: s.tensor(494), savedScale: s.tensor(495), pool: pool)
+            savedPooled: s.tensor(493), savedHidden: s.tensor(494), savedScale: s.tensor(495),
+            meansTaken: s.options.frozenBlocks <= 43, pool: pool)
         s.profiler?.stop(699)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1488][424]
         s.profiler?.start()
@@ -11076,12 +11110,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(500), pool: pool)
             s.profiler?.stop(711)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(500), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 19149472, beta: s.p + 19152016, savedMean: s.f + 4466224, savedInvStd: s.f + 4468768,
-                activation: .silu, output: s.tensor(501), pool: pool)
+                activation: .silu, output: s.tensor(501), batch: s.n, means: s.tensor(503), pool: pool)
             s.profiler?.stop(712)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11092,12 +11126,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(501), scratch: s.f + 4466224, pool: pool)
             s.profiler?.stop(713)
         }
-        // features.6.1.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.1.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(501), output: s.tensor(502), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 19159648,
             reduceBias: s.p + 19429312, activation: .silu, expandWeights: s.p + 19429424, expandBias: s.p + 19699088,
-            savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505), pool: pool)
+            savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505),
+            meansTaken: s.options.frozenBlocks <= 44, pool: pool)
         s.profiler?.stop(714)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -11207,12 +11242,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(512), pool: pool)
             s.profiler?.stop(728)
         }
-        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(512), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 21934448, beta: s.p + 21936992, savedMean: s.f + 4604448, savedInvStd: s.f + 4606992,
-                activation: .silu, output: s.tensor(513), pool: pool)
+                activation: .silu, output: s.tensor(513), batch: s.n, means: s.tensor(515), pool: pool)
             s.profiler?.stop(729)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11223,12 +11258,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(513), scratch: s.f + 4604448, pool: pool)
             s.profiler?.stop(730)
         }
-        // features.6.2.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.2.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(513), output: s.tensor(514), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 21944624,
             reduceBias: s.p + 22214288, activation: .silu, expandWeights: s.p + 22214400, expandBias: s.p + 22484064,
-            savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517), pool: pool)
+            savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517),
+            meansTaken: s.options.frozenBlocks <= 45, pool: pool)
         s.profiler?.stop(731)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -11338,12 +11374,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(524), pool: pool)
             s.profiler?.stop(745)
         }
-        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(524), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(524), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 24719424, beta: s.p + 24721968, savedMean: s.f + 4742672, savedInvStd: s.f + 4745216,
-                activation: .silu, output: s.tensor(525), pool: pool)
+                activation: .silu, output: s.tensor(525), batch: s.n, means: s.tensor(527), pool: pool)
             s.profiler?.stop(746)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11354,12 +11390,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(525), scratch: s.f + 4742672, pool: pool)
             s.profiler?.stop(747)
         }
-        // features.6.3.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.3.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(525), output: s.tensor(526), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 24729600,
             reduceBias: s.p + 24999264, activation: .silu, expandWeights: s.p + 24999376, expandBias: s.p + 25269040,
-            savedPooled: s.tensor(527), savedHidden: s.tensor(528), savedScale: s.tensor(529), pool: pool)
+            savedPooled: s.tensor(527), savedHidden: s.tensor(528), savedScale: s.tensor(529),
+            meansTaken: s.options.frozenBlocks <= 46, pool: pool)
         s.profiler?.stop(748)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -11469,12 +11506,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(536), pool: pool)
             s.profiler?.stop(762)
         }
-        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(536), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(536), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 27504400, beta: s.p + 27506944, savedMean: s.f + 4880896, savedInvStd: s.f + 4883440,
-                activation: .silu, output: s.tensor(537), pool: pool)
+                activation: .silu, output: s.tensor(537), batch: s.n, means: s.tensor(539), pool: pool)
             s.profiler?.stop(763)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11485,12 +11522,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(537), scratch: s.f + 4880896, pool: pool)
             s.profiler?.stop(764)
         }
-        // features.6.4.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.4.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(537), output: s.tensor(538), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 27514576,
             reduceBias: s.p + 27784240, activation: .silu, expandWeights: s.p + 27784352, expandBias: s.p + 28054016,
-            savedPooled: s.tensor(539), savedHidden: s.tensor(540), savedScale: s.tensor(541), pool: pool)
+            savedPooled: s.tensor(539), savedHidden: s.tensor(540), savedScale: s.tensor(541),
+            meansTaken: s.options.frozenBlocks <= 47, pool: pool)
         s.profiler?.stop(765)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -11600,12 +11638,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(548), pool: pool)
             s.profiler?.stop(779)
         }
-        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(548), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(548), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 30289376, beta: s.p + 30291920, savedMean: s.f + 5019120, savedInvStd: s.f + 5021664,
-                activation: .silu, output: s.tensor(549), pool: pool)
+                activation: .silu, output: s.tensor(549), batch: s.n, means: s.tensor(551), pool: pool)
             s.profiler?.stop(780)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11616,12 +11654,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(549), scratch: s.f + 5019120, pool: pool)
             s.profiler?.stop(781)
         }
-        // features.6.5.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.5.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(549), output: s.tensor(550), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 30299552,
             reduceBias: s.p + 30569216, activation: .silu, expandWeights: s.p + 30569328, expandBias: s.p + 30838992,
-            savedPooled: s.tensor(551), savedHidden: s.tensor(552), savedScale: s.tensor(553), pool: pool)
+            savedPooled: s.tensor(551), savedHidden: s.tensor(552), savedScale: s.tensor(553),
+            meansTaken: s.options.frozenBlocks <= 48, pool: pool)
         s.profiler?.stop(782)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -11731,12 +11770,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(560), pool: pool)
             s.profiler?.stop(796)
         }
-        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(560), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(560), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 33074352, beta: s.p + 33076896, savedMean: s.f + 5157344, savedInvStd: s.f + 5159888,
-                activation: .silu, output: s.tensor(561), pool: pool)
+                activation: .silu, output: s.tensor(561), batch: s.n, means: s.tensor(563), pool: pool)
             s.profiler?.stop(797)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11747,12 +11786,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(561), scratch: s.f + 5157344, pool: pool)
             s.profiler?.stop(798)
         }
-        // features.6.6.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.6.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(561), output: s.tensor(562), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 33084528,
             reduceBias: s.p + 33354192, activation: .silu, expandWeights: s.p + 33354304, expandBias: s.p + 33623968,
-            savedPooled: s.tensor(563), savedHidden: s.tensor(564), savedScale: s.tensor(565), pool: pool)
+            savedPooled: s.tensor(563), savedHidden: s.tensor(564), savedScale: s.tensor(565),
+            meansTaken: s.options.frozenBlocks <= 49, pool: pool)
         s.profiler?.stop(799)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -11862,12 +11902,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(572), pool: pool)
             s.profiler?.stop(813)
         }
-        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(572), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(572), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 35859328, beta: s.p + 35861872, savedMean: s.f + 5295568, savedInvStd: s.f + 5298112,
-                activation: .silu, output: s.tensor(573), pool: pool)
+                activation: .silu, output: s.tensor(573), batch: s.n, means: s.tensor(575), pool: pool)
             s.profiler?.stop(814)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11878,12 +11918,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(573), scratch: s.f + 5295568, pool: pool)
             s.profiler?.stop(815)
         }
-        // features.6.7.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.7.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(573), output: s.tensor(574), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 35869504,
             reduceBias: s.p + 36139168, activation: .silu, expandWeights: s.p + 36139280, expandBias: s.p + 36408944,
-            savedPooled: s.tensor(575), savedHidden: s.tensor(576), savedScale: s.tensor(577), pool: pool)
+            savedPooled: s.tensor(575), savedHidden: s.tensor(576), savedScale: s.tensor(577),
+            meansTaken: s.options.frozenBlocks <= 50, pool: pool)
         s.profiler?.stop(816)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -11993,12 +12034,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(584), pool: pool)
             s.profiler?.stop(830)
         }
-        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(584), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(584), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 38644304, beta: s.p + 38646848, savedMean: s.f + 5433792, savedInvStd: s.f + 5436336,
-                activation: .silu, output: s.tensor(585), pool: pool)
+                activation: .silu, output: s.tensor(585), batch: s.n, means: s.tensor(587), pool: pool)
             s.profiler?.stop(831)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12009,12 +12050,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(585), scratch: s.f + 5433792, pool: pool)
             s.profiler?.stop(832)
         }
-        // features.6.8.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.8.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(585), output: s.tensor(586), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 38654480,
             reduceBias: s.p + 38924144, activation: .silu, expandWeights: s.p + 38924256, expandBias: s.p + 39193920,
-            savedPooled: s.tensor(587), savedHidden: s.tensor(588), savedScale: s.tensor(589), pool: pool)
+            savedPooled: s.tensor(587), savedHidden: s.tensor(588), savedScale: s.tensor(589),
+            meansTaken: s.options.frozenBlocks <= 51, pool: pool)
         s.profiler?.stop(833)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -12124,12 +12166,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(596), pool: pool)
             s.profiler?.stop(847)
         }
-        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(596), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(596), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 41429280, beta: s.p + 41431824, savedMean: s.f + 5572016, savedInvStd: s.f + 5574560,
-                activation: .silu, output: s.tensor(597), pool: pool)
+                activation: .silu, output: s.tensor(597), batch: s.n, means: s.tensor(599), pool: pool)
             s.profiler?.stop(848)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12140,12 +12182,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(597), scratch: s.f + 5572016, pool: pool)
             s.profiler?.stop(849)
         }
-        // features.6.9.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.9.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(597), output: s.tensor(598), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 41439456,
             reduceBias: s.p + 41709120, activation: .silu, expandWeights: s.p + 41709232, expandBias: s.p + 41978896,
-            savedPooled: s.tensor(599), savedHidden: s.tensor(600), savedScale: s.tensor(601), pool: pool)
+            savedPooled: s.tensor(599), savedHidden: s.tensor(600), savedScale: s.tensor(601),
+            meansTaken: s.options.frozenBlocks <= 52, pool: pool)
         s.profiler?.stop(850)
         // features.6.9.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -12255,12 +12298,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(608), pool: pool)
             s.profiler?.stop(864)
         }
-        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.10.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(608), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(608), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 44214256, beta: s.p + 44216800, savedMean: s.f + 5710240, savedInvStd: s.f + 5712784,
-                activation: .silu, output: s.tensor(609), pool: pool)
+                activation: .silu, output: s.tensor(609), batch: s.n, means: s.tensor(611), pool: pool)
             s.profiler?.stop(865)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12271,12 +12314,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(609), scratch: s.f + 5710240, pool: pool)
             s.profiler?.stop(866)
         }
-        // features.6.10.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.10.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(609), output: s.tensor(610), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 44224432,
             reduceBias: s.p + 44494096, activation: .silu, expandWeights: s.p + 44494208, expandBias: s.p + 44763872,
-            savedPooled: s.tensor(611), savedHidden: s.tensor(612), savedScale: s.tensor(613), pool: pool)
+            savedPooled: s.tensor(611), savedHidden: s.tensor(612), savedScale: s.tensor(613),
+            meansTaken: s.options.frozenBlocks <= 53, pool: pool)
         s.profiler?.stop(867)
         // features.6.10.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -12386,12 +12430,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(620), pool: pool)
             s.profiler?.stop(881)
         }
-        // features.6.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.11.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(620), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(620), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 46999232, beta: s.p + 47001776, savedMean: s.f + 5848464, savedInvStd: s.f + 5851008,
-                activation: .silu, output: s.tensor(621), pool: pool)
+                activation: .silu, output: s.tensor(621), batch: s.n, means: s.tensor(623), pool: pool)
             s.profiler?.stop(882)
         }
         // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12402,12 +12446,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(621), scratch: s.f + 5848464, pool: pool)
             s.profiler?.stop(883)
         }
-        // features.6.11.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.11.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(621), output: s.tensor(622), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 47009408,
             reduceBias: s.p + 47279072, activation: .silu, expandWeights: s.p + 47279184, expandBias: s.p + 47548848,
-            savedPooled: s.tensor(623), savedHidden: s.tensor(624), savedScale: s.tensor(625), pool: pool)
+            savedPooled: s.tensor(623), savedHidden: s.tensor(624), savedScale: s.tensor(625),
+            meansTaken: s.options.frozenBlocks <= 54, pool: pool)
         s.profiler?.stop(884)
         // features.6.11.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -12517,12 +12562,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(632), pool: pool)
             s.profiler?.stop(898)
         }
-        // features.6.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.12.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(632), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(632), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 49784208, beta: s.p + 49786752, savedMean: s.f + 5986688, savedInvStd: s.f + 5989232,
-                activation: .silu, output: s.tensor(633), pool: pool)
+                activation: .silu, output: s.tensor(633), batch: s.n, means: s.tensor(635), pool: pool)
             s.profiler?.stop(899)
         }
         // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12533,12 +12578,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(633), scratch: s.f + 5986688, pool: pool)
             s.profiler?.stop(900)
         }
-        // features.6.12.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.12.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(633), output: s.tensor(634), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 49794384,
             reduceBias: s.p + 50064048, activation: .silu, expandWeights: s.p + 50064160, expandBias: s.p + 50333824,
-            savedPooled: s.tensor(635), savedHidden: s.tensor(636), savedScale: s.tensor(637), pool: pool)
+            savedPooled: s.tensor(635), savedHidden: s.tensor(636), savedScale: s.tensor(637),
+            meansTaken: s.options.frozenBlocks <= 55, pool: pool)
         s.profiler?.stop(901)
         // features.6.12.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -12648,12 +12694,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(644), pool: pool)
             s.profiler?.stop(915)
         }
-        // features.6.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.13.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 56 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(644), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(644), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 52569184, beta: s.p + 52571728, savedMean: s.f + 6124912, savedInvStd: s.f + 6127456,
-                activation: .silu, output: s.tensor(645), pool: pool)
+                activation: .silu, output: s.tensor(645), batch: s.n, means: s.tensor(647), pool: pool)
             s.profiler?.stop(916)
         }
         // features.6.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12664,12 +12710,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(645), scratch: s.f + 6124912, pool: pool)
             s.profiler?.stop(917)
         }
-        // features.6.13.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.13.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(645), output: s.tensor(646), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 52579360,
             reduceBias: s.p + 52849024, activation: .silu, expandWeights: s.p + 52849136, expandBias: s.p + 53118800,
-            savedPooled: s.tensor(647), savedHidden: s.tensor(648), savedScale: s.tensor(649), pool: pool)
+            savedPooled: s.tensor(647), savedHidden: s.tensor(648), savedScale: s.tensor(649),
+            meansTaken: s.options.frozenBlocks <= 56, pool: pool)
         s.profiler?.stop(918)
         // features.6.13.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -12779,12 +12826,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(656), pool: pool)
             s.profiler?.stop(932)
         }
-        // features.6.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.6.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.14.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 57 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(656), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(656), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 55354160, beta: s.p + 55356704, savedMean: s.f + 6263136, savedInvStd: s.f + 6265680,
-                activation: .silu, output: s.tensor(657), pool: pool)
+                activation: .silu, output: s.tensor(657), batch: s.n, means: s.tensor(659), pool: pool)
             s.profiler?.stop(933)
         }
         // features.6.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12795,12 +12842,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(657), scratch: s.f + 6263136, pool: pool)
             s.profiler?.stop(934)
         }
-        // features.6.14.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.6.14.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(657), output: s.tensor(658), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 55364336,
             reduceBias: s.p + 55634000, activation: .silu, expandWeights: s.p + 55634112, expandBias: s.p + 55903776,
-            savedPooled: s.tensor(659), savedHidden: s.tensor(660), savedScale: s.tensor(661), pool: pool)
+            savedPooled: s.tensor(659), savedHidden: s.tensor(660), savedScale: s.tensor(661),
+            meansTaken: s.options.frozenBlocks <= 57, pool: pool)
         s.profiler?.stop(935)
         // features.6.14.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
@@ -12910,12 +12958,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(668), pool: pool)
             s.profiler?.stop(949)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 58 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(668), pixels: 441 &* s.n, channels: 2544,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(668), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 58098432, beta: s.p + 58100976, savedMean: s.f + 6401360, savedInvStd: s.f + 6403904,
-                activation: .silu, output: s.tensor(669), pool: pool)
+                activation: .silu, output: s.tensor(669), batch: s.n, means: s.tensor(671), pool: pool)
             s.profiler?.stop(950)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12926,12 +12974,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(669), scratch: s.f + 6401360, pool: pool)
             s.profiler?.stop(951)
         }
-        // features.7.0.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        // features.7.0.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(669), output: s.tensor(670), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 58108608,
             reduceBias: s.p + 58378272, activation: .silu, expandWeights: s.p + 58378384, expandBias: s.p + 58648048,
-            savedPooled: s.tensor(671), savedHidden: s.tensor(672), savedScale: s.tensor(673), pool: pool)
+            savedPooled: s.tensor(671), savedHidden: s.tensor(672), savedScale: s.tensor(673),
+            meansTaken: s.options.frozenBlocks <= 58, pool: pool)
         s.profiler?.stop(952)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [2544][704]
         s.profiler?.start()
@@ -13028,12 +13077,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(678), pool: pool)
             s.profiler?.stop(964)
         }
-        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224], and features.7.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 59 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(678), pixels: 441 &* s.n, channels: 4224,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(678), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 63472992, beta: s.p + 63477216, savedMean: s.f + 6462096, savedInvStd: s.f + 6466320,
-                activation: .silu, output: s.tensor(679), pool: pool)
+                activation: .silu, output: s.tensor(679), batch: s.n, means: s.tensor(681), pool: pool)
             s.profiler?.stop(965)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]
@@ -13044,12 +13093,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(679), scratch: s.f + 6462096, pool: pool)
             s.profiler?.stop(966)
         }
-        // features.7.1.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]
+        // features.7.1.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(679), output: s.tensor(680), batch: s.n,
             pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 63489888,
             reduceBias: s.p + 64233312, activation: .silu, expandWeights: s.p + 64233488, expandBias: s.p + 64976912,
-            savedPooled: s.tensor(681), savedHidden: s.tensor(682), savedScale: s.tensor(683), pool: pool)
+            savedPooled: s.tensor(681), savedHidden: s.tensor(682), savedScale: s.tensor(683),
+            meansTaken: s.options.frozenBlocks <= 59, pool: pool)
         s.profiler?.stop(967)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [4224][704]
         s.profiler?.start()
@@ -13159,12 +13209,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(690), pool: pool)
             s.profiler?.stop(981)
         }
-        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]
+        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224], and features.7.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 60 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(690), pixels: 441 &* s.n, channels: 4224,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(690), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 70986256, beta: s.p + 70990480, savedMean: s.f + 6556432, savedInvStd: s.f + 6560656,
-                activation: .silu, output: s.tensor(691), pool: pool)
+                activation: .silu, output: s.tensor(691), batch: s.n, means: s.tensor(693), pool: pool)
             s.profiler?.stop(982)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]
@@ -13175,12 +13225,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(691), scratch: s.f + 6556432, pool: pool)
             s.profiler?.stop(983)
         }
-        // features.7.2.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]
+        // features.7.2.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(691), output: s.tensor(692), batch: s.n,
             pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 71003152,
             reduceBias: s.p + 71746576, activation: .silu, expandWeights: s.p + 71746752, expandBias: s.p + 72490176,
-            savedPooled: s.tensor(693), savedHidden: s.tensor(694), savedScale: s.tensor(695), pool: pool)
+            savedPooled: s.tensor(693), savedHidden: s.tensor(694), savedScale: s.tensor(695),
+            meansTaken: s.options.frozenBlocks <= 60, pool: pool)
         s.profiler?.stop(984)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [4224][704]
         s.profiler?.start()
@@ -13290,12 +13341,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(702), pool: pool)
             s.profiler?.stop(998)
         }
-        // features.7.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]
+        // features.7.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224], and features.7.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 61 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(702), pixels: 441 &* s.n, channels: 4224,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(702), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 78499520, beta: s.p + 78503744, savedMean: s.f + 6650768, savedInvStd: s.f + 6654992,
-                activation: .silu, output: s.tensor(703), pool: pool)
+                activation: .silu, output: s.tensor(703), batch: s.n, means: s.tensor(705), pool: pool)
             s.profiler?.stop(999)
         }
         // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]
@@ -13306,12 +13357,13 @@ public final class EfficientNetB8Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(703), scratch: s.f + 6650768, pool: pool)
             s.profiler?.stop(1000)
         }
-        // features.7.3.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]
+        // features.7.3.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(703), output: s.tensor(704), batch: s.n,
             pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 78516416,
             reduceBias: s.p + 79259840, activation: .silu, expandWeights: s.p + 79260016, expandBias: s.p + 80003440,
-            savedPooled: s.tensor(705), savedHidden: s.tensor(706), savedScale: s.tensor(707), pool: pool)
+            savedPooled: s.tensor(705), savedHidden: s.tensor(706), savedScale: s.tensor(707),
+            meansTaken: s.options.frozenBlocks <= 61, pool: pool)
         s.profiler?.stop(1001)
         // features.7.3.block.3 project conv 1x1 weights to the GEMM layout [4224][704]
         s.profiler?.start()
@@ -21195,12 +21247,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 336, 336, 72] -> [n, 336, 336, 72]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 336, 336, 72]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 336, 336, 72]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 336, 336, 72], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 336, 336, 72]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 2592,
-              "squeeze-excitation 72 -> 18 -> 72 on [n, 336, 336, 72]"),
+              "squeeze-excitation 72 -> 18 -> 72 on [n, 336, 336, 72] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [72][32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 260112384,
@@ -21297,12 +21349,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 48771072,
               "frozen: depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 192]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 192], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 192]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
-              "squeeze-excitation 192 -> 8 -> 192 on [n, 168, 168, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 on [n, 168, 168, 192] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][56]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 303464448,
@@ -21327,12 +21379,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
-        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
+        .init("features.2.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.1.block.2's channel means as its rows are written"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
@@ -21361,12 +21413,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
-        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
+        .init("features.2.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.2.block.2's channel means as its rows are written"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
@@ -21395,12 +21447,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
-        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
+        .init("features.2.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.3.block.2's channel means as its rows are written"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
@@ -21429,12 +21481,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.2.4.block.0 BatchNorm + silu (statistics taken before) and features.2.4.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
-        .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
+        .init("features.2.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.4.block.2's channel means as its rows are written"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
@@ -21463,12 +21515,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.2.5.block.0 BatchNorm + silu (statistics taken before) and features.2.5.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
-        .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
+        .init("features.2.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.5.block.2's channel means as its rows are written"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
@@ -21497,12 +21549,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.2.6.block.0 BatchNorm + silu (statistics taken before) and features.2.6.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
-        .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
+        .init("features.2.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.6.block.2's channel means as its rows are written"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
@@ -21531,12 +21583,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.2.7.block.0 BatchNorm + silu (statistics taken before) and features.2.7.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.7.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
-        .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
+        .init("features.2.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336], and features.2.7.block.2's channel means as its rows are written"),
         .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
@@ -21565,12 +21617,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 59270400,
               "frozen: depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 336]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 336], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 336]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 84, 84, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 84, 84, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][88]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 208631808,
@@ -21595,12 +21647,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
-        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
+        .init("features.3.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.1.block.2's channel means as its rows are written"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21629,12 +21681,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
-        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
+        .init("features.3.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.2.block.2's channel means as its rows are written"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21663,12 +21715,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
-        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
+        .init("features.3.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.3.block.2's channel means as its rows are written"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21697,12 +21749,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.3.4.block.0 BatchNorm + silu (statistics taken before) and features.3.4.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
-        .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
+        .init("features.3.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.4.block.2's channel means as its rows are written"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21731,12 +21783,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.3.5.block.0 BatchNorm + silu (statistics taken before) and features.3.5.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
-        .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
+        .init("features.3.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.5.block.2's channel means as its rows are written"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21765,12 +21817,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.3.6.block.0 BatchNorm + silu (statistics taken before) and features.3.6.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
-        .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
+        .init("features.3.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.6.block.2's channel means as its rows are written"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21799,12 +21851,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.3.7.block.0 BatchNorm + silu (statistics taken before) and features.3.7.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.7.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
-        .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
+        .init("features.3.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528], and features.3.7.block.2's channel means as its rows are written"),
         .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21833,12 +21885,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 8382528,
               "frozen: depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 528]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 528], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 528]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
-              "squeeze-excitation 528 -> 22 -> 528 on [n, 42, 42, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 on [n, 42, 42, 528] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][176]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 163924992,
@@ -21863,12 +21915,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21897,12 +21949,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.4.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.2.block.2's channel means as its rows are written"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21931,12 +21983,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.4.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.3.block.2's channel means as its rows are written"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21965,12 +22017,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.4.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.4.block.2's channel means as its rows are written"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -21999,12 +22051,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.4.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.5.block.2's channel means as its rows are written"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -22033,12 +22085,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.6.block.0 BatchNorm + silu (statistics taken before) and features.4.6.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.4.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.6.block.2's channel means as its rows are written"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -22067,12 +22119,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.7.block.0 BatchNorm + silu (statistics taken before) and features.4.7.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.4.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.7.block.2's channel means as its rows are written"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -22101,12 +22153,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.8.block.0 BatchNorm + silu (statistics taken before) and features.4.8.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.4.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.8.block.2's channel means as its rows are written"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -22135,12 +22187,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.9.block.0 BatchNorm + silu (statistics taken before) and features.4.9.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.4.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.9.block.2's channel means as its rows are written"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -22169,12 +22221,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.4.10.block.0 BatchNorm + silu (statistics taken before) and features.4.10.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.10.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.4.10.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.4.10.block.2's channel means as its rows are written"),
         .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
@@ -22203,12 +22255,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 46569600,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][248]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 461970432,
@@ -22233,12 +22285,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
@@ -22267,12 +22319,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
-        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
+        .init("features.5.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.2.block.2's channel means as its rows are written"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
@@ -22301,12 +22353,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
-        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
+        .init("features.5.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.3.block.2's channel means as its rows are written"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
@@ -22335,12 +22387,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
-        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
+        .init("features.5.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.4.block.2's channel means as its rows are written"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
@@ -22369,12 +22421,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
-        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
+        .init("features.5.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.5.block.2's channel means as its rows are written"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
@@ -22403,12 +22455,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.6.block.0 BatchNorm + silu (statistics taken before) and features.5.6.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
-        .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
+        .init("features.5.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.6.block.2's channel means as its rows are written"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
@@ -22437,12 +22489,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.7.block.0 BatchNorm + silu (statistics taken before) and features.5.7.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
-        .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
+        .init("features.5.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.7.block.2's channel means as its rows are written"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
@@ -22471,12 +22523,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.8.block.0 BatchNorm + silu (statistics taken before) and features.5.8.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
-        .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
+        .init("features.5.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.8.block.2's channel means as its rows are written"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
@@ -22505,12 +22557,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.9.block.0 BatchNorm + silu (statistics taken before) and features.5.9.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
-        .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
+        .init("features.5.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.9.block.2's channel means as its rows are written"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
@@ -22539,12 +22591,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.5.10.block.0 BatchNorm + silu (statistics taken before) and features.5.10.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.10.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
-        .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
+        .init("features.5.10.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488], and features.5.10.block.2's channel means as its rows are written"),
         .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
@@ -22573,12 +22625,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 16405200,
               "frozen: depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 1488]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 1488], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 1488]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
-              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 21, 21, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 on [n, 21, 21, 1488] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][424]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 278232192,
@@ -22603,12 +22655,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22637,12 +22689,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.2.block.2's channel means as its rows are written"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22671,12 +22723,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.3.block.2's channel means as its rows are written"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22705,12 +22757,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.4.block.2's channel means as its rows are written"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22739,12 +22791,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.5.block.2's channel means as its rows are written"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22773,12 +22825,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.6.block.2's channel means as its rows are written"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22807,12 +22859,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.7.block.2's channel means as its rows are written"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22841,12 +22893,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.8.block.0 BatchNorm + silu (statistics taken before) and features.6.8.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.8.block.2's channel means as its rows are written"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22875,12 +22927,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.9.block.0 BatchNorm + silu (statistics taken before) and features.6.9.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.9.block.2's channel means as its rows are written"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22909,12 +22961,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.10.block.0 BatchNorm + silu (statistics taken before) and features.6.10.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.10.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.10.block.2's channel means as its rows are written"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22943,12 +22995,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.11.block.0 BatchNorm + silu (statistics taken before) and features.6.11.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.11.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.11.block.2's channel means as its rows are written"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.11.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -22977,12 +23029,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.12.block.0 BatchNorm + silu (statistics taken before) and features.6.12.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.12.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.12.block.2's channel means as its rows are written"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.12.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -23011,12 +23063,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.13.block.0 BatchNorm + silu (statistics taken before) and features.6.13.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.13.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.13.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.13.block.2's channel means as its rows are written"),
         .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.13.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.13.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.13.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -23045,12 +23097,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.6.14.block.0 BatchNorm + silu (statistics taken before) and features.6.14.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.14.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.6.14.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.6.14.block.2's channel means as its rows are written"),
         .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.14.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.14.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.14.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
@@ -23079,12 +23131,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 10097136,
               "frozen: depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
-              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][704]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 789820416,
@@ -23109,12 +23161,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
-        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]"),
+        .init("features.7.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224], and features.7.1.block.2's channel means as its rows are written"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1486848,
-              "squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]"),
+              "squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4224][704]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1311399936,
@@ -23143,12 +23195,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.7.2.block.0 BatchNorm + silu (statistics taken before) and features.7.2.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
-        .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]"),
+        .init("features.7.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224], and features.7.2.block.2's channel means as its rows are written"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 1486848,
-              "squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]"),
+              "squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4224][704]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1311399936,
@@ -23177,12 +23229,12 @@ public final class EfficientNetB8Training: TrainableModel {
               "features.7.3.block.0 BatchNorm + silu (statistics taken before) and features.7.3.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
-        .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]"),
+        .init("features.7.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224], and features.7.3.block.2's channel means as its rows are written"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 1486848,
-              "squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]"),
+              "squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4224][704]"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1311399936,

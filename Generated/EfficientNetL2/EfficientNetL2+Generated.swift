@@ -7528,12 +7528,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 runningMean: s.p + 5776, runningVar: s.p + 5920, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 400, 400, 136]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 400, 400, 136], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 160000 &* s.n, channels: 136, gamma: s.p + 5488,
-                beta: s.p + 5632, savedMean: s.f + 11385296, savedInvStd: s.f + 11385432, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 160000 &* s.n, channels: 136,
+                gamma: s.p + 5488, beta: s.p + 5632, savedMean: s.f + 11385296, savedInvStd: s.f + 11385432,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 400, 400, 136]
@@ -7544,12 +7544,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 11385296, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 136 -> 34 -> 136 on [n, 400, 400, 136]
+        // features.1.0.block.1 squeeze-excitation 136 -> 34 -> 136 on [n, 400, 400, 136] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 160000, channels: 136, squeezeChannels: 34, reduceWeights: s.p + 6064, reduceBias: s.p + 10688,
             activation: .silu, expandWeights: s.p + 10736, expandBias: s.p + 15360, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [136][72]
         s.profiler?.start()
@@ -8085,12 +8085,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(62), pool: pool)
             s.profiler?.stop(82)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 432]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 432], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 40000 &* s.n, channels: 432,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(62), pixels: 40000 &* s.n, channels: 432,
                 gamma: s.p + 108256, beta: s.p + 108688, savedMean: s.f + 11396944, savedInvStd: s.f + 11397376,
-                activation: .silu, output: s.tensor(63), pool: pool)
+                activation: .silu, output: s.tensor(63), batch: s.n, means: s.tensor(65), pool: pool)
             s.profiler?.stop(83)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 432]
@@ -8101,12 +8101,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(63), scratch: s.f + 11396944, pool: pool)
             s.profiler?.stop(84)
         }
-        // features.2.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 200, 200, 432]
+        // features.2.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 200, 200, 432] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(63), output: s.tensor(64), batch: s.n,
             pixels: 40000, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 109984, reduceBias: s.p + 117760,
             activation: .silu, expandWeights: s.p + 117792, expandBias: s.p + 125568, savedPooled: s.tensor(65),
-            savedHidden: s.tensor(66), savedScale: s.tensor(67), pool: pool)
+            savedHidden: s.tensor(66), savedScale: s.tensor(67), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(85)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [432][104]
         s.profiler?.start()
@@ -8202,12 +8202,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(72), pool: pool)
             s.profiler?.stop(97)
         }
-        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 40000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(72), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 244384, beta: s.p + 245008, savedMean: s.f + 11407040, savedInvStd: s.f + 11407664,
-                activation: .silu, output: s.tensor(73), pool: pool)
+                activation: .silu, output: s.tensor(73), batch: s.n, means: s.tensor(75), pool: pool)
             s.profiler?.stop(98)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8218,12 +8218,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(73), scratch: s.f + 11407040, pool: pool)
             s.profiler?.stop(99)
         }
-        // features.2.1.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        // features.2.1.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(73), output: s.tensor(74), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 246880, reduceBias: s.p + 263104,
             activation: .silu, expandWeights: s.p + 263136, expandBias: s.p + 279360, savedPooled: s.tensor(75),
-            savedHidden: s.tensor(76), savedScale: s.tensor(77), pool: pool)
+            savedHidden: s.tensor(76), savedScale: s.tensor(77), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(100)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
@@ -8332,12 +8332,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(84), pool: pool)
             s.profiler?.stop(114)
         }
-        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 40000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(84), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 418336, beta: s.p + 418960, savedMean: s.f + 11420976, savedInvStd: s.f + 11421600,
-                activation: .silu, output: s.tensor(85), pool: pool)
+                activation: .silu, output: s.tensor(85), batch: s.n, means: s.tensor(87), pool: pool)
             s.profiler?.stop(115)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8348,12 +8348,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(85), scratch: s.f + 11420976, pool: pool)
             s.profiler?.stop(116)
         }
-        // features.2.2.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        // features.2.2.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(85), output: s.tensor(86), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 420832, reduceBias: s.p + 437056,
             activation: .silu, expandWeights: s.p + 437088, expandBias: s.p + 453312, savedPooled: s.tensor(87),
-            savedHidden: s.tensor(88), savedScale: s.tensor(89), pool: pool)
+            savedHidden: s.tensor(88), savedScale: s.tensor(89), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(117)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
@@ -8462,12 +8462,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(96), pool: pool)
             s.profiler?.stop(131)
         }
-        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 40000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(96), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 592288, beta: s.p + 592912, savedMean: s.f + 11434912, savedInvStd: s.f + 11435536,
-                activation: .silu, output: s.tensor(97), pool: pool)
+                activation: .silu, output: s.tensor(97), batch: s.n, means: s.tensor(99), pool: pool)
             s.profiler?.stop(132)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8478,12 +8478,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(97), scratch: s.f + 11434912, pool: pool)
             s.profiler?.stop(133)
         }
-        // features.2.3.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        // features.2.3.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(97), output: s.tensor(98), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 594784, reduceBias: s.p + 611008,
             activation: .silu, expandWeights: s.p + 611040, expandBias: s.p + 627264, savedPooled: s.tensor(99),
-            savedHidden: s.tensor(100), savedScale: s.tensor(101), pool: pool)
+            savedHidden: s.tensor(100), savedScale: s.tensor(101), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(134)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
@@ -8592,12 +8593,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(108), pool: pool)
             s.profiler?.stop(148)
         }
-        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
+        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 40000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(108), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 766240, beta: s.p + 766864, savedMean: s.f + 11448848, savedInvStd: s.f + 11449472,
-                activation: .silu, output: s.tensor(109), pool: pool)
+                activation: .silu, output: s.tensor(109), batch: s.n, means: s.tensor(111), pool: pool)
             s.profiler?.stop(149)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8608,12 +8609,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(109), scratch: s.f + 11448848, pool: pool)
             s.profiler?.stop(150)
         }
-        // features.2.4.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        // features.2.4.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(109), output: s.tensor(110), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 768736, reduceBias: s.p + 784960,
             activation: .silu, expandWeights: s.p + 784992, expandBias: s.p + 801216, savedPooled: s.tensor(111),
-            savedHidden: s.tensor(112), savedScale: s.tensor(113), pool: pool)
+            savedHidden: s.tensor(112), savedScale: s.tensor(113), meansTaken: s.options.frozenBlocks <= 11,
+            pool: pool)
         s.profiler?.stop(151)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
@@ -8722,12 +8724,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(120), pool: pool)
             s.profiler?.stop(165)
         }
-        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
+        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 40000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(120), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 940192, beta: s.p + 940816, savedMean: s.f + 11462784, savedInvStd: s.f + 11463408,
-                activation: .silu, output: s.tensor(121), pool: pool)
+                activation: .silu, output: s.tensor(121), batch: s.n, means: s.tensor(123), pool: pool)
             s.profiler?.stop(166)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8738,12 +8740,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(121), scratch: s.f + 11462784, pool: pool)
             s.profiler?.stop(167)
         }
-        // features.2.5.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        // features.2.5.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(121), output: s.tensor(122), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 942688, reduceBias: s.p + 958912,
             activation: .silu, expandWeights: s.p + 958944, expandBias: s.p + 975168, savedPooled: s.tensor(123),
-            savedHidden: s.tensor(124), savedScale: s.tensor(125), pool: pool)
+            savedHidden: s.tensor(124), savedScale: s.tensor(125), meansTaken: s.options.frozenBlocks <= 12,
+            pool: pool)
         s.profiler?.stop(168)
         // features.2.5.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
@@ -8851,12 +8854,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(132), pool: pool)
             s.profiler?.stop(182)
         }
-        // features.2.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
+        // features.2.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 40000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(132), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1114144, beta: s.p + 1114768, savedMean: s.f + 11476720, savedInvStd: s.f + 11477344,
-                activation: .silu, output: s.tensor(133), pool: pool)
+                activation: .silu, output: s.tensor(133), batch: s.n, means: s.tensor(135), pool: pool)
             s.profiler?.stop(183)
         }
         // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8867,12 +8870,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(133), scratch: s.f + 11476720, pool: pool)
             s.profiler?.stop(184)
         }
-        // features.2.6.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        // features.2.6.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(133), output: s.tensor(134), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1116640, reduceBias: s.p + 1132864,
             activation: .silu, expandWeights: s.p + 1132896, expandBias: s.p + 1149120, savedPooled: s.tensor(135),
-            savedHidden: s.tensor(136), savedScale: s.tensor(137), pool: pool)
+            savedHidden: s.tensor(136), savedScale: s.tensor(137), meansTaken: s.options.frozenBlocks <= 13,
+            pool: pool)
         s.profiler?.stop(185)
         // features.2.6.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
@@ -8981,12 +8985,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(144), pool: pool)
             s.profiler?.stop(199)
         }
-        // features.2.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
+        // features.2.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 40000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(144), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1288096, beta: s.p + 1288720, savedMean: s.f + 11490656, savedInvStd: s.f + 11491280,
-                activation: .silu, output: s.tensor(145), pool: pool)
+                activation: .silu, output: s.tensor(145), batch: s.n, means: s.tensor(147), pool: pool)
             s.profiler?.stop(200)
         }
         // features.2.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8997,12 +9001,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(145), scratch: s.f + 11490656, pool: pool)
             s.profiler?.stop(201)
         }
-        // features.2.7.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        // features.2.7.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(145), output: s.tensor(146), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1290592, reduceBias: s.p + 1306816,
             activation: .silu, expandWeights: s.p + 1306848, expandBias: s.p + 1323072, savedPooled: s.tensor(147),
-            savedHidden: s.tensor(148), savedScale: s.tensor(149), pool: pool)
+            savedHidden: s.tensor(148), savedScale: s.tensor(149), meansTaken: s.options.frozenBlocks <= 14,
+            pool: pool)
         s.profiler?.stop(202)
         // features.2.7.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
@@ -9111,12 +9116,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(156), pool: pool)
             s.profiler?.stop(216)
         }
-        // features.2.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
+        // features.2.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 40000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(156), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1462048, beta: s.p + 1462672, savedMean: s.f + 11504592, savedInvStd: s.f + 11505216,
-                activation: .silu, output: s.tensor(157), pool: pool)
+                activation: .silu, output: s.tensor(157), batch: s.n, means: s.tensor(159), pool: pool)
             s.profiler?.stop(217)
         }
         // features.2.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -9127,12 +9132,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(157), scratch: s.f + 11504592, pool: pool)
             s.profiler?.stop(218)
         }
-        // features.2.8.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        // features.2.8.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(157), output: s.tensor(158), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1464544, reduceBias: s.p + 1480768,
             activation: .silu, expandWeights: s.p + 1480800, expandBias: s.p + 1497024, savedPooled: s.tensor(159),
-            savedHidden: s.tensor(160), savedScale: s.tensor(161), pool: pool)
+            savedHidden: s.tensor(160), savedScale: s.tensor(161), meansTaken: s.options.frozenBlocks <= 15,
+            pool: pool)
         s.profiler?.stop(219)
         // features.2.8.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
@@ -9241,12 +9247,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(168), pool: pool)
             s.profiler?.stop(233)
         }
-        // features.2.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
+        // features.2.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 40000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(168), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1636000, beta: s.p + 1636624, savedMean: s.f + 11518528, savedInvStd: s.f + 11519152,
-                activation: .silu, output: s.tensor(169), pool: pool)
+                activation: .silu, output: s.tensor(169), batch: s.n, means: s.tensor(171), pool: pool)
             s.profiler?.stop(234)
         }
         // features.2.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -9257,12 +9263,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(169), scratch: s.f + 11518528, pool: pool)
             s.profiler?.stop(235)
         }
-        // features.2.9.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        // features.2.9.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(169), output: s.tensor(170), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1638496, reduceBias: s.p + 1654720,
             activation: .silu, expandWeights: s.p + 1654752, expandBias: s.p + 1670976, savedPooled: s.tensor(171),
-            savedHidden: s.tensor(172), savedScale: s.tensor(173), pool: pool)
+            savedHidden: s.tensor(172), savedScale: s.tensor(173), meansTaken: s.options.frozenBlocks <= 16,
+            pool: pool)
         s.profiler?.stop(236)
         // features.2.9.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
@@ -9371,12 +9378,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(180), pool: pool)
             s.profiler?.stop(250)
         }
-        // features.2.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
+        // features.2.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.10.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 40000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(180), pixels: 40000 &* s.n, channels: 624,
                 gamma: s.p + 1809952, beta: s.p + 1810576, savedMean: s.f + 11532464, savedInvStd: s.f + 11533088,
-                activation: .silu, output: s.tensor(181), pool: pool)
+                activation: .silu, output: s.tensor(181), batch: s.n, means: s.tensor(183), pool: pool)
             s.profiler?.stop(251)
         }
         // features.2.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -9387,12 +9394,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 11532464, pool: pool)
             s.profiler?.stop(252)
         }
-        // features.2.10.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        // features.2.10.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(181), output: s.tensor(182), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1812448, reduceBias: s.p + 1828672,
             activation: .silu, expandWeights: s.p + 1828704, expandBias: s.p + 1844928, savedPooled: s.tensor(183),
-            savedHidden: s.tensor(184), savedScale: s.tensor(185), pool: pool)
+            savedHidden: s.tensor(184), savedScale: s.tensor(185), meansTaken: s.options.frozenBlocks <= 17,
+            pool: pool)
         s.profiler?.stop(253)
         // features.2.10.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
@@ -9501,12 +9509,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(192), pool: pool)
             s.profiler?.stop(267)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 624]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 624], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 10000 &* s.n, channels: 624,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(192), pixels: 10000 &* s.n, channels: 624,
                 gamma: s.p + 1993888, beta: s.p + 1994512, savedMean: s.f + 11546400, savedInvStd: s.f + 11547024,
-                activation: .silu, output: s.tensor(193), pool: pool)
+                activation: .silu, output: s.tensor(193), batch: s.n, means: s.tensor(195), pool: pool)
             s.profiler?.stop(268)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 624]
@@ -9517,12 +9525,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 11546400, pool: pool)
             s.profiler?.stop(269)
         }
-        // features.3.0.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 100, 100, 624]
+        // features.3.0.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 100, 100, 624] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(193), output: s.tensor(194), batch: s.n,
             pixels: 10000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1996384, reduceBias: s.p + 2012608,
             activation: .silu, expandWeights: s.p + 2012640, expandBias: s.p + 2028864, savedPooled: s.tensor(195),
-            savedHidden: s.tensor(196), savedScale: s.tensor(197), pool: pool)
+            savedHidden: s.tensor(196), savedScale: s.tensor(197), meansTaken: s.options.frozenBlocks <= 18,
+            pool: pool)
         s.profiler?.stop(270)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [624][176]
         s.profiler?.start()
@@ -9618,12 +9627,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(202), pool: pool)
             s.profiler?.stop(282)
         }
-        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 2356496, beta: s.p + 2357552, savedMean: s.f + 11581312, savedInvStd: s.f + 11582368,
-                activation: .silu, output: s.tensor(203), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(202), pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 2356496, beta: s.p + 2357552, savedMean: s.f + 11581312,
+                savedInvStd: s.f + 11582368, activation: .silu, output: s.tensor(203), batch: s.n,
+                means: s.tensor(205), pool: pool)
             s.profiler?.stop(283)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -9634,12 +9644,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(203), scratch: s.f + 11581312, pool: pool)
             s.profiler?.stop(284)
         }
-        // features.3.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        // features.3.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(203), output: s.tensor(204), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2360720,
             reduceBias: s.p + 2407184, activation: .silu, expandWeights: s.p + 2407232, expandBias: s.p + 2453696,
-            savedPooled: s.tensor(205), savedHidden: s.tensor(206), savedScale: s.tensor(207), pool: pool)
+            savedPooled: s.tensor(205), savedHidden: s.tensor(206), savedScale: s.tensor(207),
+            meansTaken: s.options.frozenBlocks <= 19, pool: pool)
         s.profiler?.stop(285)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -9748,12 +9759,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(214), pool: pool)
             s.profiler?.stop(299)
         }
-        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 2857792, beta: s.p + 2858848, savedMean: s.f + 11638688, savedInvStd: s.f + 11639744,
-                activation: .silu, output: s.tensor(215), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(214), pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 2857792, beta: s.p + 2858848, savedMean: s.f + 11638688,
+                savedInvStd: s.f + 11639744, activation: .silu, output: s.tensor(215), batch: s.n,
+                means: s.tensor(217), pool: pool)
             s.profiler?.stop(300)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -9764,12 +9776,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(215), scratch: s.f + 11638688, pool: pool)
             s.profiler?.stop(301)
         }
-        // features.3.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        // features.3.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(215), output: s.tensor(216), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2862016,
             reduceBias: s.p + 2908480, activation: .silu, expandWeights: s.p + 2908528, expandBias: s.p + 2954992,
-            savedPooled: s.tensor(217), savedHidden: s.tensor(218), savedScale: s.tensor(219), pool: pool)
+            savedPooled: s.tensor(217), savedHidden: s.tensor(218), savedScale: s.tensor(219),
+            meansTaken: s.options.frozenBlocks <= 20, pool: pool)
         s.profiler?.stop(302)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -9878,12 +9891,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(226), pool: pool)
             s.profiler?.stop(316)
         }
-        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 3359088, beta: s.p + 3360144, savedMean: s.f + 11696064, savedInvStd: s.f + 11697120,
-                activation: .silu, output: s.tensor(227), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(226), pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 3359088, beta: s.p + 3360144, savedMean: s.f + 11696064,
+                savedInvStd: s.f + 11697120, activation: .silu, output: s.tensor(227), batch: s.n,
+                means: s.tensor(229), pool: pool)
             s.profiler?.stop(317)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -9894,12 +9908,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(227), scratch: s.f + 11696064, pool: pool)
             s.profiler?.stop(318)
         }
-        // features.3.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        // features.3.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(227), output: s.tensor(228), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3363312,
             reduceBias: s.p + 3409776, activation: .silu, expandWeights: s.p + 3409824, expandBias: s.p + 3456288,
-            savedPooled: s.tensor(229), savedHidden: s.tensor(230), savedScale: s.tensor(231), pool: pool)
+            savedPooled: s.tensor(229), savedHidden: s.tensor(230), savedScale: s.tensor(231),
+            meansTaken: s.options.frozenBlocks <= 21, pool: pool)
         s.profiler?.stop(319)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -10008,12 +10023,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(238), pool: pool)
             s.profiler?.stop(333)
         }
-        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
+        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 3860384, beta: s.p + 3861440, savedMean: s.f + 11753440, savedInvStd: s.f + 11754496,
-                activation: .silu, output: s.tensor(239), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(238), pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 3860384, beta: s.p + 3861440, savedMean: s.f + 11753440,
+                savedInvStd: s.f + 11754496, activation: .silu, output: s.tensor(239), batch: s.n,
+                means: s.tensor(241), pool: pool)
             s.profiler?.stop(334)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10024,12 +10040,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(239), scratch: s.f + 11753440, pool: pool)
             s.profiler?.stop(335)
         }
-        // features.3.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        // features.3.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(239), output: s.tensor(240), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3864608,
             reduceBias: s.p + 3911072, activation: .silu, expandWeights: s.p + 3911120, expandBias: s.p + 3957584,
-            savedPooled: s.tensor(241), savedHidden: s.tensor(242), savedScale: s.tensor(243), pool: pool)
+            savedPooled: s.tensor(241), savedHidden: s.tensor(242), savedScale: s.tensor(243),
+            meansTaken: s.options.frozenBlocks <= 22, pool: pool)
         s.profiler?.stop(336)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -10138,12 +10155,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(250), pool: pool)
             s.profiler?.stop(350)
         }
-        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
+        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 4361680, beta: s.p + 4362736, savedMean: s.f + 11810816, savedInvStd: s.f + 11811872,
-                activation: .silu, output: s.tensor(251), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(250), pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 4361680, beta: s.p + 4362736, savedMean: s.f + 11810816,
+                savedInvStd: s.f + 11811872, activation: .silu, output: s.tensor(251), batch: s.n,
+                means: s.tensor(253), pool: pool)
             s.profiler?.stop(351)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10154,12 +10172,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(251), scratch: s.f + 11810816, pool: pool)
             s.profiler?.stop(352)
         }
-        // features.3.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        // features.3.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(251), output: s.tensor(252), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4365904,
             reduceBias: s.p + 4412368, activation: .silu, expandWeights: s.p + 4412416, expandBias: s.p + 4458880,
-            savedPooled: s.tensor(253), savedHidden: s.tensor(254), savedScale: s.tensor(255), pool: pool)
+            savedPooled: s.tensor(253), savedHidden: s.tensor(254), savedScale: s.tensor(255),
+            meansTaken: s.options.frozenBlocks <= 23, pool: pool)
         s.profiler?.stop(353)
         // features.3.5.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -10267,12 +10286,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(262), pool: pool)
             s.profiler?.stop(367)
         }
-        // features.3.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
+        // features.3.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 4862976, beta: s.p + 4864032, savedMean: s.f + 11868192, savedInvStd: s.f + 11869248,
-                activation: .silu, output: s.tensor(263), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(262), pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 4862976, beta: s.p + 4864032, savedMean: s.f + 11868192,
+                savedInvStd: s.f + 11869248, activation: .silu, output: s.tensor(263), batch: s.n,
+                means: s.tensor(265), pool: pool)
             s.profiler?.stop(368)
         }
         // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10283,12 +10303,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(263), scratch: s.f + 11868192, pool: pool)
             s.profiler?.stop(369)
         }
-        // features.3.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        // features.3.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(263), output: s.tensor(264), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4867200,
             reduceBias: s.p + 4913664, activation: .silu, expandWeights: s.p + 4913712, expandBias: s.p + 4960176,
-            savedPooled: s.tensor(265), savedHidden: s.tensor(266), savedScale: s.tensor(267), pool: pool)
+            savedPooled: s.tensor(265), savedHidden: s.tensor(266), savedScale: s.tensor(267),
+            meansTaken: s.options.frozenBlocks <= 24, pool: pool)
         s.profiler?.stop(370)
         // features.3.6.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -10397,12 +10418,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(274), pool: pool)
             s.profiler?.stop(384)
         }
-        // features.3.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
+        // features.3.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 5364272, beta: s.p + 5365328, savedMean: s.f + 11925568, savedInvStd: s.f + 11926624,
-                activation: .silu, output: s.tensor(275), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(274), pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 5364272, beta: s.p + 5365328, savedMean: s.f + 11925568,
+                savedInvStd: s.f + 11926624, activation: .silu, output: s.tensor(275), batch: s.n,
+                means: s.tensor(277), pool: pool)
             s.profiler?.stop(385)
         }
         // features.3.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10413,12 +10435,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 11925568, pool: pool)
             s.profiler?.stop(386)
         }
-        // features.3.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        // features.3.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(275), output: s.tensor(276), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5368496,
             reduceBias: s.p + 5414960, activation: .silu, expandWeights: s.p + 5415008, expandBias: s.p + 5461472,
-            savedPooled: s.tensor(277), savedHidden: s.tensor(278), savedScale: s.tensor(279), pool: pool)
+            savedPooled: s.tensor(277), savedHidden: s.tensor(278), savedScale: s.tensor(279),
+            meansTaken: s.options.frozenBlocks <= 25, pool: pool)
         s.profiler?.stop(387)
         // features.3.7.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -10527,12 +10550,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(286), pool: pool)
             s.profiler?.stop(401)
         }
-        // features.3.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
+        // features.3.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 5865568, beta: s.p + 5866624, savedMean: s.f + 11982944, savedInvStd: s.f + 11984000,
-                activation: .silu, output: s.tensor(287), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(286), pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 5865568, beta: s.p + 5866624, savedMean: s.f + 11982944,
+                savedInvStd: s.f + 11984000, activation: .silu, output: s.tensor(287), batch: s.n,
+                means: s.tensor(289), pool: pool)
             s.profiler?.stop(402)
         }
         // features.3.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10543,12 +10567,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 11982944, pool: pool)
             s.profiler?.stop(403)
         }
-        // features.3.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        // features.3.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(287), output: s.tensor(288), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5869792,
             reduceBias: s.p + 5916256, activation: .silu, expandWeights: s.p + 5916304, expandBias: s.p + 5962768,
-            savedPooled: s.tensor(289), savedHidden: s.tensor(290), savedScale: s.tensor(291), pool: pool)
+            savedPooled: s.tensor(289), savedHidden: s.tensor(290), savedScale: s.tensor(291),
+            meansTaken: s.options.frozenBlocks <= 26, pool: pool)
         s.profiler?.stop(404)
         // features.3.8.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -10657,12 +10682,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(298), pool: pool)
             s.profiler?.stop(418)
         }
-        // features.3.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
+        // features.3.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 6366864, beta: s.p + 6367920, savedMean: s.f + 12040320, savedInvStd: s.f + 12041376,
-                activation: .silu, output: s.tensor(299), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(298), pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 6366864, beta: s.p + 6367920, savedMean: s.f + 12040320,
+                savedInvStd: s.f + 12041376, activation: .silu, output: s.tensor(299), batch: s.n,
+                means: s.tensor(301), pool: pool)
             s.profiler?.stop(419)
         }
         // features.3.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10673,12 +10699,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 12040320, pool: pool)
             s.profiler?.stop(420)
         }
-        // features.3.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        // features.3.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(299), output: s.tensor(300), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6371088,
             reduceBias: s.p + 6417552, activation: .silu, expandWeights: s.p + 6417600, expandBias: s.p + 6464064,
-            savedPooled: s.tensor(301), savedHidden: s.tensor(302), savedScale: s.tensor(303), pool: pool)
+            savedPooled: s.tensor(301), savedHidden: s.tensor(302), savedScale: s.tensor(303),
+            meansTaken: s.options.frozenBlocks <= 27, pool: pool)
         s.profiler?.stop(421)
         // features.3.9.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -10787,12 +10814,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(310), pool: pool)
             s.profiler?.stop(435)
         }
-        // features.3.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
+        // features.3.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.10.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 6868160, beta: s.p + 6869216, savedMean: s.f + 12097696, savedInvStd: s.f + 12098752,
-                activation: .silu, output: s.tensor(311), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(310), pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 6868160, beta: s.p + 6869216, savedMean: s.f + 12097696,
+                savedInvStd: s.f + 12098752, activation: .silu, output: s.tensor(311), batch: s.n,
+                means: s.tensor(313), pool: pool)
             s.profiler?.stop(436)
         }
         // features.3.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10803,12 +10831,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 12097696, pool: pool)
             s.profiler?.stop(437)
         }
-        // features.3.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        // features.3.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(311), output: s.tensor(312), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6872384,
             reduceBias: s.p + 6918848, activation: .silu, expandWeights: s.p + 6918896, expandBias: s.p + 6965360,
-            savedPooled: s.tensor(313), savedHidden: s.tensor(314), savedScale: s.tensor(315), pool: pool)
+            savedPooled: s.tensor(313), savedHidden: s.tensor(314), savedScale: s.tensor(315),
+            meansTaken: s.options.frozenBlocks <= 28, pool: pool)
         s.profiler?.stop(438)
         // features.3.10.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
@@ -10917,12 +10946,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(322), pool: pool)
             s.profiler?.stop(452)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 1056]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 1056], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 2500 &* s.n, channels: 1056,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(322), pixels: 2500 &* s.n, channels: 1056,
                 gamma: s.p + 7352560, beta: s.p + 7353616, savedMean: s.f + 12155072, savedInvStd: s.f + 12156128,
-                activation: .silu, output: s.tensor(323), pool: pool)
+                activation: .silu, output: s.tensor(323), batch: s.n, means: s.tensor(325), pool: pool)
             s.profiler?.stop(453)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 1056]
@@ -10933,12 +10962,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 12155072, pool: pool)
             s.profiler?.stop(454)
         }
-        // features.4.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 50, 50, 1056]
+        // features.4.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 50, 50, 1056] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(323), output: s.tensor(324), batch: s.n,
             pixels: 2500, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 7356784, reduceBias: s.p + 7403248,
             activation: .silu, expandWeights: s.p + 7403296, expandBias: s.p + 7449760, savedPooled: s.tensor(325),
-            savedHidden: s.tensor(326), savedScale: s.tensor(327), pool: pool)
+            savedHidden: s.tensor(326), savedScale: s.tensor(327), meansTaken: s.options.frozenBlocks <= 29,
+            pool: pool)
         s.profiler?.stop(455)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [1056][344]
         s.profiler?.start()
@@ -11034,12 +11064,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(332), pool: pool)
             s.profiler?.stop(467)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(332), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 8552336, beta: s.p + 8554400, savedMean: s.f + 12181008, savedInvStd: s.f + 12183072,
-                activation: .silu, output: s.tensor(333), pool: pool)
+                activation: .silu, output: s.tensor(333), batch: s.n, means: s.tensor(335), pool: pool)
             s.profiler?.stop(468)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11050,12 +11080,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(333), scratch: s.f + 12181008, pool: pool)
             s.profiler?.stop(469)
         }
-        // features.4.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(333), output: s.tensor(334), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 8560592, reduceBias: s.p + 8738096,
             activation: .silu, expandWeights: s.p + 8738192, expandBias: s.p + 8915696, savedPooled: s.tensor(335),
-            savedHidden: s.tensor(336), savedScale: s.tensor(337), pool: pool)
+            savedHidden: s.tensor(336), savedScale: s.tensor(337), meansTaken: s.options.frozenBlocks <= 30,
+            pool: pool)
         s.profiler?.stop(470)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -11165,12 +11196,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(344), pool: pool)
             s.profiler?.stop(484)
         }
-        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(344), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 10366032, beta: s.p + 10368096, savedMean: s.f + 12227104, savedInvStd: s.f + 12229168,
-                activation: .silu, output: s.tensor(345), pool: pool)
+                activation: .silu, output: s.tensor(345), batch: s.n, means: s.tensor(347), pool: pool)
             s.profiler?.stop(485)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11181,12 +11212,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(345), scratch: s.f + 12227104, pool: pool)
             s.profiler?.stop(486)
         }
-        // features.4.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(345), output: s.tensor(346), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 10374288,
             reduceBias: s.p + 10551792, activation: .silu, expandWeights: s.p + 10551888, expandBias: s.p + 10729392,
-            savedPooled: s.tensor(347), savedHidden: s.tensor(348), savedScale: s.tensor(349), pool: pool)
+            savedPooled: s.tensor(347), savedHidden: s.tensor(348), savedScale: s.tensor(349),
+            meansTaken: s.options.frozenBlocks <= 31, pool: pool)
         s.profiler?.stop(487)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -11296,12 +11328,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(356), pool: pool)
             s.profiler?.stop(501)
         }
-        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(356), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 12179728, beta: s.p + 12181792, savedMean: s.f + 12273200, savedInvStd: s.f + 12275264,
-                activation: .silu, output: s.tensor(357), pool: pool)
+                activation: .silu, output: s.tensor(357), batch: s.n, means: s.tensor(359), pool: pool)
             s.profiler?.stop(502)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11312,12 +11344,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(357), scratch: s.f + 12273200, pool: pool)
             s.profiler?.stop(503)
         }
-        // features.4.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(357), output: s.tensor(358), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 12187984,
             reduceBias: s.p + 12365488, activation: .silu, expandWeights: s.p + 12365584, expandBias: s.p + 12543088,
-            savedPooled: s.tensor(359), savedHidden: s.tensor(360), savedScale: s.tensor(361), pool: pool)
+            savedPooled: s.tensor(359), savedHidden: s.tensor(360), savedScale: s.tensor(361),
+            meansTaken: s.options.frozenBlocks <= 32, pool: pool)
         s.profiler?.stop(504)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -11427,12 +11460,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(368), pool: pool)
             s.profiler?.stop(518)
         }
-        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(368), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 13993424, beta: s.p + 13995488, savedMean: s.f + 12319296, savedInvStd: s.f + 12321360,
-                activation: .silu, output: s.tensor(369), pool: pool)
+                activation: .silu, output: s.tensor(369), batch: s.n, means: s.tensor(371), pool: pool)
             s.profiler?.stop(519)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11443,12 +11476,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 12319296, pool: pool)
             s.profiler?.stop(520)
         }
-        // features.4.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(369), output: s.tensor(370), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 14001680,
             reduceBias: s.p + 14179184, activation: .silu, expandWeights: s.p + 14179280, expandBias: s.p + 14356784,
-            savedPooled: s.tensor(371), savedHidden: s.tensor(372), savedScale: s.tensor(373), pool: pool)
+            savedPooled: s.tensor(371), savedHidden: s.tensor(372), savedScale: s.tensor(373),
+            meansTaken: s.options.frozenBlocks <= 33, pool: pool)
         s.profiler?.stop(521)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -11558,12 +11592,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(380), pool: pool)
             s.profiler?.stop(535)
         }
-        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(380), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 15807120, beta: s.p + 15809184, savedMean: s.f + 12365392, savedInvStd: s.f + 12367456,
-                activation: .silu, output: s.tensor(381), pool: pool)
+                activation: .silu, output: s.tensor(381), batch: s.n, means: s.tensor(383), pool: pool)
             s.profiler?.stop(536)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11574,12 +11608,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 12365392, pool: pool)
             s.profiler?.stop(537)
         }
-        // features.4.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(381), output: s.tensor(382), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15815376,
             reduceBias: s.p + 15992880, activation: .silu, expandWeights: s.p + 15992976, expandBias: s.p + 16170480,
-            savedPooled: s.tensor(383), savedHidden: s.tensor(384), savedScale: s.tensor(385), pool: pool)
+            savedPooled: s.tensor(383), savedHidden: s.tensor(384), savedScale: s.tensor(385),
+            meansTaken: s.options.frozenBlocks <= 34, pool: pool)
         s.profiler?.stop(538)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -11689,12 +11724,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(392), pool: pool)
             s.profiler?.stop(552)
         }
-        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(392), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 17620816, beta: s.p + 17622880, savedMean: s.f + 12411488, savedInvStd: s.f + 12413552,
-                activation: .silu, output: s.tensor(393), pool: pool)
+                activation: .silu, output: s.tensor(393), batch: s.n, means: s.tensor(395), pool: pool)
             s.profiler?.stop(553)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11705,12 +11740,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 12411488, pool: pool)
             s.profiler?.stop(554)
         }
-        // features.4.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(393), output: s.tensor(394), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 17629072,
             reduceBias: s.p + 17806576, activation: .silu, expandWeights: s.p + 17806672, expandBias: s.p + 17984176,
-            savedPooled: s.tensor(395), savedHidden: s.tensor(396), savedScale: s.tensor(397), pool: pool)
+            savedPooled: s.tensor(395), savedHidden: s.tensor(396), savedScale: s.tensor(397),
+            meansTaken: s.options.frozenBlocks <= 35, pool: pool)
         s.profiler?.stop(555)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -11820,12 +11856,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(404), pool: pool)
             s.profiler?.stop(569)
         }
-        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(404), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 19434512, beta: s.p + 19436576, savedMean: s.f + 12457584, savedInvStd: s.f + 12459648,
-                activation: .silu, output: s.tensor(405), pool: pool)
+                activation: .silu, output: s.tensor(405), batch: s.n, means: s.tensor(407), pool: pool)
             s.profiler?.stop(570)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11836,12 +11872,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 12457584, pool: pool)
             s.profiler?.stop(571)
         }
-        // features.4.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(405), output: s.tensor(406), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 19442768,
             reduceBias: s.p + 19620272, activation: .silu, expandWeights: s.p + 19620368, expandBias: s.p + 19797872,
-            savedPooled: s.tensor(407), savedHidden: s.tensor(408), savedScale: s.tensor(409), pool: pool)
+            savedPooled: s.tensor(407), savedHidden: s.tensor(408), savedScale: s.tensor(409),
+            meansTaken: s.options.frozenBlocks <= 36, pool: pool)
         s.profiler?.stop(572)
         // features.4.7.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -11951,12 +11988,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(416), pool: pool)
             s.profiler?.stop(586)
         }
-        // features.4.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(416), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 21248208, beta: s.p + 21250272, savedMean: s.f + 12503680, savedInvStd: s.f + 12505744,
-                activation: .silu, output: s.tensor(417), pool: pool)
+                activation: .silu, output: s.tensor(417), batch: s.n, means: s.tensor(419), pool: pool)
             s.profiler?.stop(587)
         }
         // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11967,12 +12004,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 12503680, pool: pool)
             s.profiler?.stop(588)
         }
-        // features.4.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(417), output: s.tensor(418), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 21256464,
             reduceBias: s.p + 21433968, activation: .silu, expandWeights: s.p + 21434064, expandBias: s.p + 21611568,
-            savedPooled: s.tensor(419), savedHidden: s.tensor(420), savedScale: s.tensor(421), pool: pool)
+            savedPooled: s.tensor(419), savedHidden: s.tensor(420), savedScale: s.tensor(421),
+            meansTaken: s.options.frozenBlocks <= 37, pool: pool)
         s.profiler?.stop(589)
         // features.4.8.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -12082,12 +12120,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(428), pool: pool)
             s.profiler?.stop(603)
         }
-        // features.4.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(428), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 23061904, beta: s.p + 23063968, savedMean: s.f + 12549776, savedInvStd: s.f + 12551840,
-                activation: .silu, output: s.tensor(429), pool: pool)
+                activation: .silu, output: s.tensor(429), batch: s.n, means: s.tensor(431), pool: pool)
             s.profiler?.stop(604)
         }
         // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12098,12 +12136,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 12549776, pool: pool)
             s.profiler?.stop(605)
         }
-        // features.4.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(429), output: s.tensor(430), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 23070160,
             reduceBias: s.p + 23247664, activation: .silu, expandWeights: s.p + 23247760, expandBias: s.p + 23425264,
-            savedPooled: s.tensor(431), savedHidden: s.tensor(432), savedScale: s.tensor(433), pool: pool)
+            savedPooled: s.tensor(431), savedHidden: s.tensor(432), savedScale: s.tensor(433),
+            meansTaken: s.options.frozenBlocks <= 38, pool: pool)
         s.profiler?.stop(606)
         // features.4.9.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -12213,12 +12252,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(440), pool: pool)
             s.profiler?.stop(620)
         }
-        // features.4.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.10.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(440), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 24875600, beta: s.p + 24877664, savedMean: s.f + 12595872, savedInvStd: s.f + 12597936,
-                activation: .silu, output: s.tensor(441), pool: pool)
+                activation: .silu, output: s.tensor(441), batch: s.n, means: s.tensor(443), pool: pool)
             s.profiler?.stop(621)
         }
         // features.4.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12229,12 +12268,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 12595872, pool: pool)
             s.profiler?.stop(622)
         }
-        // features.4.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(441), output: s.tensor(442), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24883856,
             reduceBias: s.p + 25061360, activation: .silu, expandWeights: s.p + 25061456, expandBias: s.p + 25238960,
-            savedPooled: s.tensor(443), savedHidden: s.tensor(444), savedScale: s.tensor(445), pool: pool)
+            savedPooled: s.tensor(443), savedHidden: s.tensor(444), savedScale: s.tensor(445),
+            meansTaken: s.options.frozenBlocks <= 39, pool: pool)
         s.profiler?.stop(623)
         // features.4.10.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -12344,12 +12384,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(452), pool: pool)
             s.profiler?.stop(637)
         }
-        // features.4.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.11.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(452), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 26689296, beta: s.p + 26691360, savedMean: s.f + 12641968, savedInvStd: s.f + 12644032,
-                activation: .silu, output: s.tensor(453), pool: pool)
+                activation: .silu, output: s.tensor(453), batch: s.n, means: s.tensor(455), pool: pool)
             s.profiler?.stop(638)
         }
         // features.4.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12360,12 +12400,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(453), scratch: s.f + 12641968, pool: pool)
             s.profiler?.stop(639)
         }
-        // features.4.11.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.11.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(453), output: s.tensor(454), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26697552,
             reduceBias: s.p + 26875056, activation: .silu, expandWeights: s.p + 26875152, expandBias: s.p + 27052656,
-            savedPooled: s.tensor(455), savedHidden: s.tensor(456), savedScale: s.tensor(457), pool: pool)
+            savedPooled: s.tensor(455), savedHidden: s.tensor(456), savedScale: s.tensor(457),
+            meansTaken: s.options.frozenBlocks <= 40, pool: pool)
         s.profiler?.stop(640)
         // features.4.11.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -12475,12 +12516,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(464), pool: pool)
             s.profiler?.stop(654)
         }
-        // features.4.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.12.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(464), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 28502992, beta: s.p + 28505056, savedMean: s.f + 12688064, savedInvStd: s.f + 12690128,
-                activation: .silu, output: s.tensor(465), pool: pool)
+                activation: .silu, output: s.tensor(465), batch: s.n, means: s.tensor(467), pool: pool)
             s.profiler?.stop(655)
         }
         // features.4.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12491,12 +12532,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(465), scratch: s.f + 12688064, pool: pool)
             s.profiler?.stop(656)
         }
-        // features.4.12.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.12.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(465), output: s.tensor(466), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 28511248,
             reduceBias: s.p + 28688752, activation: .silu, expandWeights: s.p + 28688848, expandBias: s.p + 28866352,
-            savedPooled: s.tensor(467), savedHidden: s.tensor(468), savedScale: s.tensor(469), pool: pool)
+            savedPooled: s.tensor(467), savedHidden: s.tensor(468), savedScale: s.tensor(469),
+            meansTaken: s.options.frozenBlocks <= 41, pool: pool)
         s.profiler?.stop(657)
         // features.4.12.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -12606,12 +12648,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(476), pool: pool)
             s.profiler?.stop(671)
         }
-        // features.4.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.13.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(476), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 30316688, beta: s.p + 30318752, savedMean: s.f + 12734160, savedInvStd: s.f + 12736224,
-                activation: .silu, output: s.tensor(477), pool: pool)
+                activation: .silu, output: s.tensor(477), batch: s.n, means: s.tensor(479), pool: pool)
             s.profiler?.stop(672)
         }
         // features.4.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12622,12 +12664,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(477), scratch: s.f + 12734160, pool: pool)
             s.profiler?.stop(673)
         }
-        // features.4.13.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.13.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(477), output: s.tensor(478), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 30324944,
             reduceBias: s.p + 30502448, activation: .silu, expandWeights: s.p + 30502544, expandBias: s.p + 30680048,
-            savedPooled: s.tensor(479), savedHidden: s.tensor(480), savedScale: s.tensor(481), pool: pool)
+            savedPooled: s.tensor(479), savedHidden: s.tensor(480), savedScale: s.tensor(481),
+            meansTaken: s.options.frozenBlocks <= 42, pool: pool)
         s.profiler?.stop(674)
         // features.4.13.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -12737,12 +12780,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(488), pool: pool)
             s.profiler?.stop(688)
         }
-        // features.4.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.14.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(488), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 32130384, beta: s.p + 32132448, savedMean: s.f + 12780256, savedInvStd: s.f + 12782320,
-                activation: .silu, output: s.tensor(489), pool: pool)
+                activation: .silu, output: s.tensor(489), batch: s.n, means: s.tensor(491), pool: pool)
             s.profiler?.stop(689)
         }
         // features.4.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12753,12 +12796,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(489), scratch: s.f + 12780256, pool: pool)
             s.profiler?.stop(690)
         }
-        // features.4.14.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.14.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(489), output: s.tensor(490), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 32138640,
             reduceBias: s.p + 32316144, activation: .silu, expandWeights: s.p + 32316240, expandBias: s.p + 32493744,
-            savedPooled: s.tensor(491), savedHidden: s.tensor(492), savedScale: s.tensor(493), pool: pool)
+            savedPooled: s.tensor(491), savedHidden: s.tensor(492), savedScale: s.tensor(493),
+            meansTaken: s.options.frozenBlocks <= 43, pool: pool)
         s.profiler?.stop(691)
         // features.4.14.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -12868,12 +12912,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(500), pool: pool)
             s.profiler?.stop(705)
         }
-        // features.4.15.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.4.15.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.15.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(500), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 33944080, beta: s.p + 33946144, savedMean: s.f + 12826352, savedInvStd: s.f + 12828416,
-                activation: .silu, output: s.tensor(501), pool: pool)
+                activation: .silu, output: s.tensor(501), batch: s.n, means: s.tensor(503), pool: pool)
             s.profiler?.stop(706)
         }
         // features.4.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12884,12 +12928,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(501), scratch: s.f + 12826352, pool: pool)
             s.profiler?.stop(707)
         }
-        // features.4.15.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.4.15.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(501), output: s.tensor(502), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 33952336,
             reduceBias: s.p + 34129840, activation: .silu, expandWeights: s.p + 34129936, expandBias: s.p + 34307440,
-            savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505), pool: pool)
+            savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505),
+            meansTaken: s.options.frozenBlocks <= 44, pool: pool)
         s.profiler?.stop(708)
         // features.4.15.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
@@ -12999,12 +13044,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(512), pool: pool)
             s.profiler?.stop(722)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 2500 &* s.n, channels: 2064,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(512), pixels: 2500 &* s.n, channels: 2064,
                 gamma: s.p + 35790800, beta: s.p + 35792864, savedMean: s.f + 12872448, savedInvStd: s.f + 12874512,
-                activation: .silu, output: s.tensor(513), pool: pool)
+                activation: .silu, output: s.tensor(513), batch: s.n, means: s.tensor(515), pool: pool)
             s.profiler?.stop(723)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -13015,12 +13060,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(513), scratch: s.f + 12872448, pool: pool)
             s.profiler?.stop(724)
         }
-        // features.5.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        // features.5.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(513), output: s.tensor(514), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 35799056,
             reduceBias: s.p + 35976560, activation: .silu, expandWeights: s.p + 35976656, expandBias: s.p + 36154160,
-            savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517), pool: pool)
+            savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517),
+            meansTaken: s.options.frozenBlocks <= 45, pool: pool)
         s.profiler?.stop(725)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [2064][480]
         s.profiler?.start()
@@ -13117,12 +13163,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(522), pool: pool)
             s.profiler?.stop(737)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(522), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(522), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 38614784, beta: s.p + 38617664, savedMean: s.f + 12986496, savedInvStd: s.f + 12989376,
-                activation: .silu, output: s.tensor(523), pool: pool)
+                activation: .silu, output: s.tensor(523), batch: s.n, means: s.tensor(525), pool: pool)
             s.profiler?.stop(738)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13133,12 +13179,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(523), scratch: s.f + 12986496, pool: pool)
             s.profiler?.stop(739)
         }
-        // features.5.1.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.1.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(523), output: s.tensor(524), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 38626304,
             reduceBias: s.p + 38971904, activation: .silu, expandWeights: s.p + 38972032, expandBias: s.p + 39317632,
-            savedPooled: s.tensor(525), savedHidden: s.tensor(526), savedScale: s.tensor(527), pool: pool)
+            savedPooled: s.tensor(525), savedHidden: s.tensor(526), savedScale: s.tensor(527),
+            meansTaken: s.options.frozenBlocks <= 46, pool: pool)
         s.profiler?.stop(740)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -13248,12 +13295,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(534), pool: pool)
             s.profiler?.stop(754)
         }
-        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(534), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(534), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 42170752, beta: s.p + 42173632, savedMean: s.f + 13142976, savedInvStd: s.f + 13145856,
-                activation: .silu, output: s.tensor(535), pool: pool)
+                activation: .silu, output: s.tensor(535), batch: s.n, means: s.tensor(537), pool: pool)
             s.profiler?.stop(755)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13264,12 +13311,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(535), scratch: s.f + 13142976, pool: pool)
             s.profiler?.stop(756)
         }
-        // features.5.2.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.2.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(535), output: s.tensor(536), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 42182272,
             reduceBias: s.p + 42527872, activation: .silu, expandWeights: s.p + 42528000, expandBias: s.p + 42873600,
-            savedPooled: s.tensor(537), savedHidden: s.tensor(538), savedScale: s.tensor(539), pool: pool)
+            savedPooled: s.tensor(537), savedHidden: s.tensor(538), savedScale: s.tensor(539),
+            meansTaken: s.options.frozenBlocks <= 47, pool: pool)
         s.profiler?.stop(757)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -13379,12 +13427,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(546), pool: pool)
             s.profiler?.stop(771)
         }
-        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(546), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(546), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 45726720, beta: s.p + 45729600, savedMean: s.f + 13299456, savedInvStd: s.f + 13302336,
-                activation: .silu, output: s.tensor(547), pool: pool)
+                activation: .silu, output: s.tensor(547), batch: s.n, means: s.tensor(549), pool: pool)
             s.profiler?.stop(772)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13395,12 +13443,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(547), scratch: s.f + 13299456, pool: pool)
             s.profiler?.stop(773)
         }
-        // features.5.3.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.3.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(547), output: s.tensor(548), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 45738240,
             reduceBias: s.p + 46083840, activation: .silu, expandWeights: s.p + 46083968, expandBias: s.p + 46429568,
-            savedPooled: s.tensor(549), savedHidden: s.tensor(550), savedScale: s.tensor(551), pool: pool)
+            savedPooled: s.tensor(549), savedHidden: s.tensor(550), savedScale: s.tensor(551),
+            meansTaken: s.options.frozenBlocks <= 48, pool: pool)
         s.profiler?.stop(774)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -13510,12 +13559,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(558), pool: pool)
             s.profiler?.stop(788)
         }
-        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(558), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(558), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 49282688, beta: s.p + 49285568, savedMean: s.f + 13455936, savedInvStd: s.f + 13458816,
-                activation: .silu, output: s.tensor(559), pool: pool)
+                activation: .silu, output: s.tensor(559), batch: s.n, means: s.tensor(561), pool: pool)
             s.profiler?.stop(789)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13526,12 +13575,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(559), scratch: s.f + 13455936, pool: pool)
             s.profiler?.stop(790)
         }
-        // features.5.4.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.4.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(559), output: s.tensor(560), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 49294208,
             reduceBias: s.p + 49639808, activation: .silu, expandWeights: s.p + 49639936, expandBias: s.p + 49985536,
-            savedPooled: s.tensor(561), savedHidden: s.tensor(562), savedScale: s.tensor(563), pool: pool)
+            savedPooled: s.tensor(561), savedHidden: s.tensor(562), savedScale: s.tensor(563),
+            meansTaken: s.options.frozenBlocks <= 49, pool: pool)
         s.profiler?.stop(791)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -13641,12 +13691,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(570), pool: pool)
             s.profiler?.stop(805)
         }
-        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(570), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(570), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 52838656, beta: s.p + 52841536, savedMean: s.f + 13612416, savedInvStd: s.f + 13615296,
-                activation: .silu, output: s.tensor(571), pool: pool)
+                activation: .silu, output: s.tensor(571), batch: s.n, means: s.tensor(573), pool: pool)
             s.profiler?.stop(806)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13657,12 +13707,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(571), scratch: s.f + 13612416, pool: pool)
             s.profiler?.stop(807)
         }
-        // features.5.5.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.5.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(571), output: s.tensor(572), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 52850176,
             reduceBias: s.p + 53195776, activation: .silu, expandWeights: s.p + 53195904, expandBias: s.p + 53541504,
-            savedPooled: s.tensor(573), savedHidden: s.tensor(574), savedScale: s.tensor(575), pool: pool)
+            savedPooled: s.tensor(573), savedHidden: s.tensor(574), savedScale: s.tensor(575),
+            meansTaken: s.options.frozenBlocks <= 50, pool: pool)
         s.profiler?.stop(808)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -13772,12 +13823,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(582), pool: pool)
             s.profiler?.stop(822)
         }
-        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(582), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(582), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 56394624, beta: s.p + 56397504, savedMean: s.f + 13768896, savedInvStd: s.f + 13771776,
-                activation: .silu, output: s.tensor(583), pool: pool)
+                activation: .silu, output: s.tensor(583), batch: s.n, means: s.tensor(585), pool: pool)
             s.profiler?.stop(823)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13788,12 +13839,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(583), scratch: s.f + 13768896, pool: pool)
             s.profiler?.stop(824)
         }
-        // features.5.6.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.6.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(583), output: s.tensor(584), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 56406144,
             reduceBias: s.p + 56751744, activation: .silu, expandWeights: s.p + 56751872, expandBias: s.p + 57097472,
-            savedPooled: s.tensor(585), savedHidden: s.tensor(586), savedScale: s.tensor(587), pool: pool)
+            savedPooled: s.tensor(585), savedHidden: s.tensor(586), savedScale: s.tensor(587),
+            meansTaken: s.options.frozenBlocks <= 51, pool: pool)
         s.profiler?.stop(825)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -13903,12 +13955,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(594), pool: pool)
             s.profiler?.stop(839)
         }
-        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(594), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(594), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 59950592, beta: s.p + 59953472, savedMean: s.f + 13925376, savedInvStd: s.f + 13928256,
-                activation: .silu, output: s.tensor(595), pool: pool)
+                activation: .silu, output: s.tensor(595), batch: s.n, means: s.tensor(597), pool: pool)
             s.profiler?.stop(840)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13919,12 +13971,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(595), scratch: s.f + 13925376, pool: pool)
             s.profiler?.stop(841)
         }
-        // features.5.7.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.7.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(595), output: s.tensor(596), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 59962112,
             reduceBias: s.p + 60307712, activation: .silu, expandWeights: s.p + 60307840, expandBias: s.p + 60653440,
-            savedPooled: s.tensor(597), savedHidden: s.tensor(598), savedScale: s.tensor(599), pool: pool)
+            savedPooled: s.tensor(597), savedHidden: s.tensor(598), savedScale: s.tensor(599),
+            meansTaken: s.options.frozenBlocks <= 52, pool: pool)
         s.profiler?.stop(842)
         // features.5.7.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -14034,12 +14087,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(606), pool: pool)
             s.profiler?.stop(856)
         }
-        // features.5.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(606), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(606), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 63506560, beta: s.p + 63509440, savedMean: s.f + 14081856, savedInvStd: s.f + 14084736,
-                activation: .silu, output: s.tensor(607), pool: pool)
+                activation: .silu, output: s.tensor(607), batch: s.n, means: s.tensor(609), pool: pool)
             s.profiler?.stop(857)
         }
         // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14050,12 +14103,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(607), scratch: s.f + 14081856, pool: pool)
             s.profiler?.stop(858)
         }
-        // features.5.8.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.8.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(607), output: s.tensor(608), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 63518080,
             reduceBias: s.p + 63863680, activation: .silu, expandWeights: s.p + 63863808, expandBias: s.p + 64209408,
-            savedPooled: s.tensor(609), savedHidden: s.tensor(610), savedScale: s.tensor(611), pool: pool)
+            savedPooled: s.tensor(609), savedHidden: s.tensor(610), savedScale: s.tensor(611),
+            meansTaken: s.options.frozenBlocks <= 53, pool: pool)
         s.profiler?.stop(859)
         // features.5.8.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -14165,12 +14219,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(618), pool: pool)
             s.profiler?.stop(873)
         }
-        // features.5.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(618), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(618), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 67062528, beta: s.p + 67065408, savedMean: s.f + 14238336, savedInvStd: s.f + 14241216,
-                activation: .silu, output: s.tensor(619), pool: pool)
+                activation: .silu, output: s.tensor(619), batch: s.n, means: s.tensor(621), pool: pool)
             s.profiler?.stop(874)
         }
         // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14181,12 +14235,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(619), scratch: s.f + 14238336, pool: pool)
             s.profiler?.stop(875)
         }
-        // features.5.9.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.9.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(619), output: s.tensor(620), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 67074048,
             reduceBias: s.p + 67419648, activation: .silu, expandWeights: s.p + 67419776, expandBias: s.p + 67765376,
-            savedPooled: s.tensor(621), savedHidden: s.tensor(622), savedScale: s.tensor(623), pool: pool)
+            savedPooled: s.tensor(621), savedHidden: s.tensor(622), savedScale: s.tensor(623),
+            meansTaken: s.options.frozenBlocks <= 54, pool: pool)
         s.profiler?.stop(876)
         // features.5.9.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -14296,12 +14351,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(630), pool: pool)
             s.profiler?.stop(890)
         }
-        // features.5.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.10.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(630), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(630), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 70618496, beta: s.p + 70621376, savedMean: s.f + 14394816, savedInvStd: s.f + 14397696,
-                activation: .silu, output: s.tensor(631), pool: pool)
+                activation: .silu, output: s.tensor(631), batch: s.n, means: s.tensor(633), pool: pool)
             s.profiler?.stop(891)
         }
         // features.5.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14312,12 +14367,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(631), scratch: s.f + 14394816, pool: pool)
             s.profiler?.stop(892)
         }
-        // features.5.10.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.10.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(631), output: s.tensor(632), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 70630016,
             reduceBias: s.p + 70975616, activation: .silu, expandWeights: s.p + 70975744, expandBias: s.p + 71321344,
-            savedPooled: s.tensor(633), savedHidden: s.tensor(634), savedScale: s.tensor(635), pool: pool)
+            savedPooled: s.tensor(633), savedHidden: s.tensor(634), savedScale: s.tensor(635),
+            meansTaken: s.options.frozenBlocks <= 55, pool: pool)
         s.profiler?.stop(893)
         // features.5.10.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -14427,12 +14483,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(642), pool: pool)
             s.profiler?.stop(907)
         }
-        // features.5.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.11.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 56 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(642), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(642), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 74174464, beta: s.p + 74177344, savedMean: s.f + 14551296, savedInvStd: s.f + 14554176,
-                activation: .silu, output: s.tensor(643), pool: pool)
+                activation: .silu, output: s.tensor(643), batch: s.n, means: s.tensor(645), pool: pool)
             s.profiler?.stop(908)
         }
         // features.5.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14443,12 +14499,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(643), scratch: s.f + 14551296, pool: pool)
             s.profiler?.stop(909)
         }
-        // features.5.11.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.11.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(643), output: s.tensor(644), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 74185984,
             reduceBias: s.p + 74531584, activation: .silu, expandWeights: s.p + 74531712, expandBias: s.p + 74877312,
-            savedPooled: s.tensor(645), savedHidden: s.tensor(646), savedScale: s.tensor(647), pool: pool)
+            savedPooled: s.tensor(645), savedHidden: s.tensor(646), savedScale: s.tensor(647),
+            meansTaken: s.options.frozenBlocks <= 56, pool: pool)
         s.profiler?.stop(910)
         // features.5.11.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -14557,12 +14614,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(654), pool: pool)
             s.profiler?.stop(924)
         }
-        // features.5.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.12.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 57 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(654), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(654), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 77730432, beta: s.p + 77733312, savedMean: s.f + 14707776, savedInvStd: s.f + 14710656,
-                activation: .silu, output: s.tensor(655), pool: pool)
+                activation: .silu, output: s.tensor(655), batch: s.n, means: s.tensor(657), pool: pool)
             s.profiler?.stop(925)
         }
         // features.5.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14573,12 +14630,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(655), scratch: s.f + 14707776, pool: pool)
             s.profiler?.stop(926)
         }
-        // features.5.12.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.12.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(655), output: s.tensor(656), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 77741952,
             reduceBias: s.p + 78087552, activation: .silu, expandWeights: s.p + 78087680, expandBias: s.p + 78433280,
-            savedPooled: s.tensor(657), savedHidden: s.tensor(658), savedScale: s.tensor(659), pool: pool)
+            savedPooled: s.tensor(657), savedHidden: s.tensor(658), savedScale: s.tensor(659),
+            meansTaken: s.options.frozenBlocks <= 57, pool: pool)
         s.profiler?.stop(927)
         // features.5.12.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -14688,12 +14746,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(666), pool: pool)
             s.profiler?.stop(941)
         }
-        // features.5.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.13.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 58 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(666), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(666), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 81286400, beta: s.p + 81289280, savedMean: s.f + 14864256, savedInvStd: s.f + 14867136,
-                activation: .silu, output: s.tensor(667), pool: pool)
+                activation: .silu, output: s.tensor(667), batch: s.n, means: s.tensor(669), pool: pool)
             s.profiler?.stop(942)
         }
         // features.5.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14704,12 +14762,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(667), scratch: s.f + 14864256, pool: pool)
             s.profiler?.stop(943)
         }
-        // features.5.13.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.13.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(667), output: s.tensor(668), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 81297920,
             reduceBias: s.p + 81643520, activation: .silu, expandWeights: s.p + 81643648, expandBias: s.p + 81989248,
-            savedPooled: s.tensor(669), savedHidden: s.tensor(670), savedScale: s.tensor(671), pool: pool)
+            savedPooled: s.tensor(669), savedHidden: s.tensor(670), savedScale: s.tensor(671),
+            meansTaken: s.options.frozenBlocks <= 58, pool: pool)
         s.profiler?.stop(944)
         // features.5.13.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -14819,12 +14878,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(678), pool: pool)
             s.profiler?.stop(958)
         }
-        // features.5.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.14.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 59 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(678), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(678), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 84842368, beta: s.p + 84845248, savedMean: s.f + 15020736, savedInvStd: s.f + 15023616,
-                activation: .silu, output: s.tensor(679), pool: pool)
+                activation: .silu, output: s.tensor(679), batch: s.n, means: s.tensor(681), pool: pool)
             s.profiler?.stop(959)
         }
         // features.5.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14835,12 +14894,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(679), scratch: s.f + 15020736, pool: pool)
             s.profiler?.stop(960)
         }
-        // features.5.14.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.14.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(679), output: s.tensor(680), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 84853888,
             reduceBias: s.p + 85199488, activation: .silu, expandWeights: s.p + 85199616, expandBias: s.p + 85545216,
-            savedPooled: s.tensor(681), savedHidden: s.tensor(682), savedScale: s.tensor(683), pool: pool)
+            savedPooled: s.tensor(681), savedHidden: s.tensor(682), savedScale: s.tensor(683),
+            meansTaken: s.options.frozenBlocks <= 59, pool: pool)
         s.profiler?.stop(961)
         // features.5.14.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -14950,12 +15010,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(690), pool: pool)
             s.profiler?.stop(975)
         }
-        // features.5.15.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
+        // features.5.15.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.15.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 60 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(690), pixels: 2500 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(690), pixels: 2500 &* s.n, channels: 2880,
                 gamma: s.p + 88398336, beta: s.p + 88401216, savedMean: s.f + 15177216, savedInvStd: s.f + 15180096,
-                activation: .silu, output: s.tensor(691), pool: pool)
+                activation: .silu, output: s.tensor(691), batch: s.n, means: s.tensor(693), pool: pool)
             s.profiler?.stop(976)
         }
         // features.5.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14966,12 +15026,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(691), scratch: s.f + 15177216, pool: pool)
             s.profiler?.stop(977)
         }
-        // features.5.15.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        // features.5.15.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(691), output: s.tensor(692), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 88409856,
             reduceBias: s.p + 88755456, activation: .silu, expandWeights: s.p + 88755584, expandBias: s.p + 89101184,
-            savedPooled: s.tensor(693), savedHidden: s.tensor(694), savedScale: s.tensor(695), pool: pool)
+            savedPooled: s.tensor(693), savedHidden: s.tensor(694), savedScale: s.tensor(695),
+            meansTaken: s.options.frozenBlocks <= 60, pool: pool)
         s.profiler?.stop(978)
         // features.5.15.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
@@ -15081,12 +15142,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(702), pool: pool)
             s.profiler?.stop(992)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 2880]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 2880], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 61 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(702), pixels: 625 &* s.n, channels: 2880,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(702), pixels: 625 &* s.n, channels: 2880,
                 gamma: s.p + 91954304, beta: s.p + 91957184, savedMean: s.f + 15333696, savedInvStd: s.f + 15336576,
-                activation: .silu, output: s.tensor(703), pool: pool)
+                activation: .silu, output: s.tensor(703), batch: s.n, means: s.tensor(705), pool: pool)
             s.profiler?.stop(993)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 2880]
@@ -15097,12 +15158,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(703), scratch: s.f + 15333696, pool: pool)
             s.profiler?.stop(994)
         }
-        // features.6.0.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 25, 25, 2880]
+        // features.6.0.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 25, 25, 2880] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(703), output: s.tensor(704), batch: s.n,
             pixels: 625, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 91965824,
             reduceBias: s.p + 92311424, activation: .silu, expandWeights: s.p + 92311552, expandBias: s.p + 92657152,
-            savedPooled: s.tensor(705), savedHidden: s.tensor(706), savedScale: s.tensor(707), pool: pool)
+            savedPooled: s.tensor(705), savedHidden: s.tensor(706), savedScale: s.tensor(707),
+            meansTaken: s.options.frozenBlocks <= 61, pool: pool)
         s.profiler?.stop(995)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [2880][824]
         s.profiler?.start()
@@ -15199,12 +15261,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(712), pool: pool)
             s.profiler?.stop(1007)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 62 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(712), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(712), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 99253712, beta: s.p + 99258656, savedMean: s.f + 15494992, savedInvStd: s.f + 15499936,
-                activation: .silu, output: s.tensor(713), pool: pool)
+                activation: .silu, output: s.tensor(713), batch: s.n, means: s.tensor(715), pool: pool)
             s.profiler?.stop(1008)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15215,13 +15277,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 eps: 0.001, activation: .silu, output: s.tensor(713), scratch: s.f + 15494992, pool: pool)
             s.profiler?.stop(1009)
         }
-        // features.6.1.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.1.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(713), output: s.tensor(714), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 99273488,
             reduceBias: s.p + 100291952, activation: .silu, expandWeights: s.p + 100292160,
             expandBias: s.p + 101310624, savedPooled: s.tensor(715), savedHidden: s.tensor(716),
-            savedScale: s.tensor(717), pool: pool)
+            savedScale: s.tensor(717), meansTaken: s.options.frozenBlocks <= 62, pool: pool)
         s.profiler?.stop(1010)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -15333,12 +15395,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(724), pool: pool)
             s.profiler?.stop(1024)
         }
-        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 63 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(724), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(724), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 109609984, beta: s.p + 109614928, savedMean: s.f + 15763616, savedInvStd: s.f + 15768560,
-                activation: .silu, output: s.tensor(725), pool: pool)
+                activation: .silu, output: s.tensor(725), batch: s.n, means: s.tensor(727), pool: pool)
             s.profiler?.stop(1025)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15350,13 +15412,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 15763616, pool: pool)
             s.profiler?.stop(1026)
         }
-        // features.6.2.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.2.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(725), output: s.tensor(726), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 109629760,
             reduceBias: s.p + 110648224, activation: .silu, expandWeights: s.p + 110648432,
             expandBias: s.p + 111666896, savedPooled: s.tensor(727), savedHidden: s.tensor(728),
-            savedScale: s.tensor(729), pool: pool)
+            savedScale: s.tensor(729), meansTaken: s.options.frozenBlocks <= 63, pool: pool)
         s.profiler?.stop(1027)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -15468,12 +15530,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(736), pool: pool)
             s.profiler?.stop(1041)
         }
-        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 64 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(736), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(736), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 119966256, beta: s.p + 119971200, savedMean: s.f + 16032240, savedInvStd: s.f + 16037184,
-                activation: .silu, output: s.tensor(737), pool: pool)
+                activation: .silu, output: s.tensor(737), batch: s.n, means: s.tensor(739), pool: pool)
             s.profiler?.stop(1042)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15485,13 +15547,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 16032240, pool: pool)
             s.profiler?.stop(1043)
         }
-        // features.6.3.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.3.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(737), output: s.tensor(738), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 119986032,
             reduceBias: s.p + 121004496, activation: .silu, expandWeights: s.p + 121004704,
             expandBias: s.p + 122023168, savedPooled: s.tensor(739), savedHidden: s.tensor(740),
-            savedScale: s.tensor(741), pool: pool)
+            savedScale: s.tensor(741), meansTaken: s.options.frozenBlocks <= 64, pool: pool)
         s.profiler?.stop(1044)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -15603,12 +15665,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(748), pool: pool)
             s.profiler?.stop(1058)
         }
-        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 65 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(748), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(748), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 130322528, beta: s.p + 130327472, savedMean: s.f + 16300864, savedInvStd: s.f + 16305808,
-                activation: .silu, output: s.tensor(749), pool: pool)
+                activation: .silu, output: s.tensor(749), batch: s.n, means: s.tensor(751), pool: pool)
             s.profiler?.stop(1059)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15620,13 +15682,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 16300864, pool: pool)
             s.profiler?.stop(1060)
         }
-        // features.6.4.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.4.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(749), output: s.tensor(750), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 130342304,
             reduceBias: s.p + 131360768, activation: .silu, expandWeights: s.p + 131360976,
             expandBias: s.p + 132379440, savedPooled: s.tensor(751), savedHidden: s.tensor(752),
-            savedScale: s.tensor(753), pool: pool)
+            savedScale: s.tensor(753), meansTaken: s.options.frozenBlocks <= 65, pool: pool)
         s.profiler?.stop(1061)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -15738,12 +15800,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(760), pool: pool)
             s.profiler?.stop(1075)
         }
-        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 66 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(760), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(760), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 140678800, beta: s.p + 140683744, savedMean: s.f + 16569488, savedInvStd: s.f + 16574432,
-                activation: .silu, output: s.tensor(761), pool: pool)
+                activation: .silu, output: s.tensor(761), batch: s.n, means: s.tensor(763), pool: pool)
             s.profiler?.stop(1076)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15755,13 +15817,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 16569488, pool: pool)
             s.profiler?.stop(1077)
         }
-        // features.6.5.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.5.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(761), output: s.tensor(762), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 140698576,
             reduceBias: s.p + 141717040, activation: .silu, expandWeights: s.p + 141717248,
             expandBias: s.p + 142735712, savedPooled: s.tensor(763), savedHidden: s.tensor(764),
-            savedScale: s.tensor(765), pool: pool)
+            savedScale: s.tensor(765), meansTaken: s.options.frozenBlocks <= 66, pool: pool)
         s.profiler?.stop(1078)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -15873,12 +15935,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(772), pool: pool)
             s.profiler?.stop(1092)
         }
-        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.6.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 67 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(772), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(772), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 151035072, beta: s.p + 151040016, savedMean: s.f + 16838112, savedInvStd: s.f + 16843056,
-                activation: .silu, output: s.tensor(773), pool: pool)
+                activation: .silu, output: s.tensor(773), batch: s.n, means: s.tensor(775), pool: pool)
             s.profiler?.stop(1093)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15890,13 +15952,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 16838112, pool: pool)
             s.profiler?.stop(1094)
         }
-        // features.6.6.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.6.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(773), output: s.tensor(774), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 151054848,
             reduceBias: s.p + 152073312, activation: .silu, expandWeights: s.p + 152073520,
             expandBias: s.p + 153091984, savedPooled: s.tensor(775), savedHidden: s.tensor(776),
-            savedScale: s.tensor(777), pool: pool)
+            savedScale: s.tensor(777), meansTaken: s.options.frozenBlocks <= 67, pool: pool)
         s.profiler?.stop(1095)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -16008,12 +16070,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(784), pool: pool)
             s.profiler?.stop(1109)
         }
-        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.7.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 68 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(784), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(784), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 161391344, beta: s.p + 161396288, savedMean: s.f + 17106736, savedInvStd: s.f + 17111680,
-                activation: .silu, output: s.tensor(785), pool: pool)
+                activation: .silu, output: s.tensor(785), batch: s.n, means: s.tensor(787), pool: pool)
             s.profiler?.stop(1110)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16025,13 +16087,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 17106736, pool: pool)
             s.profiler?.stop(1111)
         }
-        // features.6.7.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.7.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(785), output: s.tensor(786), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 161411120,
             reduceBias: s.p + 162429584, activation: .silu, expandWeights: s.p + 162429792,
             expandBias: s.p + 163448256, savedPooled: s.tensor(787), savedHidden: s.tensor(788),
-            savedScale: s.tensor(789), pool: pool)
+            savedScale: s.tensor(789), meansTaken: s.options.frozenBlocks <= 68, pool: pool)
         s.profiler?.stop(1112)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -16143,12 +16205,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(796), pool: pool)
             s.profiler?.stop(1126)
         }
-        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.8.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 69 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(796), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(796), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 171747616, beta: s.p + 171752560, savedMean: s.f + 17375360, savedInvStd: s.f + 17380304,
-                activation: .silu, output: s.tensor(797), pool: pool)
+                activation: .silu, output: s.tensor(797), batch: s.n, means: s.tensor(799), pool: pool)
             s.profiler?.stop(1127)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16160,13 +16222,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 17375360, pool: pool)
             s.profiler?.stop(1128)
         }
-        // features.6.8.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.8.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(797), output: s.tensor(798), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 171767392,
             reduceBias: s.p + 172785856, activation: .silu, expandWeights: s.p + 172786064,
             expandBias: s.p + 173804528, savedPooled: s.tensor(799), savedHidden: s.tensor(800),
-            savedScale: s.tensor(801), pool: pool)
+            savedScale: s.tensor(801), meansTaken: s.options.frozenBlocks <= 69, pool: pool)
         s.profiler?.stop(1129)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -16278,12 +16340,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(808), pool: pool)
             s.profiler?.stop(1143)
         }
-        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.9.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 70 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(808), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(808), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 182103888, beta: s.p + 182108832, savedMean: s.f + 17643984, savedInvStd: s.f + 17648928,
-                activation: .silu, output: s.tensor(809), pool: pool)
+                activation: .silu, output: s.tensor(809), batch: s.n, means: s.tensor(811), pool: pool)
             s.profiler?.stop(1144)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16295,13 +16357,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 17643984, pool: pool)
             s.profiler?.stop(1145)
         }
-        // features.6.9.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.9.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(809), output: s.tensor(810), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 182123664,
             reduceBias: s.p + 183142128, activation: .silu, expandWeights: s.p + 183142336,
             expandBias: s.p + 184160800, savedPooled: s.tensor(811), savedHidden: s.tensor(812),
-            savedScale: s.tensor(813), pool: pool)
+            savedScale: s.tensor(813), meansTaken: s.options.frozenBlocks <= 70, pool: pool)
         s.profiler?.stop(1146)
         // features.6.9.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -16413,12 +16475,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(820), pool: pool)
             s.profiler?.stop(1160)
         }
-        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.10.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 71 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(820), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(820), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 192460160, beta: s.p + 192465104, savedMean: s.f + 17912608, savedInvStd: s.f + 17917552,
-                activation: .silu, output: s.tensor(821), pool: pool)
+                activation: .silu, output: s.tensor(821), batch: s.n, means: s.tensor(823), pool: pool)
             s.profiler?.stop(1161)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16430,13 +16492,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 17912608, pool: pool)
             s.profiler?.stop(1162)
         }
-        // features.6.10.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.10.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(821), output: s.tensor(822), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 192479936,
             reduceBias: s.p + 193498400, activation: .silu, expandWeights: s.p + 193498608,
             expandBias: s.p + 194517072, savedPooled: s.tensor(823), savedHidden: s.tensor(824),
-            savedScale: s.tensor(825), pool: pool)
+            savedScale: s.tensor(825), meansTaken: s.options.frozenBlocks <= 71, pool: pool)
         s.profiler?.stop(1163)
         // features.6.10.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -16548,12 +16610,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(832), pool: pool)
             s.profiler?.stop(1177)
         }
-        // features.6.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.11.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 72 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(832), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(832), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 202816432, beta: s.p + 202821376, savedMean: s.f + 18181232, savedInvStd: s.f + 18186176,
-                activation: .silu, output: s.tensor(833), pool: pool)
+                activation: .silu, output: s.tensor(833), batch: s.n, means: s.tensor(835), pool: pool)
             s.profiler?.stop(1178)
         }
         // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16565,13 +16627,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 18181232, pool: pool)
             s.profiler?.stop(1179)
         }
-        // features.6.11.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.11.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(833), output: s.tensor(834), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 202836208,
             reduceBias: s.p + 203854672, activation: .silu, expandWeights: s.p + 203854880,
             expandBias: s.p + 204873344, savedPooled: s.tensor(835), savedHidden: s.tensor(836),
-            savedScale: s.tensor(837), pool: pool)
+            savedScale: s.tensor(837), meansTaken: s.options.frozenBlocks <= 72, pool: pool)
         s.profiler?.stop(1180)
         // features.6.11.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -16683,12 +16745,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(844), pool: pool)
             s.profiler?.stop(1194)
         }
-        // features.6.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.12.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 73 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(844), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(844), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 213172704, beta: s.p + 213177648, savedMean: s.f + 18449856, savedInvStd: s.f + 18454800,
-                activation: .silu, output: s.tensor(845), pool: pool)
+                activation: .silu, output: s.tensor(845), batch: s.n, means: s.tensor(847), pool: pool)
             s.profiler?.stop(1195)
         }
         // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16700,13 +16762,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 18449856, pool: pool)
             s.profiler?.stop(1196)
         }
-        // features.6.12.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.12.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(845), output: s.tensor(846), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 213192480,
             reduceBias: s.p + 214210944, activation: .silu, expandWeights: s.p + 214211152,
             expandBias: s.p + 215229616, savedPooled: s.tensor(847), savedHidden: s.tensor(848),
-            savedScale: s.tensor(849), pool: pool)
+            savedScale: s.tensor(849), meansTaken: s.options.frozenBlocks <= 73, pool: pool)
         s.profiler?.stop(1197)
         // features.6.12.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -16818,12 +16880,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(856), pool: pool)
             s.profiler?.stop(1211)
         }
-        // features.6.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.13.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 74 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(856), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(856), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 223528976, beta: s.p + 223533920, savedMean: s.f + 18718480, savedInvStd: s.f + 18723424,
-                activation: .silu, output: s.tensor(857), pool: pool)
+                activation: .silu, output: s.tensor(857), batch: s.n, means: s.tensor(859), pool: pool)
             s.profiler?.stop(1212)
         }
         // features.6.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16835,13 +16897,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 18718480, pool: pool)
             s.profiler?.stop(1213)
         }
-        // features.6.13.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.13.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(857), output: s.tensor(858), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 223548752,
             reduceBias: s.p + 224567216, activation: .silu, expandWeights: s.p + 224567424,
             expandBias: s.p + 225585888, savedPooled: s.tensor(859), savedHidden: s.tensor(860),
-            savedScale: s.tensor(861), pool: pool)
+            savedScale: s.tensor(861), meansTaken: s.options.frozenBlocks <= 74, pool: pool)
         s.profiler?.stop(1214)
         // features.6.13.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -16953,12 +17015,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(868), pool: pool)
             s.profiler?.stop(1228)
         }
-        // features.6.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.14.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 75 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(868), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(868), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 233885248, beta: s.p + 233890192, savedMean: s.f + 18987104, savedInvStd: s.f + 18992048,
-                activation: .silu, output: s.tensor(869), pool: pool)
+                activation: .silu, output: s.tensor(869), batch: s.n, means: s.tensor(871), pool: pool)
             s.profiler?.stop(1229)
         }
         // features.6.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16970,13 +17032,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 18987104, pool: pool)
             s.profiler?.stop(1230)
         }
-        // features.6.14.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.14.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(869), output: s.tensor(870), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 233905024,
             reduceBias: s.p + 234923488, activation: .silu, expandWeights: s.p + 234923696,
             expandBias: s.p + 235942160, savedPooled: s.tensor(871), savedHidden: s.tensor(872),
-            savedScale: s.tensor(873), pool: pool)
+            savedScale: s.tensor(873), meansTaken: s.options.frozenBlocks <= 75, pool: pool)
         s.profiler?.stop(1231)
         // features.6.14.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -17088,12 +17150,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(880), pool: pool)
             s.profiler?.stop(1245)
         }
-        // features.6.15.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.15.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.15.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 76 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(880), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(880), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 244241520, beta: s.p + 244246464, savedMean: s.f + 19255728, savedInvStd: s.f + 19260672,
-                activation: .silu, output: s.tensor(881), pool: pool)
+                activation: .silu, output: s.tensor(881), batch: s.n, means: s.tensor(883), pool: pool)
             s.profiler?.stop(1246)
         }
         // features.6.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17105,13 +17167,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 19255728, pool: pool)
             s.profiler?.stop(1247)
         }
-        // features.6.15.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.15.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(881), output: s.tensor(882), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 244261296,
             reduceBias: s.p + 245279760, activation: .silu, expandWeights: s.p + 245279968,
             expandBias: s.p + 246298432, savedPooled: s.tensor(883), savedHidden: s.tensor(884),
-            savedScale: s.tensor(885), pool: pool)
+            savedScale: s.tensor(885), meansTaken: s.options.frozenBlocks <= 76, pool: pool)
         s.profiler?.stop(1248)
         // features.6.15.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -17223,12 +17285,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(892), pool: pool)
             s.profiler?.stop(1262)
         }
-        // features.6.16.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.16.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.16.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 77 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(892), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(892), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 254597792, beta: s.p + 254602736, savedMean: s.f + 19524352, savedInvStd: s.f + 19529296,
-                activation: .silu, output: s.tensor(893), pool: pool)
+                activation: .silu, output: s.tensor(893), batch: s.n, means: s.tensor(895), pool: pool)
             s.profiler?.stop(1263)
         }
         // features.6.16.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17240,13 +17302,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 19524352, pool: pool)
             s.profiler?.stop(1264)
         }
-        // features.6.16.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.16.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(893), output: s.tensor(894), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 254617568,
             reduceBias: s.p + 255636032, activation: .silu, expandWeights: s.p + 255636240,
             expandBias: s.p + 256654704, savedPooled: s.tensor(895), savedHidden: s.tensor(896),
-            savedScale: s.tensor(897), pool: pool)
+            savedScale: s.tensor(897), meansTaken: s.options.frozenBlocks <= 77, pool: pool)
         s.profiler?.stop(1265)
         // features.6.16.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -17358,12 +17420,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(904), pool: pool)
             s.profiler?.stop(1279)
         }
-        // features.6.17.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.17.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.17.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 78 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(904), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(904), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 264954064, beta: s.p + 264959008, savedMean: s.f + 19792976, savedInvStd: s.f + 19797920,
-                activation: .silu, output: s.tensor(905), pool: pool)
+                activation: .silu, output: s.tensor(905), batch: s.n, means: s.tensor(907), pool: pool)
             s.profiler?.stop(1280)
         }
         // features.6.17.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17375,13 +17437,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 19792976, pool: pool)
             s.profiler?.stop(1281)
         }
-        // features.6.17.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.17.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(905), output: s.tensor(906), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 264973840,
             reduceBias: s.p + 265992304, activation: .silu, expandWeights: s.p + 265992512,
             expandBias: s.p + 267010976, savedPooled: s.tensor(907), savedHidden: s.tensor(908),
-            savedScale: s.tensor(909), pool: pool)
+            savedScale: s.tensor(909), meansTaken: s.options.frozenBlocks <= 78, pool: pool)
         s.profiler?.stop(1282)
         // features.6.17.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -17493,12 +17555,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(916), pool: pool)
             s.profiler?.stop(1296)
         }
-        // features.6.18.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.18.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.18.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 79 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(916), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(916), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 275310336, beta: s.p + 275315280, savedMean: s.f + 20061600, savedInvStd: s.f + 20066544,
-                activation: .silu, output: s.tensor(917), pool: pool)
+                activation: .silu, output: s.tensor(917), batch: s.n, means: s.tensor(919), pool: pool)
             s.profiler?.stop(1297)
         }
         // features.6.18.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17510,13 +17572,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 20061600, pool: pool)
             s.profiler?.stop(1298)
         }
-        // features.6.18.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.18.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(917), output: s.tensor(918), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 275330112,
             reduceBias: s.p + 276348576, activation: .silu, expandWeights: s.p + 276348784,
             expandBias: s.p + 277367248, savedPooled: s.tensor(919), savedHidden: s.tensor(920),
-            savedScale: s.tensor(921), pool: pool)
+            savedScale: s.tensor(921), meansTaken: s.options.frozenBlocks <= 79, pool: pool)
         s.profiler?.stop(1299)
         // features.6.18.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -17628,12 +17690,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(928), pool: pool)
             s.profiler?.stop(1313)
         }
-        // features.6.19.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.19.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.19.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 80 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(928), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(928), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 285666608, beta: s.p + 285671552, savedMean: s.f + 20330224, savedInvStd: s.f + 20335168,
-                activation: .silu, output: s.tensor(929), pool: pool)
+                activation: .silu, output: s.tensor(929), batch: s.n, means: s.tensor(931), pool: pool)
             s.profiler?.stop(1314)
         }
         // features.6.19.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17645,13 +17707,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 20330224, pool: pool)
             s.profiler?.stop(1315)
         }
-        // features.6.19.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.19.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(929), output: s.tensor(930), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 285686384,
             reduceBias: s.p + 286704848, activation: .silu, expandWeights: s.p + 286705056,
             expandBias: s.p + 287723520, savedPooled: s.tensor(931), savedHidden: s.tensor(932),
-            savedScale: s.tensor(933), pool: pool)
+            savedScale: s.tensor(933), meansTaken: s.options.frozenBlocks <= 80, pool: pool)
         s.profiler?.stop(1316)
         // features.6.19.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -17763,12 +17825,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(940), pool: pool)
             s.profiler?.stop(1330)
         }
-        // features.6.20.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.20.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.20.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 81 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(940), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(940), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 296022880, beta: s.p + 296027824, savedMean: s.f + 20598848, savedInvStd: s.f + 20603792,
-                activation: .silu, output: s.tensor(941), pool: pool)
+                activation: .silu, output: s.tensor(941), batch: s.n, means: s.tensor(943), pool: pool)
             s.profiler?.stop(1331)
         }
         // features.6.20.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17780,13 +17842,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 20598848, pool: pool)
             s.profiler?.stop(1332)
         }
-        // features.6.20.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.20.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(941), output: s.tensor(942), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 296042656,
             reduceBias: s.p + 297061120, activation: .silu, expandWeights: s.p + 297061328,
             expandBias: s.p + 298079792, savedPooled: s.tensor(943), savedHidden: s.tensor(944),
-            savedScale: s.tensor(945), pool: pool)
+            savedScale: s.tensor(945), meansTaken: s.options.frozenBlocks <= 81, pool: pool)
         s.profiler?.stop(1333)
         // features.6.20.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -17898,12 +17960,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(952), pool: pool)
             s.profiler?.stop(1347)
         }
-        // features.6.21.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.6.21.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.21.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 82 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(952), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(952), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 306379152, beta: s.p + 306384096, savedMean: s.f + 20867472, savedInvStd: s.f + 20872416,
-                activation: .silu, output: s.tensor(953), pool: pool)
+                activation: .silu, output: s.tensor(953), batch: s.n, means: s.tensor(955), pool: pool)
             s.profiler?.stop(1348)
         }
         // features.6.21.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17915,13 +17977,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 20867472, pool: pool)
             s.profiler?.stop(1349)
         }
-        // features.6.21.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.6.21.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(953), output: s.tensor(954), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 306398928,
             reduceBias: s.p + 307417392, activation: .silu, expandWeights: s.p + 307417600,
             expandBias: s.p + 308436064, savedPooled: s.tensor(955), savedHidden: s.tensor(956),
-            savedScale: s.tensor(957), pool: pool)
+            savedScale: s.tensor(957), meansTaken: s.options.frozenBlocks <= 82, pool: pool)
         s.profiler?.stop(1350)
         // features.6.21.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
@@ -18033,12 +18095,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(964), pool: pool)
             s.profiler?.stop(1364)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 83 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(964), pixels: 625 &* s.n, channels: 4944,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(964), pixels: 625 &* s.n, channels: 4944,
                 gamma: s.p + 316656320, beta: s.p + 316661264, savedMean: s.f + 21136096, savedInvStd: s.f + 21141040,
-                activation: .silu, output: s.tensor(965), pool: pool)
+                activation: .silu, output: s.tensor(965), batch: s.n, means: s.tensor(967), pool: pool)
             s.profiler?.stop(1365)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -18050,13 +18112,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 21136096, pool: pool)
             s.profiler?.stop(1366)
         }
-        // features.7.0.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        // features.7.0.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(965), output: s.tensor(966), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 316676096,
             reduceBias: s.p + 317694560, activation: .silu, expandWeights: s.p + 317694768,
             expandBias: s.p + 318713232, savedPooled: s.tensor(967), savedHidden: s.tensor(968),
-            savedScale: s.tensor(969), pool: pool)
+            savedScale: s.tensor(969), meansTaken: s.options.frozenBlocks <= 83, pool: pool)
         s.profiler?.stop(1367)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [4944][1376]
         s.profiler?.start()
@@ -18155,12 +18217,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(974), pool: pool)
             s.profiler?.stop(1379)
         }
-        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256], and features.7.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 84 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(974), pixels: 625 &* s.n, channels: 8256,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(974), pixels: 625 &* s.n, channels: 8256,
                 gamma: s.p + 336994208, beta: s.p + 337002464, savedMean: s.f + 21254240, savedInvStd: s.f + 21262496,
-                activation: .silu, output: s.tensor(975), pool: pool)
+                activation: .silu, output: s.tensor(975), batch: s.n, means: s.tensor(977), pool: pool)
             s.profiler?.stop(1380)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
@@ -18172,13 +18234,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 21254240, pool: pool)
             s.profiler?.stop(1381)
         }
-        // features.7.1.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
+        // features.7.1.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(975), output: s.tensor(976), batch: s.n,
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 337027232,
             reduceBias: s.p + 339867296, activation: .silu, expandWeights: s.p + 339867648,
             expandBias: s.p + 342707712, savedPooled: s.tensor(977), savedHidden: s.tensor(978),
-            savedScale: s.tensor(979), pool: pool)
+            savedScale: s.tensor(979), meansTaken: s.options.frozenBlocks <= 84, pool: pool)
         s.profiler?.stop(1382)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [8256][1376]
         s.profiler?.start()
@@ -18290,12 +18352,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(986), pool: pool)
             s.profiler?.stop(1396)
         }
-        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
+        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256], and features.7.2.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 85 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(986), pixels: 625 &* s.n, channels: 8256,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(986), pixels: 625 &* s.n, channels: 8256,
                 gamma: s.p + 365549312, beta: s.p + 365557568, savedMean: s.f + 21438624, savedInvStd: s.f + 21446880,
-                activation: .silu, output: s.tensor(987), pool: pool)
+                activation: .silu, output: s.tensor(987), batch: s.n, means: s.tensor(989), pool: pool)
             s.profiler?.stop(1397)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
@@ -18307,13 +18369,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 21438624, pool: pool)
             s.profiler?.stop(1398)
         }
-        // features.7.2.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
+        // features.7.2.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(987), output: s.tensor(988), batch: s.n,
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 365582336,
             reduceBias: s.p + 368422400, activation: .silu, expandWeights: s.p + 368422752,
             expandBias: s.p + 371262816, savedPooled: s.tensor(989), savedHidden: s.tensor(990),
-            savedScale: s.tensor(991), pool: pool)
+            savedScale: s.tensor(991), meansTaken: s.options.frozenBlocks <= 85, pool: pool)
         s.profiler?.stop(1399)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [8256][1376]
         s.profiler?.start()
@@ -18425,12 +18487,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(998), pool: pool)
             s.profiler?.stop(1413)
         }
-        // features.7.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
+        // features.7.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256], and features.7.3.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 86 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(998), pixels: 625 &* s.n, channels: 8256,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(998), pixels: 625 &* s.n, channels: 8256,
                 gamma: s.p + 394104416, beta: s.p + 394112672, savedMean: s.f + 21623008, savedInvStd: s.f + 21631264,
-                activation: .silu, output: s.tensor(999), pool: pool)
+                activation: .silu, output: s.tensor(999), batch: s.n, means: s.tensor(1001), pool: pool)
             s.profiler?.stop(1414)
         }
         // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
@@ -18442,13 +18504,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 21623008, pool: pool)
             s.profiler?.stop(1415)
         }
-        // features.7.3.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
+        // features.7.3.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(999), output: s.tensor(1000), batch: s.n,
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 394137440,
             reduceBias: s.p + 396977504, activation: .silu, expandWeights: s.p + 396977856,
             expandBias: s.p + 399817920, savedPooled: s.tensor(1001), savedHidden: s.tensor(1002),
-            savedScale: s.tensor(1003), pool: pool)
+            savedScale: s.tensor(1003), meansTaken: s.options.frozenBlocks <= 86, pool: pool)
         s.profiler?.stop(1416)
         // features.7.3.block.3 project conv 1x1 weights to the GEMM layout [8256][1376]
         s.profiler?.start()
@@ -18560,12 +18622,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(1010), pool: pool)
             s.profiler?.stop(1430)
         }
-        // features.7.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
+        // features.7.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256], and features.7.4.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 87 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(1010), pixels: 625 &* s.n, channels: 8256,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(1010), pixels: 625 &* s.n, channels: 8256,
                 gamma: s.p + 422659520, beta: s.p + 422667776, savedMean: s.f + 21807392, savedInvStd: s.f + 21815648,
-                activation: .silu, output: s.tensor(1011), pool: pool)
+                activation: .silu, output: s.tensor(1011), batch: s.n, means: s.tensor(1013), pool: pool)
             s.profiler?.stop(1431)
         }
         // features.7.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
@@ -18577,13 +18639,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 21807392, pool: pool)
             s.profiler?.stop(1432)
         }
-        // features.7.4.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
+        // features.7.4.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(1011), output: s.tensor(1012), batch: s.n,
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 422692544,
             reduceBias: s.p + 425532608, activation: .silu, expandWeights: s.p + 425532960,
             expandBias: s.p + 428373024, savedPooled: s.tensor(1013), savedHidden: s.tensor(1014),
-            savedScale: s.tensor(1015), pool: pool)
+            savedScale: s.tensor(1015), meansTaken: s.options.frozenBlocks <= 87, pool: pool)
         s.profiler?.stop(1433)
         // features.7.4.block.3 project conv 1x1 weights to the GEMM layout [8256][1376]
         s.profiler?.start()
@@ -18695,12 +18757,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(1022), pool: pool)
             s.profiler?.stop(1447)
         }
-        // features.7.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
+        // features.7.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256], and features.7.5.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 88 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(1022), pixels: 625 &* s.n, channels: 8256,
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(1022), pixels: 625 &* s.n, channels: 8256,
                 gamma: s.p + 451214624, beta: s.p + 451222880, savedMean: s.f + 21991776, savedInvStd: s.f + 22000032,
-                activation: .silu, output: s.tensor(1023), pool: pool)
+                activation: .silu, output: s.tensor(1023), batch: s.n, means: s.tensor(1025), pool: pool)
             s.profiler?.stop(1448)
         }
         // features.7.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
@@ -18712,13 +18774,13 @@ public final class EfficientNetL2Training: TrainableModel {
                 scratch: s.f + 21991776, pool: pool)
             s.profiler?.stop(1449)
         }
-        // features.7.5.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
+        // features.7.5.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(1023), output: s.tensor(1024), batch: s.n,
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 451247648,
             reduceBias: s.p + 454087712, activation: .silu, expandWeights: s.p + 454088064,
             expandBias: s.p + 456928128, savedPooled: s.tensor(1025), savedHidden: s.tensor(1026),
-            savedScale: s.tensor(1027), pool: pool)
+            savedScale: s.tensor(1027), meansTaken: s.options.frozenBlocks <= 88, pool: pool)
         s.profiler?.stop(1450)
         // features.7.5.block.3 project conv 1x1 weights to the GEMM layout [8256][1376]
         s.profiler?.start()
@@ -30139,12 +30201,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 400, 400, 136] -> [n, 400, 400, 136]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 400, 400, 136]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 400, 400, 136]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 400, 400, 136], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 400, 400, 136]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 9248,
-              "squeeze-excitation 136 -> 34 -> 136 on [n, 400, 400, 136]"),
+              "squeeze-excitation 136 -> 34 -> 136 on [n, 400, 400, 136] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [136][72]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1566720000,
@@ -30289,12 +30351,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 155520000,
               "frozen: depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 432]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 432], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 432]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
-              "squeeze-excitation 432 -> 18 -> 432 on [n, 200, 200, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 on [n, 200, 200, 432] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][104]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1797120000,
@@ -30319,12 +30381,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
-        .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
+        .init("features.2.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.1.block.2's channel means as its rows are written"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
@@ -30353,12 +30415,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
-        .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
+        .init("features.2.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.2.block.2's channel means as its rows are written"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
@@ -30387,12 +30449,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
-        .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
+        .init("features.2.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.3.block.2's channel means as its rows are written"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
@@ -30421,12 +30483,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.4.block.0 BatchNorm + silu (statistics taken before) and features.2.4.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
-        .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
+        .init("features.2.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.4.block.2's channel means as its rows are written"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
@@ -30455,12 +30517,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.5.block.0 BatchNorm + silu (statistics taken before) and features.2.5.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
-        .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
+        .init("features.2.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.5.block.2's channel means as its rows are written"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
@@ -30489,12 +30551,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.6.block.0 BatchNorm + silu (statistics taken before) and features.2.6.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
-        .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
+        .init("features.2.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.6.block.2's channel means as its rows are written"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
@@ -30523,12 +30585,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.7.block.0 BatchNorm + silu (statistics taken before) and features.2.7.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.7.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
-        .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
+        .init("features.2.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.7.block.2's channel means as its rows are written"),
         .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
@@ -30557,12 +30619,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.8.block.0 BatchNorm + silu (statistics taken before) and features.2.8.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.8.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
-        .init("features.2.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
+        .init("features.2.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.8.block.2's channel means as its rows are written"),
         .init("features.2.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
@@ -30591,12 +30653,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.9.block.0 BatchNorm + silu (statistics taken before) and features.2.9.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.9.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
-        .init("features.2.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
+        .init("features.2.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.9.block.2's channel means as its rows are written"),
         .init("features.2.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
@@ -30625,12 +30687,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.2.10.block.0 BatchNorm + silu (statistics taken before) and features.2.10.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.10.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
-        .init("features.2.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
+        .init("features.2.10.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624], and features.2.10.block.2's channel means as its rows are written"),
         .init("features.2.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
@@ -30659,12 +30721,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 156000000,
               "frozen: depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 624]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 624], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 624]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
-              "squeeze-excitation 624 -> 26 -> 624 on [n, 100, 100, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 on [n, 100, 100, 624] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][176]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1098240000,
@@ -30689,12 +30751,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
-        .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
+        .init("features.3.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.1.block.2's channel means as its rows are written"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
@@ -30723,12 +30785,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
-        .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
+        .init("features.3.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.2.block.2's channel means as its rows are written"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
@@ -30757,12 +30819,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
-        .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
+        .init("features.3.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.3.block.2's channel means as its rows are written"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
@@ -30791,12 +30853,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.4.block.0 BatchNorm + silu (statistics taken before) and features.3.4.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
-        .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
+        .init("features.3.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.4.block.2's channel means as its rows are written"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
@@ -30825,12 +30887,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.5.block.0 BatchNorm + silu (statistics taken before) and features.3.5.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
-        .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
+        .init("features.3.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.5.block.2's channel means as its rows are written"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
@@ -30859,12 +30921,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.6.block.0 BatchNorm + silu (statistics taken before) and features.3.6.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
-        .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
+        .init("features.3.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.6.block.2's channel means as its rows are written"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
@@ -30893,12 +30955,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.7.block.0 BatchNorm + silu (statistics taken before) and features.3.7.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.7.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
-        .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
+        .init("features.3.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.7.block.2's channel means as its rows are written"),
         .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
@@ -30927,12 +30989,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.8.block.0 BatchNorm + silu (statistics taken before) and features.3.8.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.8.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
-        .init("features.3.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
+        .init("features.3.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.8.block.2's channel means as its rows are written"),
         .init("features.3.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
@@ -30961,12 +31023,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.9.block.0 BatchNorm + silu (statistics taken before) and features.3.9.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.9.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
-        .init("features.3.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
+        .init("features.3.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.9.block.2's channel means as its rows are written"),
         .init("features.3.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
@@ -30995,12 +31057,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.3.10.block.0 BatchNorm + silu (statistics taken before) and features.3.10.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.10.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
-        .init("features.3.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
+        .init("features.3.10.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056], and features.3.10.block.2's channel means as its rows are written"),
         .init("features.3.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
@@ -31029,12 +31091,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 23760000,
               "frozen: depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 1056]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 1056], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 1056]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
-              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 50, 50, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 on [n, 50, 50, 1056] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][344]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 908160000,
@@ -31059,12 +31121,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31093,12 +31155,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.2.block.2's channel means as its rows are written"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31127,12 +31189,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.3.block.2's channel means as its rows are written"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31161,12 +31223,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.4.block.2's channel means as its rows are written"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31195,12 +31257,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.5.block.2's channel means as its rows are written"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31229,12 +31291,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.6.block.0 BatchNorm + silu (statistics taken before) and features.4.6.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.6.block.2's channel means as its rows are written"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31263,12 +31325,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.7.block.0 BatchNorm + silu (statistics taken before) and features.4.7.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.7.block.2's channel means as its rows are written"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31297,12 +31359,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.8.block.0 BatchNorm + silu (statistics taken before) and features.4.8.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.8.block.2's channel means as its rows are written"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31331,12 +31393,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.9.block.0 BatchNorm + silu (statistics taken before) and features.4.9.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.9.block.2's channel means as its rows are written"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31365,12 +31427,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.10.block.0 BatchNorm + silu (statistics taken before) and features.4.10.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.10.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.10.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.10.block.2's channel means as its rows are written"),
         .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31399,12 +31461,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.11.block.0 BatchNorm + silu (statistics taken before) and features.4.11.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.11.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.11.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.11.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.11.block.2's channel means as its rows are written"),
         .init("features.4.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.11.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.11.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.11.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31433,12 +31495,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.12.block.0 BatchNorm + silu (statistics taken before) and features.4.12.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.12.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.12.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.12.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.12.block.2's channel means as its rows are written"),
         .init("features.4.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.12.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.12.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.12.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31467,12 +31529,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.13.block.0 BatchNorm + silu (statistics taken before) and features.4.13.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.13.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.13.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.13.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.13.block.2's channel means as its rows are written"),
         .init("features.4.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.13.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.13.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.13.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31501,12 +31563,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.14.block.0 BatchNorm + silu (statistics taken before) and features.4.14.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.14.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.14.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.14.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.14.block.2's channel means as its rows are written"),
         .init("features.4.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.14.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.14.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.14.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31535,12 +31597,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.4.15.block.0 BatchNorm + silu (statistics taken before) and features.4.15.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.15.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.4.15.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.4.15.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.4.15.block.2's channel means as its rows are written"),
         .init("features.4.15.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.15.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.15.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.15.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
@@ -31569,12 +31631,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 129000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
-              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][480]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2476800000,
@@ -31599,12 +31661,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31633,12 +31695,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.2.block.2's channel means as its rows are written"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31667,12 +31729,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.3.block.2's channel means as its rows are written"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31701,12 +31763,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.4.block.2's channel means as its rows are written"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31735,12 +31797,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.5.block.2's channel means as its rows are written"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31769,12 +31831,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.6.block.0 BatchNorm + silu (statistics taken before) and features.5.6.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.6.block.2's channel means as its rows are written"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31803,12 +31865,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.7.block.0 BatchNorm + silu (statistics taken before) and features.5.7.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.7.block.2's channel means as its rows are written"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31837,12 +31899,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.8.block.0 BatchNorm + silu (statistics taken before) and features.5.8.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.8.block.2's channel means as its rows are written"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31871,12 +31933,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.9.block.0 BatchNorm + silu (statistics taken before) and features.5.9.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.9.block.2's channel means as its rows are written"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31905,12 +31967,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.10.block.0 BatchNorm + silu (statistics taken before) and features.5.10.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.10.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.10.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.10.block.2's channel means as its rows are written"),
         .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31939,12 +32001,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.11.block.0 BatchNorm + silu (statistics taken before) and features.5.11.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.11.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.11.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.11.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.11.block.2's channel means as its rows are written"),
         .init("features.5.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.11.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.11.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.11.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -31973,12 +32035,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.12.block.0 BatchNorm + silu (statistics taken before) and features.5.12.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.12.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.12.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.12.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.12.block.2's channel means as its rows are written"),
         .init("features.5.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.12.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.12.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.12.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -32007,12 +32069,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.13.block.0 BatchNorm + silu (statistics taken before) and features.5.13.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.13.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.13.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.13.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.13.block.2's channel means as its rows are written"),
         .init("features.5.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.13.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.13.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.13.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -32041,12 +32103,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.14.block.0 BatchNorm + silu (statistics taken before) and features.5.14.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.14.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.14.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.14.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.14.block.2's channel means as its rows are written"),
         .init("features.5.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.14.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.14.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.14.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -32075,12 +32137,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.5.15.block.0 BatchNorm + silu (statistics taken before) and features.5.15.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.15.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
-        .init("features.5.15.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
+        .init("features.5.15.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880], and features.5.15.block.2's channel means as its rows are written"),
         .init("features.5.15.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.15.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.15.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.15.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
@@ -32109,12 +32171,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 45000000,
               "frozen: depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 2880]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 2880], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 2880]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
-              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 25, 25, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 on [n, 25, 25, 2880] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][824]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1483200000,
@@ -32139,12 +32201,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32173,12 +32235,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.2.block.2's channel means as its rows are written"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32207,12 +32269,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.3.block.2's channel means as its rows are written"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32241,12 +32303,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.4.block.2's channel means as its rows are written"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32275,12 +32337,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.5.block.2's channel means as its rows are written"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32309,12 +32371,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.6.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.6.block.2's channel means as its rows are written"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32343,12 +32405,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.7.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.7.block.2's channel means as its rows are written"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32377,12 +32439,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.8.block.0 BatchNorm + silu (statistics taken before) and features.6.8.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.8.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.8.block.2's channel means as its rows are written"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32411,12 +32473,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.9.block.0 BatchNorm + silu (statistics taken before) and features.6.9.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.9.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.9.block.2's channel means as its rows are written"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32445,12 +32507,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.10.block.0 BatchNorm + silu (statistics taken before) and features.6.10.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.10.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.10.block.2's channel means as its rows are written"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32479,12 +32541,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.11.block.0 BatchNorm + silu (statistics taken before) and features.6.11.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.11.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.11.block.2's channel means as its rows are written"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.11.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32513,12 +32575,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.12.block.0 BatchNorm + silu (statistics taken before) and features.6.12.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.12.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.12.block.2's channel means as its rows are written"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.12.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32547,12 +32609,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.13.block.0 BatchNorm + silu (statistics taken before) and features.6.13.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.13.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.13.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.13.block.2's channel means as its rows are written"),
         .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.13.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.13.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.13.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32581,12 +32643,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.14.block.0 BatchNorm + silu (statistics taken before) and features.6.14.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.14.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.14.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.14.block.2's channel means as its rows are written"),
         .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.14.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.14.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.14.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32615,12 +32677,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.15.block.0 BatchNorm + silu (statistics taken before) and features.6.15.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.15.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.15.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.15.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.15.block.2's channel means as its rows are written"),
         .init("features.6.15.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.15.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.15.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.15.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32649,12 +32711,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.16.block.0 BatchNorm + silu (statistics taken before) and features.6.16.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.16.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.16.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.16.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.16.block.2's channel means as its rows are written"),
         .init("features.6.16.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.16.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.16.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.16.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32683,12 +32745,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.17.block.0 BatchNorm + silu (statistics taken before) and features.6.17.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.17.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.17.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.17.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.17.block.2's channel means as its rows are written"),
         .init("features.6.17.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.17.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.17.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.17.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32717,12 +32779,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.18.block.0 BatchNorm + silu (statistics taken before) and features.6.18.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.18.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.18.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.18.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.18.block.2's channel means as its rows are written"),
         .init("features.6.18.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.18.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.18.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.18.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32751,12 +32813,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.19.block.0 BatchNorm + silu (statistics taken before) and features.6.19.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.19.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.19.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.19.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.19.block.2's channel means as its rows are written"),
         .init("features.6.19.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.19.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.19.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.19.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32785,12 +32847,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.20.block.0 BatchNorm + silu (statistics taken before) and features.6.20.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.20.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.20.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.20.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.20.block.2's channel means as its rows are written"),
         .init("features.6.20.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.20.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.20.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.20.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32819,12 +32881,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.6.21.block.0 BatchNorm + silu (statistics taken before) and features.6.21.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.21.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.6.21.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.6.21.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.6.21.block.2's channel means as its rows are written"),
         .init("features.6.21.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.21.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.21.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.21.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
@@ -32853,12 +32915,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 27810000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
-              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][1376]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 4251840000,
@@ -32883,12 +32945,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
-        .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
+        .init("features.7.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256], and features.7.1.block.2's channel means as its rows are written"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 5680128,
-              "squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]"),
+              "squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [8256][1376]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7100160000,
@@ -32917,12 +32979,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.7.2.block.0 BatchNorm + silu (statistics taken before) and features.7.2.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
-        .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
+        .init("features.7.2.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256], and features.7.2.block.2's channel means as its rows are written"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 5680128,
-              "squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]"),
+              "squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [8256][1376]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7100160000,
@@ -32951,12 +33013,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.7.3.block.0 BatchNorm + silu (statistics taken before) and features.7.3.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
-        .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
+        .init("features.7.3.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256], and features.7.3.block.2's channel means as its rows are written"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 5680128,
-              "squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]"),
+              "squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [8256][1376]"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7100160000,
@@ -32985,12 +33047,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.7.4.block.0 BatchNorm + silu (statistics taken before) and features.7.4.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.4.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
-        .init("features.7.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
+        .init("features.7.4.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256], and features.7.4.block.2's channel means as its rows are written"),
         .init("features.7.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 5680128,
-              "squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]"),
+              "squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [8256][1376]"),
         .init("features.7.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7100160000,
@@ -33019,12 +33081,12 @@ public final class EfficientNetL2Training: TrainableModel {
               "features.7.5.block.0 BatchNorm + silu (statistics taken before) and features.7.5.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.5.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
-        .init("features.7.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
+        .init("features.7.5.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256], and features.7.5.block.2's channel means as its rows are written"),
         .init("features.7.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 5680128,
-              "squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]"),
+              "squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [8256][1376]"),
         .init("features.7.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7100160000,

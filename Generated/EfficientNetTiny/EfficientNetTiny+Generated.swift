@@ -1063,12 +1063,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 runningMean: s.p + 672, runningVar: s.p + 688, pool: pool)
             s.profiler?.stop(7)
         }
-        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 16]
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 16], and features.1.0.block.1's channel means as its rows are written
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640,
-                beta: s.p + 656, savedMean: s.f + 104352, savedInvStd: s.f + 104368, activation: .silu,
-                output: s.tensor(3), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
+                gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 104352, savedInvStd: s.f + 104368,
+                activation: .silu, output: s.tensor(3), batch: s.n, means: s.tensor(5), pool: pool)
             s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]
@@ -1079,12 +1079,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .silu, output: s.tensor(3), scratch: s.f + 104352, pool: pool)
             s.profiler?.stop(9)
         }
-        // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]
+        // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n, pixels: 1296,
             channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, reduceBias: s.p + 768, activation: .silu,
             expandWeights: s.p + 784, expandBias: s.p + 848, savedPooled: s.tensor(5), savedHidden: s.tensor(6),
-            savedScale: s.tensor(7), pool: pool)
+            savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [16][8]
         s.profiler?.start()
@@ -1179,12 +1179,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(12), pool: pool)
             s.profiler?.stop(22)
         }
-        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 48]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 48], and features.2.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064,
-                beta: s.p + 2112, savedMean: s.f + 104784, savedInvStd: s.f + 104832, activation: .silu,
-                output: s.tensor(13), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
+                gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 104784, savedInvStd: s.f + 104832,
+                activation: .silu, output: s.tensor(13), batch: s.n, means: s.tensor(15), pool: pool)
             s.profiler?.stop(23)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]
@@ -1195,12 +1195,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .silu, output: s.tensor(13), scratch: s.f + 104784, pool: pool)
             s.profiler?.stop(24)
         }
-        // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]
+        // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(13), output: s.tensor(14), batch: s.n,
             pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, reduceBias: s.p + 2352,
             activation: .silu, expandWeights: s.p + 2368, expandBias: s.p + 2464, savedPooled: s.tensor(15),
-            savedHidden: s.tensor(16), savedScale: s.tensor(17), pool: pool)
+            savedHidden: s.tensor(16), savedScale: s.tensor(17), meansTaken: s.options.frozenBlocks <= 2, pool: pool)
         s.profiler?.stop(25)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [48][16]
         s.profiler?.start()
@@ -1296,12 +1296,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(37)
         }
-        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 96]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 96], and features.3.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664,
-                beta: s.p + 7760, savedMean: s.f + 105968, savedInvStd: s.f + 106064, activation: .silu,
-                output: s.tensor(23), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
+                gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 105968, savedInvStd: s.f + 106064,
+                activation: .silu, output: s.tensor(23), batch: s.n, means: s.tensor(25), pool: pool)
             s.profiler?.stop(38)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]
@@ -1312,12 +1312,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .silu, output: s.tensor(23), scratch: s.f + 105968, pool: pool)
             s.profiler?.stop(39)
         }
-        // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]
+        // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n, pixels: 81,
             channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, reduceBias: s.p + 8432, activation: .silu,
             expandWeights: s.p + 8448, expandBias: s.p + 8832, savedPooled: s.tensor(25), savedHidden: s.tensor(26),
-            savedScale: s.tensor(27), pool: pool)
+            savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
         s.profiler?.stop(40)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
@@ -1411,12 +1411,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(52)
         }
-        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 144]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 144], and features.4.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688,
-                beta: s.p + 16832, savedMean: s.f + 111296, savedInvStd: s.f + 111440, activation: .silu,
-                output: s.tensor(33), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
+                gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 111296, savedInvStd: s.f + 111440,
+                activation: .silu, output: s.tensor(33), batch: s.n, means: s.tensor(35), pool: pool)
             s.profiler?.stop(53)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]
@@ -1427,12 +1427,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .silu, output: s.tensor(33), scratch: s.f + 111296, pool: pool)
             s.profiler?.stop(54)
         }
-        // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]
+        // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n, pixels: 25,
             channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, reduceBias: s.p + 18128, activation: .silu,
             expandWeights: s.p + 18144, expandBias: s.p + 19008, savedPooled: s.tensor(35), savedHidden: s.tensor(36),
-            savedScale: s.tensor(37), pool: pool)
+            savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
         s.profiler?.stop(55)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
@@ -1527,12 +1527,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(67)
         }
-        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240], and features.4.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824,
-                beta: s.p + 38064, savedMean: s.f + 114736, savedInvStd: s.f + 114976, activation: .silu,
-                output: s.tensor(43), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 114736, savedInvStd: s.f + 114976,
+                activation: .silu, output: s.tensor(43), batch: s.n, means: s.tensor(45), pool: pool)
             s.profiler?.stop(68)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
@@ -1543,12 +1543,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .silu, output: s.tensor(43), scratch: s.f + 114736, pool: pool)
             s.profiler?.stop(69)
         }
-        // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
+        // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n, pixels: 25,
             channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, reduceBias: s.p + 41184, activation: .silu,
             expandWeights: s.p + 41200, expandBias: s.p + 43600, savedPooled: s.tensor(45), savedHidden: s.tensor(46),
-            savedScale: s.tensor(47), pool: pool)
+            savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
         s.profiler?.stop(70)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
@@ -1655,12 +1655,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(54), pool: pool)
             s.profiler?.stop(84)
         }
-        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240], and features.5.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192,
-                beta: s.p + 70432, savedMean: s.f + 120096, savedInvStd: s.f + 120336, activation: .silu,
-                output: s.tensor(55), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 120096, savedInvStd: s.f + 120336,
+                activation: .silu, output: s.tensor(55), batch: s.n, means: s.tensor(57), pool: pool)
             s.profiler?.stop(85)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
@@ -1671,12 +1671,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .silu, output: s.tensor(55), scratch: s.f + 120096, pool: pool)
             s.profiler?.stop(86)
         }
-        // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
+        // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(55), output: s.tensor(56), batch: s.n, pixels: 25,
             channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, reduceBias: s.p + 73552, activation: .silu,
             expandWeights: s.p + 73568, expandBias: s.p + 75968, savedPooled: s.tensor(57), savedHidden: s.tensor(58),
-            savedScale: s.tensor(59), pool: pool)
+            savedScale: s.tensor(59), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
         s.profiler?.stop(87)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [240][56]
         s.profiler?.start()
@@ -1771,12 +1771,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(64), pool: pool)
             s.profiler?.stop(99)
         }
-        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336], and features.5.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464,
-                beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696, activation: .silu,
-                output: s.tensor(65), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696,
+                activation: .silu, output: s.tensor(65), batch: s.n, means: s.tensor(67), pool: pool)
             s.profiler?.stop(100)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
@@ -1787,12 +1787,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 133360, pool: pool)
             s.profiler?.stop(101)
         }
-        // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]
+        // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(65), output: s.tensor(66), batch: s.n, pixels: 25,
             channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, reduceBias: s.p + 124512,
             activation: .silu, expandWeights: s.p + 124528, expandBias: s.p + 129232, savedPooled: s.tensor(67),
-            savedHidden: s.tensor(68), savedScale: s.tensor(69), pool: pool)
+            savedHidden: s.tensor(68), savedScale: s.tensor(69), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
         s.profiler?.stop(102)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
@@ -1900,12 +1900,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(76), pool: pool)
             s.profiler?.stop(116)
         }
-        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 336]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 336], and features.6.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200,
-                beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952, activation: .silu,
-                output: s.tensor(77), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
+                gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952,
+                activation: .silu, output: s.tensor(77), batch: s.n, means: s.tensor(79), pool: pool)
             s.profiler?.stop(117)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]
@@ -1916,12 +1916,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 151616, pool: pool)
             s.profiler?.stop(118)
         }
-        // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]
+        // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(77), output: s.tensor(78), batch: s.n, pixels: 9,
             channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, reduceBias: s.p + 183248,
             activation: .silu, expandWeights: s.p + 183264, expandBias: s.p + 187968, savedPooled: s.tensor(79),
-            savedHidden: s.tensor(80), savedScale: s.tensor(81), pool: pool)
+            savedHidden: s.tensor(80), savedScale: s.tensor(81), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
         s.profiler?.stop(119)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [336][96]
         s.profiler?.start()
@@ -2015,12 +2015,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(86), pool: pool)
             s.profiler?.stop(131)
         }
-        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576], and features.6.1.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944,
-                beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008, activation: .silu,
-                output: s.tensor(87), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008,
+                activation: .silu, output: s.tensor(87), batch: s.n, means: s.tensor(89), pool: pool)
             s.profiler?.stop(132)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
@@ -2031,12 +2031,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(87), scratch: s.f + 170432, pool: pool)
             s.profiler?.stop(133)
         }
-        // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
+        // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(87), output: s.tensor(88), batch: s.n, pixels: 9,
             channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, reduceBias: s.p + 309072,
             activation: .silu, expandWeights: s.p + 309104, expandBias: s.p + 322928, savedPooled: s.tensor(89),
-            savedHidden: s.tensor(90), savedScale: s.tensor(91), pool: pool)
+            savedHidden: s.tensor(90), savedScale: s.tensor(91), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
         s.profiler?.stop(134)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
@@ -2142,12 +2142,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(98), pool: pool)
             s.profiler?.stop(148)
         }
-        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576], and features.7.0.block.2's channel means as its rows are written
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968,
-                beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304, activation: .silu,
-                output: s.tensor(99), pool: pool)
+            TrainingKernels.batchNormApplySqueezeExciteMeans(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304,
+                activation: .silu, output: s.tensor(99), batch: s.n, means: s.tensor(101), pool: pool)
             s.profiler?.stop(149)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
@@ -2158,12 +2158,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 201728, pool: pool)
             s.profiler?.stop(150)
         }
-        // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
+        // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576] (means taken with the BatchNorm apply when trained)
         s.profiler?.start()
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(99), output: s.tensor(100), batch: s.n, pixels: 9,
             channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, reduceBias: s.p + 458096,
             activation: .silu, expandWeights: s.p + 458128, expandBias: s.p + 471952, savedPooled: s.tensor(101),
-            savedHidden: s.tensor(102), savedScale: s.tensor(103), pool: pool)
+            savedHidden: s.tensor(102), savedScale: s.tensor(103), meansTaken: s.options.frozenBlocks <= 10,
+            pool: pool)
         s.profiler?.stop(151)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [576][160]
         s.profiler?.start()
@@ -3527,12 +3528,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 36, 36, 16]"),
-        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 16]"),
+        .init("features.1.0.block.0", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 16], and features.1.0.block.1's channel means as its rows are written"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 128,
-              "squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]"),
+              "squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16] (means taken with the BatchNorm apply when trained)"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [16][8]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 165888,
@@ -3557,12 +3558,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 139968,
               "frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
-        .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 48], and features.2.0.block.2's channel means as its rows are written"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 192,
-              "squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]"),
+              "squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48] (means taken with the BatchNorm apply when trained)"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][16]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 248832,
@@ -3587,12 +3588,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 194400,
               "frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
-        .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 96], and features.3.0.block.2's channel means as its rows are written"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
-              "squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]"),
+              "squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96] (means taken with the BatchNorm apply when trained)"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 186624,
@@ -3617,12 +3618,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 32400,
               "frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
-        .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 144], and features.4.0.block.2's channel means as its rows are written"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
-              "squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 144000,
@@ -3647,12 +3648,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 54000,
               "frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
-        .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240], and features.4.1.block.2's channel means as its rows are written"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 240000,
@@ -3681,12 +3682,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 150000,
               "frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
-        .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240], and features.5.0.block.2's channel means as its rows are written"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
-              "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][56]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 336000,
@@ -3711,12 +3712,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 210000,
               "frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
-        .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336], and features.5.1.block.2's channel means as its rows are written"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 470400,
@@ -3745,12 +3746,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 75600,
               "frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
-        .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 336], and features.6.0.block.2's channel means as its rows are written"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
-              "squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][96]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 290304,
@@ -3775,12 +3776,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 129600,
               "frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
-        .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576], and features.6.1.block.2's channel means as its rows are written"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
-              "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576] (means taken with the BatchNorm apply when trained)"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
@@ -3809,12 +3810,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 46656,
               "frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
-        .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "BN+act forward (+ SE means)", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576], and features.7.0.block.2's channel means as its rows are written"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
-              "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576] (means taken with the BatchNorm apply when trained)"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][160]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 829440,

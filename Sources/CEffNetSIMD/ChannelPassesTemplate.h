@@ -35,18 +35,14 @@ AI void accumulate_row(float *acc, const float *x, ptrdiff_t c0, ptrdiff_t c1, V
     if (c < c1) V_STORE(acc + c, V_ADD(V_LOAD(acc + c), V_LOADM(x + c, tail)));
 }
 
-/* One chunk c0..c1 of the means. `pairsEnd`: channels below it belong to whole 16-channel groups, which
-   the Swift loop summed with two accumulators (even and odd pixels of a block); the channels of a
-   partial last group used one. Decided per 16 channels, not per vector, so that AVX2's 8-lane vectors
-   sum exactly like the Swift code too. */
-AI void channel_means_chunk(const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
-                            ptrdiff_t pairsEnd, float scale, float *output) {
+/* Chunk c0..c1 of the means' sums: each block of 64 pixels summed in float (`pairs`: see channel_means_chunk)
+   and added into total[0..c1-c0) (whole vectors are stored: total has room for the chunk's vectors). */
+AI void channel_sums_chunk(const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
+                          ptrdiff_t pairsEnd, float *total) {
     float even[CHANNEL_CHUNK] __attribute__((aligned(64)));
     float odd[CHANNEL_CHUNK] __attribute__((aligned(64)));
-    float total[CHANNEL_CHUNK] __attribute__((aligned(64)));
     CHUNK_SHAPE(c1 - c0);
     const ptrdiff_t pairs = (pairsEnd < c0 ? 0 : pairsEnd > c1 ? width : pairsEnd - c0);
-    for (ptrdiff_t v = 0; v < vectors; v++) V_STORE(total + v * VW, V_ZERO());
     for (ptrdiff_t p0 = 0; p0 < pixels; p0 += 64) {
         const ptrdiff_t end = min_index(pixels, p0 + 64);
         for (ptrdiff_t v = 0; v < vectors; v++) {
@@ -67,9 +63,30 @@ AI void channel_means_chunk(const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdi
             V_STORE(total + v * VW,
                     V_ADD(V_LOAD(total + v * VW), V_ADD(V_LOAD(even + v * VW), V_LOAD(odd + v * VW))));
     }
+}
+
+/* One chunk c0..c1 of the means: its block sums into a zeroed total, then scaled. `pairsEnd`: channels below
+   it belong to whole 16-channel groups, which the Swift loop summed with two accumulators (even and odd
+   pixels of a block); the channels of a partial last group used one. Decided per 16 channels, not per
+   vector, so that AVX2's 8-lane vectors sum exactly like the Swift code too. */
+AI void channel_means_chunk(const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
+                            ptrdiff_t pairsEnd, float scale, float *output) {
+    float total[CHANNEL_CHUNK] __attribute__((aligned(64)));
+    CHUNK_SHAPE(c1 - c0);
+    for (ptrdiff_t v = 0; v < vectors; v++) V_STORE(total + v * VW, V_ZERO());
+    channel_sums_chunk(x, pixels, C, c0, c1, pairsEnd, total);
     ptrdiff_t c = 0;
     for (; c < tailStart; c += VW) V_STORE(output + c0 + c, V_MUL(V_LOAD(total + c), V_SET1(scale)));
     if (c < width) V_STOREM(output + c0 + c, tail, V_MUL(V_LOAD(total + c), V_SET1(scale)));
+}
+
+/* The means' block sums of some rows of one image, all C channels, added into `total` (the caller's, kept
+   across calls): called on consecutive runs of an image's rows, each a whole number of 64-pixel blocks but
+   the last, then scaled, it gives the bits of effnet_channel_means over the image. */
+void FN(effnet_channel_sums_accumulate)(const float *x, ptrdiff_t pixels, ptrdiff_t C, float *total) {
+    const ptrdiff_t pairsEnd = C / 16 * 16;
+    for (ptrdiff_t k = 0; k < C; k += CHANNEL_CHUNK)
+        channel_sums_chunk(x, pixels, C, k, min_index(C, k + CHANNEL_CHUNK), pairsEnd, total + k);
 }
 
 /* The column walk for a narrow slice of each row: one vector of channels down all the pixels, its sums

@@ -134,6 +134,10 @@ void effnet_channel_means(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C
     EFFNET_FORWARD(effnet_channel_means, x, pixels, C, c0, c1, scale, output);
 }
 
+void effnet_channel_sums_accumulate(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C, float *total) {
+    EFFNET_FORWARD(effnet_channel_sums_accumulate, x, pixels, C, total);
+}
+
 void effnet_weight_gradient_gemm(int isa, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda,
                                  const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
     EFFNET_FORWARD(effnet_weight_gradient_gemm, M, N, K, a, lda, b, ldb, c, ldc, accumulate);

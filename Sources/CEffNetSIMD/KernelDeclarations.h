@@ -64,6 +64,7 @@
                                                  ptrdiff_t c0, ptrdiff_t c1, float *gradInput);                   \
     void effnet_channel_means_##SUFFIX(const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1, \
                                        float scale, float *output);                                             \
+    void effnet_channel_sums_accumulate_##SUFFIX(const float *x, ptrdiff_t pixels, ptrdiff_t C, float *total);    \
     void effnet_weight_gradient_gemm_##SUFFIX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda, \
                                               const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,           \
                                               int accumulate);                                               \

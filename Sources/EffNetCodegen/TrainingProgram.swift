@@ -108,6 +108,7 @@ extension TrainingProgram.Call {
         case "TrainingKernels.batchNormApplyDepthwiseConv": return "depthwise forward (+ BN apply)"
         case "TrainingKernels.batchNormForwardTraining", "TrainingKernels.batchNormApply",
              "TrainingKernels.batchNormStatistics", "TrainingSupport.batchNormForwardEval": return "BN+act forward"
+        case "TrainingKernels.batchNormApplySqueezeExciteMeans": return "BN+act forward (+ SE means)"
         case "TrainingKernels.squeezeExciteForwardTraining": return "squeeze-excitation forward"
         case "TrainingKernels.stochasticDepthMask", "TrainingKernels.residualAdd": return "shortcut forward"
         case "Kernels.globalAveragePool", "TrainingKernels.dropoutForward", "Kernels.linear",
@@ -506,9 +507,23 @@ struct TrainingProgramBuilder {
                 program.largestSqueezeExcite = (max(c, program.largestSqueezeExcite?.channels ?? 0),
                                                 max(s, program.largestSqueezeExcite?.squeeze ?? 0))
             }
+            // Trained, the BatchNorm apply that writes the SE's input also takes its means, image by image
+            // (`batchNormApplySqueezeExciteMeans`); frozen, the eval-mode BatchNorm writes it and the SE takes
+            // them itself.
+            var meansTaken: [(label: String, value: TrainingProgram.Arg)] = []
+            if let at = calls.lastIndex(where: {
+                $0.function == "TrainingKernels.batchNormApply" && $0.writes(tensor: input)
+            }) {
+                calls[at].function = "TrainingKernels.batchNormApplySqueezeExciteMeans"
+                calls[at].comment += ", and \(l.name)'s channel means as its rows are written"
+                let poolArgument = calls[at].arguments.removeLast()
+                calls[at].arguments += [("batch", .code("s.n")), ("means", .tensor(pooled)), poolArgument]
+                meansTaken = [("meansTaken", .code(calls[at].condition ?? "true"))]
+            }
             calls.append(.init(
                 module: l.name,
-                comment: "\(l.name) squeeze-excitation \(c) -> \(s) -> \(c) on \(shape(l.inputShape))",
+                comment: "\(l.name) squeeze-excitation \(c) -> \(s) -> \(c) on \(shape(l.inputShape))"
+                    + (meansTaken.isEmpty ? "" : " (means taken with the BatchNorm apply when trained)"),
                 function: "TrainingKernels.squeezeExciteForwardTraining",
                 arguments: [("input", .tensor(input)), ("output", .tensor(out)), ("batch", .code("s.n")),
                             ("pixels", .code("\(l.inputShape.pixels)")), ("channels", .code("\(c)")),
@@ -517,7 +532,7 @@ struct TrainingProgramBuilder {
                             ("activation", .code(act(l.activation))),
                             ("expandWeights", .parameter(l.parameters[2])), ("expandBias", .parameter(l.parameters[3])),
                             ("savedPooled", .tensor(pooled)), ("savedHidden", .tensor(hidden)),
-                            ("savedScale", .tensor(scale)), ("pool", .code("pool"))],
+                            ("savedScale", .tensor(scale))] + meansTaken + [("pool", .code("pool"))],
                 macsPerImage: l.macs))
             valueOf[l.output] = out
         case .globalAveragePool:

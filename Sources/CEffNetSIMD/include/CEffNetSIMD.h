@@ -157,6 +157,12 @@ int effnet_depthwise_grad_input_row(int isa, const float *dZ, const float *w, pt
 void effnet_channel_means(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
                           float scale, float *output);
 
+/// total[c] += the sums effnet_channel_means takes of x's rows, for every c < C, in its blocks of 64 pixels
+/// counted from x's first row. Called on consecutive runs of one image's rows, each a whole number of blocks
+/// but the last, starting from zeros, then multiplied by scale, total has the bits of effnet_channel_means
+/// over the image. total holds C floats rounded up to a multiple of 16.
+void effnet_channel_sums_accumulate(int isa, const float *x, ptrdiff_t pixels, ptrdiff_t C, float *total);
+
 /// c[m*ldc + n] = (accumulate ? c[m*ldc + n] : 0) + sum over k < K of a[k*lda + m] * b[k*ldb + n], for
 /// m < M and n < N (WeightGradientTemplate.h): a 1x1 convolution's weight gradient from two NHWC maps,
 /// the sum running over their pixel rows. Float sums in blocks of 64 rows, each block added into c.

@@ -96,6 +96,12 @@ struct CSIMDKernels {
         effnet_channel_means(isa, x, pixels, C, channels.lowerBound, channels.upperBound, scale, output)
     }
 
+    /// total[c] += the block sums `channelMeans` takes of these rows, c < C (total: C rounded up to 16 floats).
+    func channelSumsAccumulate(_ x: UnsafePointer<Float>, pixels: Int, channels C: Int,
+                               total: UnsafeMutablePointer<Float>) {
+        effnet_channel_sums_accumulate(isa, x, pixels, C, total)
+    }
+
     /// c[m][n] = (accumulate ? c[m][n] : 0) + Σ_k a[k·lda + m]·b[k·ldb + n] for m < M, n < N: a 1x1
     /// convolution's weight gradient from two NHWC maps (see `TrainingKernels.pointwiseConvBackward`).
     func weightGradientGemm(rows M: Int, cols N: Int, depth K: Int, _ a: UnsafePointer<Float>, lda: Int,

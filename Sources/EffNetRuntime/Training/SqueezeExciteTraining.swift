@@ -8,24 +8,20 @@ extension TrainingKernels {
     /// (pre-activation, saved); s = sigmoid(expandW·act(h) + expandB) (saved); output[n,p,c] = input[n,p,c]*s[n,c].
     /// reduceWeights [S][C], expandWeights [C][S] (PyTorch [S,C,1,1] / [C,S,1,1] flattened).
     /// savedPooled [batch][C], savedHidden [batch][S], savedScale [batch][C]. `output` also serves as
-    /// scratch for act(h) before it is written.
+    /// scratch for act(h) before it is written. `meansTaken`: savedPooled already holds m, taken by the
+    /// pass that wrote the input (`batchNormApplySqueezeExciteMeans`).
     public static func squeezeExciteForwardTraining(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, pixels: Int, channels: Int,
         squeezeChannels: Int, reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>,
         activation: Activation, expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>,
         savedPooled: UnsafeMutablePointer<Float>, savedHidden: UnsafeMutablePointer<Float>,
-        savedScale: UnsafeMutablePointer<Float>, pool: WorkerPool
+        savedScale: UnsafeMutablePointer<Float>, meansTaken: Bool = false, pool: WorkerPool
     ) {
         let C = channels, S = squeezeChannels
         precondition(pixels >= 1 && S <= C, "squeezeExciteForwardTraining: needs pixels ≥ 1 and S ≤ C")
-        let (chunk, groups) = Kernels.channelSplit(batch: batch, channels: C, threads: pool.threadCount)
-        let inverse = 1 / Float(pixels)
         // 1. m = channel means.
-        pool.parallelFor(batch &* groups) { t in
-            let n = t / groups
-            let c0 = (t &- n &* groups) &* chunk
-            Kernels.channelMeans(input + n &* pixels &* C, pixels: pixels, channels: C, c0: c0,
-                                 c1: min(C, c0 &+ chunk), scale: inverse, output: savedPooled + n &* C)
+        if !meansTaken {
+            squeezeExciteMeans(input: input, batch: batch, pixels: pixels, channels: C, means: savedPooled, pool: pool)
         }
         // 2. h = m·Wrᵀ + br; act(h) goes to the scratch (the first batch·S floats of output).
         let activated = output
@@ -54,6 +50,19 @@ extension TrainingKernels {
         // 4. output = input · s.
         squeezeExciteScale(input: input, savedScale: savedScale, batch: batch, pixels: pixels, channels: C,
                            output: output, pool: pool)
+    }
+
+    /// m[n][c] = the mean over an image's pixels of input[n][p][c]: the squeeze, per image and channel range.
+    public static func squeezeExciteMeans(input: UnsafePointer<Float>, batch: Int, pixels: Int, channels C: Int,
+                                          means: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+        let (chunk, groups) = Kernels.channelSplit(batch: batch, channels: C, threads: pool.threadCount)
+        let inverse = 1 / Float(pixels)
+        pool.parallelFor(batch &* groups) { t in
+            let n = t / groups
+            let c0 = (t &- n &* groups) &* chunk
+            Kernels.channelMeans(input + n &* pixels &* C, pixels: pixels, channels: C, c0: c0,
+                                 c1: min(C, c0 &+ chunk), scale: inverse, output: means + n &* C)
+        }
     }
 
     /// output[n,p,c] = input[n,p,c]·savedScale[n,c]: the last step of `squeezeExciteForwardTraining`,
