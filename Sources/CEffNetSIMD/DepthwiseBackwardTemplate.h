@@ -112,10 +112,11 @@ int FN(effnet_depthwise_grad_weights_rows)(const float *dZ, const float *x, ptrd
    replaces SSE2-baseline Swift loops (DepthwiseConvBackward.swift keeps them for the portable path). */
 /* One pixel's G channel vectors from c (G literal, 1..DWGI_GROUP): the taps found for its row (zRows/wRows)
    and column (offsets). Each vector's sum is one chain of up to K*K dependent FMAs (kernel rows, then kx
-   ascending); G vectors give G independent chains. With one vector per call the chain's FMA latency set
-   the pace (Zen 5: 4 cycles per FMA, about 33 GFLOP/s per core, measured 37-38 on 14x14x672 5x5); G = 4
-   keeps the two loads per FMA busy instead. Every vector sums the same products in the same order as
-   alone: the same bits. Only the last vector of a group may be partial (`full` 0, mask m). */
+   ascending); G vectors give G independent chains instead of one. Alone, this measured within the noise
+   (14x14x672 5x5 stayed at 37-40 GFLOP/s per core: its loads came from L2, see dwgi_row) and 0.9-1.0x the
+   time on the narrow layers; with dwgi_row's channel blocks the wide layers run at 92-101 GFLOP/s. Every
+   vector sums the same products in the same order as alone: the same bits. Only the last vector of a group
+   may be partial (`full` 0, mask m). */
 #define DWGI_GROUP 4
 #define DWGI_PIXEL_MAJOR_BYTES (32 * 1024)
 AI void dwgi_sum(int K, int G, int full, VM m, const float *const *zRows, const float *const *wRows, int rows,
