@@ -172,8 +172,8 @@ extension TrainingKernels {
                     if let (w, gradInput) = inputGradient, n > 0 {
                         // With BatchNorm's pass 2 here, the next band's pass reads n rows of dY and z from
                         // memory; dX's GEMM asks for them while it computes (the same bits as without).
-                        let next = r0 &+ n, nextRows = min(n, k0 &+ k &- next)
-                        if let batchNorm, nextRows == n {
+                        let next = r0 &+ n
+                        if let batchNorm, next &+ n <= k0 &+ k {  // a whole next band
                             simd.gemmPrefetchingRows(rows: n, cols: inChannels, depth: outChannels, x: bandDZ,
                                                      ldx: outChannels, w: w, ldw: inChannels,
                                                      y: gradInput + r0 &* inChannels, ldy: inChannels,
