@@ -95,8 +95,8 @@ extension TrainingKernels {
     /// Weight gradients of at most this many floats may be split over the pixels (one partial per worker
     /// in the workspace: 512 KB each); B0's largest below it is 672 x 112.
     static let weightGradientPartialFloatsLimit = 1 << 17
-    /// Fewer pixels than this keep the output split: on B0's 7x7 layers at batch 16 (784 pixels) sgemm
-    /// split over the outputs was as fast as the pixel split or faster.
+    /// Fewer pixels than this keep the output split: on B0's 7x7 layers at batch 16 (784 pixels) the GEMM
+    /// split over the outputs was as fast as the pixel split or faster (measured with sgemm).
     public static let weightGradientSplitMinimumPixels = 2048
 
     /// Whether the weight gradient of a 1x1 conv is summed over pixel parts, one per worker. Splitting the
@@ -218,6 +218,13 @@ extension TrainingKernels {
 
     /// c[rows][cols] += aᵀ·b for a [inner][rows], b [inner][cols] (row-major), the larger output axis
     /// split across the pool's workers.
+    ///
+    /// With the C kernels, each worker runs the weight-gradient GEMM (WeightGradientTemplate.h) on its slice,
+    /// adding into c; elsewhere OpenBLAS's sgemm. Why not sgemm everywhere: its speed depends on the kernel
+    /// set OpenBLAS runs, which the machine decides (this project's machines set `OPENBLAS_CORETYPE=Haswell`,
+    /// AVX2, on CPUs with AVX-512). B0's 7x7 layers at batch 16 (784 pixels), whole backward per layer:
+    /// 2.28-2.36 ms with sgemm's Haswell kernels, 1.68-1.80 ms with its SkylakeX ones, 1.72-1.85 ms here
+    /// whichever OpenBLAS runs.
     static func gemmTransposedAccumulate(a: UnsafePointer<Float>, b: UnsafePointer<Float>, inner: Int, rows: Int,
                                          cols: Int, c: UnsafeMutablePointer<Float>, pool: WorkerPool) {
         let work = inner &* rows &* cols
@@ -226,10 +233,19 @@ extension TrainingKernels {
         let parts = work >= 1 << 16 ? pool.threadCount : 1
         let chunk = alignedChunk(axis, parts: parts, align: 16)
         let tasks = (axis + chunk - 1) / chunk
+        let simd = CSIMDKernels.active
         pool.parallelFor(tasks) { t in
             let s0 = t &* chunk
             let n = min(chunk, axis &- s0)
-            if splitRows {
+            if let simd {
+                if splitRows {
+                    simd.weightGradientGemm(rows: n, cols: cols, depth: inner, a + s0, lda: rows, b, ldb: cols,
+                                            c + s0 &* cols, ldc: cols, accumulate: true)
+                } else {
+                    simd.weightGradientGemm(rows: rows, cols: n, depth: inner, a, lda: rows, b + s0, ldb: cols,
+                                            c + s0, ldc: cols, accumulate: true)
+                }
+            } else if splitRows {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
                             Int32(n), Int32(cols), Int32(inner), 1,
                             a + s0, Int32(rows), b, Int32(cols),

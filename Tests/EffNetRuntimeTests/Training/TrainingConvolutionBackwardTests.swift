@@ -83,6 +83,11 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
         checkPointwise(pixels: 64, inChannels: 72, outChannels: 34, seed: 4, finiteDifferences: false)
         // Few pixels, wide input: the input gradient's GEMM splits its 160 output columns across workers.
         checkPointwise(pixels: 9, inChannels: 160, outChannels: 24, seed: 5, finiteDifferences: false)
+        // The weight gradient split over its outputs (too few pixels for the pixel split), as on the 7x7
+        // layers: several 64-pixel blocks and a partial one, slices whose rows leave partial 8-row strips
+        // (61 rows -> 32 + 29), or columns partial vectors and panels (37 -> 131: 48 + 48 + 35 on 3 workers).
+        checkPointwise(pixels: 150, inChannels: 37, outChannels: 61, seed: 6, finiteDifferences: false)
+        checkPointwise(pixels: 150, inChannels: 131, outChannels: 37, seed: 7, finiteDifferences: false)
     }
 
     /// Enough pixels for the weight gradient's pixel split on two workers: partials laid out both ways
