@@ -221,10 +221,10 @@ extension TrainingKernels {
     ///
     /// With the C kernels, each worker runs the weight-gradient GEMM (WeightGradientTemplate.h) on its slice,
     /// adding into c; elsewhere OpenBLAS's sgemm. Why not sgemm everywhere: its speed depends on the kernel
-    /// set OpenBLAS runs, which the machine decides (this project's machines set `OPENBLAS_CORETYPE=Haswell`,
-    /// AVX2, on CPUs with AVX-512). B0's 7x7 layers at batch 16 (784 pixels), whole backward per layer:
-    /// 2.28-2.36 ms with sgemm's Haswell kernels, 1.68-1.80 ms with its SkylakeX ones, 1.72-1.85 ms here
-    /// whichever OpenBLAS runs.
+    /// set OpenBLAS runs, which the machine decides (the AMD EPYC this was measured on sets
+    /// `OPENBLAS_CORETYPE=Haswell` in its environment: AVX2 on an AVX-512 CPU). B0's 7x7 layers at batch 16
+    /// (784 pixels), whole backward per layer: 2.28-2.36 ms with sgemm's Haswell kernels, 1.68-1.80 ms with
+    /// its SkylakeX ones, 1.72-1.85 ms here whichever OpenBLAS runs.
     static func gemmTransposedAccumulate(a: UnsafePointer<Float>, b: UnsafePointer<Float>, inner: Int, rows: Int,
                                          cols: Int, c: UnsafeMutablePointer<Float>, pool: WorkerPool) {
         let work = inner &* rows &* cols

@@ -84,8 +84,9 @@ final class TrainingConvolutionBackwardTests: XCTestCase {
         // Few pixels, wide input: the input gradient's GEMM splits its 160 output columns across workers.
         checkPointwise(pixels: 9, inChannels: 160, outChannels: 24, seed: 5, finiteDifferences: false)
         // The weight gradient split over its outputs (too few pixels for the pixel split), as on the 7x7
-        // layers: several 64-pixel blocks and a partial one, slices whose rows leave partial 8-row strips
-        // (61 rows -> 32 + 29), or columns partial vectors and panels (37 -> 131: 48 + 48 + 35 on 3 workers).
+        // layers: several 64-pixel blocks and a partial one; 37 -> 61 splits dW's 61 rows (32 + 29: a partial
+        // 8-row strip), 131 -> 37 its 131 columns (80 + 51 on 2 workers, 48 + 48 + 35 on 3: partial vectors
+        // and panels).
         checkPointwise(pixels: 150, inChannels: 37, outChannels: 61, seed: 6, finiteDifferences: false)
         checkPointwise(pixels: 150, inChannels: 131, outChannels: 37, seed: 7, finiteDifferences: false)
     }
