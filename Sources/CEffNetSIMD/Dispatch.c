@@ -113,6 +113,13 @@ int effnet_stem_rows(int isa, int act, const float *input, ptrdiff_t Cin, ptrdif
                           output, row0, row1);
 }
 
+void effnet_stem_im2col(int isa, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdiff_t W, ptrdiff_t k,
+                        ptrdiff_t s, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t p0,
+                        ptrdiff_t count, ptrdiff_t ahead, ptrdiff_t total, float *col) {
+    EFFNET_FORWARD(effnet_stem_im2col, input, Cin, H, W, k, s, padTop, padLeft, outH, outW, p0, count, ahead, total,
+                   col);
+}
+
 int effnet_depthwise_grad_weights_rows(int isa, const float *dZ, const float *x, ptrdiff_t H, ptrdiff_t W,
                                        ptrdiff_t C, ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop,
                                        ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t r0, ptrdiff_t r1,

@@ -53,6 +53,10 @@
                                   ptrdiff_t k, ptrdiff_t s, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH,    \
                                   ptrdiff_t outW, const float *w, const float *bias, ptrdiff_t Cout, float *output, \
                                   ptrdiff_t row0, ptrdiff_t row1);                                              \
+    void effnet_stem_im2col_##SUFFIX(const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdiff_t W, ptrdiff_t k,     \
+                                     ptrdiff_t s, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH,             \
+                                     ptrdiff_t outW, ptrdiff_t p0, ptrdiff_t count, ptrdiff_t ahead,               \
+                                     ptrdiff_t total, float *col);                                                 \
     int effnet_depthwise_grad_weights_rows_##SUFFIX(const float *dZ, const float *x, ptrdiff_t H, ptrdiff_t W,     \
                                                     ptrdiff_t C, ptrdiff_t kernel, ptrdiff_t stride,               \
                                                     ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH,            \

@@ -87,3 +87,80 @@ int FN(effnet_stem_rows)(int act, const float *input, ptrdiff_t Cin, ptrdiff_t H
 #undef STEM_RUN
 #undef STEM_SCRATCH_FLOATS
 #undef STEM_MAX_K
+
+/* im2col rows for output pixels p0..<p0+count (row r = pixel p0 + r, columns (ci, ky, kx)), zero outside
+   the image: the stem's weight gradient (TrainingKernels.stemConvBackwardWeights) multiplies them with dZ.
+   The copy reads the image from memory (by then the whole network's backward has passed through the
+   caches), and scattered over Cin*k rows at a time it ran latency-bound: B0 at batch 16, 1.6-2.0 ms per
+   worker against 0.3 ms with the image in cache. So while copying one output row, it prefetches the image
+   rows that output row `ahead` pixels further on reads (the worker's next tile), two cache lines per
+   pixel, so they are in L2 when their turn comes. The values are a copy: the same as Kernels.stemIm2col. */
+AI void stem_im2col(const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdiff_t W, ptrdiff_t k, ptrdiff_t s,
+                    ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t p0,
+                    ptrdiff_t count, ptrdiff_t ahead, ptrdiff_t total, float *col) {
+    const ptrdiff_t depth = Cin * k * k, imagePixels = outH * outW;
+    const ptrdiff_t linesPerRow = (W * (ptrdiff_t)sizeof(float) + 63) / 64;
+    ptrdiff_t n = p0 / imagePixels;
+    ptrdiff_t oy = (p0 - n * imagePixels) / outW, ox = p0 - n * imagePixels - oy * outW;
+    /* The prefetch walk over the image rows of the output row `ahead` pixels on: plane, kernel row, line. */
+    const float *aheadImage = 0;
+    ptrdiff_t aheadIy0 = 0, aheadPlane = Cin, aheadKy = 0, aheadLine = 0;
+    for (ptrdiff_t r = 0; r < count; r++) {
+        if (ahead > 0 && (r == 0 || ox == 0)) {
+            const ptrdiff_t q = p0 + r + ahead;
+            aheadPlane = Cin;  /* nothing to prefetch */
+            if (q < total) {
+                const ptrdiff_t qn = q / imagePixels, qy = (q - qn * imagePixels) / outW;
+                aheadImage = input + qn * Cin * H * W;
+                aheadIy0 = qy * s - padTop;
+                aheadPlane = aheadKy = aheadLine = 0;
+            }
+        }
+        for (int j = 0; j < 2 && aheadPlane < Cin; j++) {
+            const ptrdiff_t iy = aheadIy0 + aheadKy;
+            if (iy >= 0 && iy < H)
+                __builtin_prefetch((const char *)(aheadImage + (aheadPlane * H + iy) * W) + aheadLine * 64, 0, 2);
+            if (++aheadLine == linesPerRow) {
+                aheadLine = 0;
+                if (++aheadKy == k) { aheadKy = 0; aheadPlane++; }
+            }
+        }
+        float *dst = col + r * depth;
+        const ptrdiff_t iy0 = oy * s - padTop, ix0 = ox * s - padLeft;
+        const float *image = input + n * Cin * H * W;
+        const int inside = iy0 >= 0 && ix0 >= 0 && iy0 + k <= H && ix0 + k <= W;
+        ptrdiff_t j = 0;
+        for (ptrdiff_t ci = 0; ci < Cin; ci++) {
+            const float *plane = image + ci * H * W;
+            for (ptrdiff_t ky = 0; ky < k; ky++, j += k) {
+                const ptrdiff_t iy = iy0 + ky;
+                if (inside) {
+                    const float *src = plane + iy * W + ix0;
+                    for (ptrdiff_t kx = 0; kx < k; kx++) dst[j + kx] = src[kx];
+                } else if (iy < 0 || iy >= H) {
+                    for (ptrdiff_t kx = 0; kx < k; kx++) dst[j + kx] = 0;
+                } else {
+                    const float *src = plane + iy * W;
+                    for (ptrdiff_t kx = 0; kx < k; kx++) {
+                        const ptrdiff_t ix = ix0 + kx;
+                        dst[j + kx] = (ix >= 0 && ix < W) ? src[ix] : 0;
+                    }
+                }
+            }
+        }
+        if (++ox == outW) {
+            ox = 0;
+            if (++oy == outH) { oy = 0; n++; }
+        }
+    }
+}
+
+void FN(effnet_stem_im2col)(const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdiff_t W, ptrdiff_t k,
+                            ptrdiff_t s, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW,
+                            ptrdiff_t p0, ptrdiff_t count, ptrdiff_t ahead, ptrdiff_t total, float *col) {
+    /* The RGB 3x3 stem (every EfficientNet) with literal sizes: the 27 copies per pixel unroll. */
+    if (Cin == 3 && k == 3)
+        stem_im2col(input, 3, H, W, 3, s, padTop, padLeft, outH, outW, p0, count, ahead, total, col);
+    else
+        stem_im2col(input, Cin, H, W, k, s, padTop, padLeft, outH, outW, p0, count, ahead, total, col);
+}

@@ -132,6 +132,13 @@ int effnet_stem_rows(int isa, int act, const float *input, ptrdiff_t Cin, ptrdif
                      ptrdiff_t s, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, const float *w,
                      const float *bias, ptrdiff_t Cout, float *output, ptrdiff_t row0, ptrdiff_t row1);
 
+/// im2col rows of the stem for output pixels p0..<p0+count of `total` (StemTemplate.h): row r holds the
+/// (ci, ky, kx) receptive field of pixel p0 + r, zero outside the image. With ahead > 0 it also prefetches
+/// the image rows of the output rows `ahead` pixels further on (the caller's next tile).
+void effnet_stem_im2col(int isa, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdiff_t W, ptrdiff_t k,
+                        ptrdiff_t s, ptrdiff_t padTop, ptrdiff_t padLeft, ptrdiff_t outH, ptrdiff_t outW, ptrdiff_t p0,
+                        ptrdiff_t count, ptrdiff_t ahead, ptrdiff_t total, float *col);
+
 /// The depthwise convolution's weight gradient over output rows r0..<r1 (row = n*outH + oy), channels
 /// c0..<c1 (DepthwiseBackwardTemplate.h): target[ky][kx][c] += sum over those rows and every ox of
 /// dZ[row][ox][c] * x[n][oy*stride - padTop + ky][ox*stride - padLeft + kx][c] (taps outside the image

@@ -80,6 +80,15 @@ struct CSIMDKernels {
                          rows.upperBound) != 0
     }
 
+    /// im2col rows of the stem for output pixels `pixels` of `total` (see `Kernels.stemIm2col`; the same
+    /// values), prefetching the image rows of the pixels `ahead` further on (StemTemplate.h).
+    func stemIm2col(input: UnsafePointer<Float>, inChannels: Int, height: Int, width: Int, kernel: Int, stride: Int,
+                    padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int, pixels: Range<Int>, ahead: Int,
+                    total: Int, col: UnsafeMutablePointer<Float>) {
+        effnet_stem_im2col(isa, input, inChannels, height, width, kernel, stride, padTop, padLeft, outHeight,
+                           outWidth, pixels.lowerBound, pixels.count, ahead, total, col)
+    }
+
     /// Whether `stemRows` takes this stem: it is asked for an empty row range, which writes nothing.
     func handlesStem(inChannels: Int, height: Int, width: Int, kernel: Int, stride: Int, outHeight: Int,
                      outWidth: Int, outChannels: Int) -> Bool {

@@ -45,8 +45,16 @@ extension TrainingKernels {
             while tile < tiles {
                 let p0 = tile &* tileP
                 let count = min(tileP, totalPixels &- p0)
-                Kernels.stemIm2col(input, inChannels, height, width, k, stride, padTop, padLeft, outHeight, outWidth,
-                           p0, count, col)
+                if let simd {
+                    // The C copy prefetches the image rows of this worker's next tile as it goes.
+                    simd.stemIm2col(input: input, inChannels: inChannels, height: height, width: width, kernel: k,
+                                    stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight,
+                                    outWidth: outWidth, pixels: p0..<(p0 &+ count), ahead: workers &* tileP,
+                                    total: totalPixels, col: col)
+                } else {
+                    Kernels.stemIm2col(input, inChannels, height, width, k, stride, padTop, padLeft, outHeight,
+                                       outWidth, p0, count, col)
+                }
                 if let simd {
                     // Partial laid out [depth][outC]: the output channels are the GEMM tile's vector axis.
                     simd.weightGradientGemm(rows: depth, cols: outChannels, depth: count, col, lda: depth,
