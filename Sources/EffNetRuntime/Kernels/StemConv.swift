@@ -124,7 +124,9 @@ extension Kernels {
         }
     }
 
-    /// im2col rows for output pixels p0..<p0+count (row r = pixel p0 + r, columns (ci, ky, kx)).
+    /// im2col rows for output pixels p0..<p0+count (row r = pixel p0 + r, columns (ci, ky, kx)). On the C
+    /// paths the stem's weight gradient copies with `effnet_stem_im2col` instead (StemTemplate.h: the same
+    /// rows, prefetching the image ahead).
     ///
     /// The RGB 3x3 stem (every EfficientNet) gets literal sizes, so the 27 copies per pixel unroll: with the
     /// sizes as variables the short loops' overhead made this copy most of the stem's weight gradient

@@ -51,16 +51,13 @@ extension TrainingKernels {
                                     stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight,
                                     outWidth: outWidth, pixels: p0..<(p0 &+ count), ahead: workers &* tileP,
                                     total: totalPixels, col: col)
-                } else {
-                    Kernels.stemIm2col(input, inChannels, height, width, k, stride, padTop, padLeft, outHeight,
-                                       outWidth, p0, count, col)
-                }
-                if let simd {
                     // Partial laid out [depth][outC]: the output channels are the GEMM tile's vector axis.
                     simd.weightGradientGemm(rows: depth, cols: outChannels, depth: count, col, lda: depth,
                                             gradOutput + p0 &* outChannels, ldb: outChannels, partial,
                                             ldc: outChannels, accumulate: !first)
                 } else {
+                    Kernels.stemIm2col(input, inChannels, height, width, k, stride, padTop, padLeft, outHeight,
+                                       outWidth, p0, count, col)
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
                                 Int32(outChannels), Int32(depth), Int32(count), 1,
                                 gradOutput + p0 &* outChannels, Int32(outChannels), col, Int32(depth),
