@@ -237,24 +237,15 @@ extension TrainingKernels {
         pool.parallelFor(tasks) { t in
             let s0 = t &* chunk
             let n = min(chunk, axis &- s0)
+            // This task's slice: rows s0..<s0+n of c (columns of a), or columns s0..<s0+n (of b and c).
+            let (m, w, aSlice, bSlice, cSlice) = splitRows ? (n, cols, a + s0, b, c + s0 &* cols)
+                                                           : (rows, n, a, b + s0, c + s0)
             if let simd {
-                if splitRows {
-                    simd.weightGradientGemm(rows: n, cols: cols, depth: inner, a + s0, lda: rows, b, ldb: cols,
-                                            c + s0 &* cols, ldc: cols, accumulate: true)
-                } else {
-                    simd.weightGradientGemm(rows: rows, cols: n, depth: inner, a, lda: rows, b + s0, ldb: cols,
-                                            c + s0, ldc: cols, accumulate: true)
-                }
-            } else if splitRows {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                            Int32(n), Int32(cols), Int32(inner), 1,
-                            a + s0, Int32(rows), b, Int32(cols),
-                            1, c + s0 &* cols, Int32(cols))
+                simd.weightGradientGemm(rows: m, cols: w, depth: inner, aSlice, lda: rows, bSlice, ldb: cols, cSlice,
+                                        ldc: cols, accumulate: true)
             } else {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                            Int32(rows), Int32(n), Int32(inner), 1,
-                            a, Int32(rows), b + s0, Int32(cols),
-                            1, c + s0, Int32(cols))
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(w), Int32(inner), 1,
+                            aSlice, Int32(rows), bSlice, Int32(cols), 1, cSlice, Int32(cols))
             }
         }
     }
