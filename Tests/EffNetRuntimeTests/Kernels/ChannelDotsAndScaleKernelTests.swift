@@ -15,10 +15,6 @@ final class ChannelDotsAndScaleKernelTests: XCTestCase {
         [(0, channels), (channels / 3, channels), (0, max(1, channels / 2))].filter { $0.0 < $0.1 }
     }
 
-    private var paths: [(String, CSIMDKernels)] {
-        SIMDPath.supported.compactMap { path in CSIMDKernels(path).map { (path.rawValue, $0) } }
-    }
-
     func testChannelDotsMatchSwiftLoopBitForBit() {
         var rng = TestRandom(seed: 501)
         for (channels, pixels) in shapes {
@@ -27,7 +23,7 @@ final class ChannelDotsAndScaleKernelTests: XCTestCase {
             for (c0, c1) in ranges(channels) {
                 var expected = [Float](repeating: .nan, count: channels)
                 TrainingKernels.channelDotsSwift(a, b, pixels, channels, c0, c1, &expected)
-                for (name, simd) in paths {
+                for (name, simd) in cKernelPaths {
                     var got = [Float](repeating: .nan, count: channels)
                     simd.channelDots(a, b, pixels: pixels, channels: channels, c0..<c1, output: &got)
                     XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern),
@@ -50,7 +46,7 @@ final class ChannelDotsAndScaleKernelTests: XCTestCase {
                         Kernels.scaleChannelsSwift(x, s, withAdd ? addp.baseAddress : nil, pixels, channels,
                                                            c0, c1, &expected)
                     }
-                    for (name, simd) in paths {
+                    for (name, simd) in cKernelPaths {
                         var got = [Float](repeating: .nan, count: pixels * channels)
                         var inPlace = x
                         add.withUnsafeBufferPointer { addp in

@@ -165,7 +165,7 @@ final class ExpandDepthwiseTests: XCTestCase {
     func testEveryPathAndBandSizeMatchesUnfusedKernels() {
         var rng = TestRandom(seed: 901)
         let height = 11, width = 9, inChannels = 5, expanded = 40, batch = 2
-        for (name, simd) in SIMDPath.supported.compactMap({ path in CSIMDKernels(path).map { (path.rawValue, $0) } }) {
+        for (name, simd) in cKernelPaths {
             for g in geometries {
                 let outHeight = g.outSize(height, pad: g.padTop), outWidth = g.outSize(width, pad: g.padLeft)
                 let input = rng.floats(batch * height * width * inChannels, -2, 2)

@@ -6,8 +6,6 @@ import XCTest
 /// depthwise and fused expand+depthwise calls write exactly the sums of the rows they output (on every
 /// path, without changing the output), and an SE fed those sums matches the Double reference.
 final class RowChannelSumsTests: XCTestCase {
-    private let paths = SIMDPath.supported.compactMap { path in CSIMDKernels(path).map { (path.rawValue, $0) } }
-
     /// Widths around the four partial sums (1..8, 13) and B0's 112; channels with and without a partial
     /// 16-channel group; sub-ranges that start mid-row. Values far apart in magnitude, so a changed add
     /// order would change bits.
@@ -29,7 +27,7 @@ final class RowChannelSumsTests: XCTestCase {
                         XCTAssertEqual(Double(expected[c]), exact, accuracy: magnitude * Double(width) * 1.2e-7,
                                        "sum of channel \(c) over \(width) pixels")
                     }
-                    for (name, simd) in paths {
+                    for (name, simd) in cKernelPaths {
                         var got = [Float](repeating: .nan, count: channels)
                         simd.rowChannelSums(row, width: width, channels: channels, c0..<c1, sums: &got)
                         XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern),

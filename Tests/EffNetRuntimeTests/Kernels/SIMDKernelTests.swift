@@ -13,18 +13,13 @@ import XCTest
 /// multiply-adds. Identity and relu6 in the epilogue are pure float adds and clamps, so they must match
 /// exactly.
 final class SIMDKernelTests: XCTestCase {
-    /// (path name, kernels) for every C path the CPU runs; empty on other architectures.
-    private var paths: [(String, CSIMDKernels)] {
-        SIMDPath.supported.compactMap { path in CSIMDKernels(path).map { (path.rawValue, $0) } }
-    }
-
     private let widths = [1, 5, 8, 15, 16, 17, 31, 33, 96, 100]
 
     // MARK: - Pointwise epilogue
 
     func testEpilogueMatchesScalarLoopForEveryActivationBiasAndResidual() {
         var rng = TestRandom(seed: 71)
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             for cols in widths {
                 let rows = 3, ldo = cols + 5
                 let start = rng.floats(rows * ldo, -10, 10), bias = rng.floats(cols, -2, 2)
@@ -72,7 +67,7 @@ final class SIMDKernelTests: XCTestCase {
     func testSiLUWithoutBiasMatchesDoublePrecisionDefinitionAcrossRange() {
         var values: [Float] = stride(from: Float(-90), through: 90, by: 0.0071).map { $0 }
         values += [0, 1e-30, -1e-30, 87, -87, 88, -88, 89, -89, 1000, -1000]
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             var data = values
             data.withUnsafeMutableBufferPointer {
                 simd.biasActivation(.silu, out: $0.baseAddress!, ldo: 0, rows: 1, cols: $0.count, bias: nil, residual: nil)
@@ -100,7 +95,7 @@ final class SIMDKernelTests: XCTestCase {
         var rng = TestRandom(seed: 73)
         let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (13, 17, 3), (14, 32, 16), (15, 33, 24), (29, 8, 7),
                                                   (6, 40, 40), (7, 100, 5), (28, 16, 96), (3, 31, 2), (43, 64, 11)]
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             for (m, n, k) in shapes {
                 let ldx = k + 3, ldw = n + 5, ldy = n + 7
                 let x = rng.floats(m * ldx, -2, 2), w = rng.floats(k * ldw, -1, 1)
@@ -146,7 +141,7 @@ final class SIMDKernelTests: XCTestCase {
     /// shortcut), which must still come out right.
     func testDeepGemmBlocksOverKWithTheBitsOfOnePass() {
         var rng = TestRandom(seed: 75)
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             for (m, n, k) in [(137, 70, 2500), (65, 16, 2305)] {
                 let ldx = k + 3, ldw = n + 5, ldy = n + 7
                 let x = rng.floats(m * ldx, -2, 2), w = rng.floats(k * ldw, -1, 1)
@@ -192,7 +187,7 @@ final class SIMDKernelTests: XCTestCase {
     /// pairs, single columns and edges).
     func testGroupedSiLUEpiloguesGiveTheBitsOfTheInPlaceSiLU() {
         var rng = TestRandom(seed: 74)
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             for (m, n, k) in [(13, 48, 16), (7, 33, 24), (1, 100, 5), (9, 17, 40), (16, 96, 3)] {
                 let x = rng.floats(m * k, -3, 3), w = rng.floats(k * n, -1, 1), bias = rng.floats(n, -2, 2)
                 var fused = [Float](repeating: .nan, count: m * n), plain = fused
@@ -234,7 +229,7 @@ final class SIMDKernelTests: XCTestCase {
     /// and a prefetch stream that runs past the end of its buffer (a hint: never read, never faults).
     func testPrefetchingGemmGivesTheBitsOfThePlainGemm() {
         var rng = TestRandom(seed: 75)
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             for (m, n, k) in [(13, 16, 96), (64, 24, 144), (7, 100, 33), (1, 48, 8), (20, 130, 40)] {
                 let ldx = k + 3, ldw = n + 1, ldy = n + 2
                 let x = rng.floats(m * ldx, -3, 3), w = rng.floats(k * ldw, -1, 1)
@@ -257,7 +252,7 @@ final class SIMDKernelTests: XCTestCase {
 
     func testActivationBackwardMatchesScalarDerivative() {
         var rng = TestRandom(seed: 72)
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             for count in widths + [257] {
                 var y = activationInputs(&rng, count)
                 if count > 4 { y[0] = 0; y[1] = 6; y[2] = -0; y[3] = 5.999 }  // relu6's clamp points
@@ -314,7 +309,7 @@ final class SIMDKernelTests: XCTestCase {
     /// the shape's index n): body(label, kernels, n, shape, data).
     private func forEachBatchNormCase(seed: UInt64,
                                       _ body: (String, CSIMDKernels, Int, (Int, Int, Int, Int, Int, Int, Int), BNCase) -> Void) {
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             for (n, shape) in bnShapes.enumerated() {
                 let k = bnCase(pixels: shape.0, channels: shape.1, seed: seed + UInt64(n))
                 body("\(name) shape \(n)", simd, n, shape, k)

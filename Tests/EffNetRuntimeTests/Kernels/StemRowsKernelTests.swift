@@ -7,10 +7,6 @@ import XCTest
 /// need tail panels on both ISAs, TF-SAME padding, and that it writes only the rows it was given and
 /// refuses, untouched, stems its offset tables cannot hold. Nothing here is timed.
 final class StemRowsKernelTests: XCTestCase {
-    private var paths: [(String, CSIMDKernels)] {
-        SIMDPath.supported.compactMap { path in CSIMDKernels(path).map { (path.rawValue, $0) } }
-    }
-
     private struct Geometry {
         var batch = 1, inChannels = 3, height: Int, width: Int, kernel = 3, stride = 2
         var padTop = 1, padLeft = 1, outHeight: Int, outWidth: Int, outChannels: Int
@@ -31,7 +27,7 @@ final class StemRowsKernelTests: XCTestCase {
                 input: input, batch: g.batch, inChannels: g.inChannels, height: g.height, width: g.width,
                 kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft, outHeight: g.outHeight,
                 outWidth: g.outWidth, weights: weights, bias: bias, outChannels: g.outChannels, activation: activation)
-            for (name, simd) in paths {
+            for (name, simd) in cKernelPaths {
                 var output = [Float](repeating: .nan, count: rows * g.outWidth * g.outChannels)
                 for (r0, r1) in zip(bounds, bounds.dropFirst()) {
                     let done = simd.stemRows(
@@ -76,7 +72,7 @@ final class StemRowsKernelTests: XCTestCase {
     /// K = 16·5·5 = 400 exceeds the offset tables: the kernel says no and writes nothing, so `stemConv`
     /// takes its im2col path.
     func testRefusesStemsTooLargeForItsTablesWithoutWriting() {
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             var output = [Float](repeating: .nan, count: 4 * 4 * 8)
             let input = [Float](repeating: 1, count: 16 * 8 * 8)
             let weights = [Float](repeating: 1, count: 400 * 8)

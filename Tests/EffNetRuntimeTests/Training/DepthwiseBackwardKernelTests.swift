@@ -10,10 +10,6 @@ import XCTest
 final class DepthwiseBackwardKernelTests: XCTestCase {
     private typealias Geometry = TrainingReference.ConvGeometry
 
-    private var paths: [(String, CSIMDKernels)] {
-        SIMDPath.supported.compactMap { path in CSIMDKernels(path).map { (path.rawValue, $0) } }
-    }
-
     private func depthwiseShape(_ g: Geometry) -> DepthwiseShape {
         DepthwiseShape(batch: g.batch, height: g.height, width: g.width, channels: g.channels, kernel: g.kernel,
                        stride: g.stride, padTop: g.padTop, padLeft: g.padLeft, outHeight: g.outHeight,
@@ -30,7 +26,7 @@ final class DepthwiseBackwardKernelTests: XCTestCase {
                                                       TrainingReference.doubles(w), g)
         let shape = depthwiseShape(g)
         let rows = g.batch * g.outHeight
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             var target = [Float](repeating: 1, count: w.count)  // the kernel adds onto it
             for rowRange in [0..<rowSplit, rowSplit..<rows] {
                 for channelRange in [0..<channelSplit, channelSplit..<g.channels] {
@@ -94,7 +90,7 @@ final class DepthwiseBackwardKernelTests: XCTestCase {
         let w = rng.floats(g.kernel * g.kernel * g.channels)
         let dZ = rng.floats(g.outputCount)
         let shape = depthwiseShape(g)
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             var blocks = [Float](repeating: .nan, count: g.inputCount)
             var pixels = blocks
             for row in 0..<(g.batch * g.height) {
@@ -112,7 +108,7 @@ final class DepthwiseBackwardKernelTests: XCTestCase {
         let shape = DepthwiseShape(batch: 1, height: 8, width: 8, channels: 16, kernel: 7, stride: 1, padTop: 3,
                                    padLeft: 3, outHeight: 8, outWidth: 8)
         let x = [Float](repeating: 1, count: 8 * 8 * 16)
-        for (name, simd) in paths {
+        for (name, simd) in cKernelPaths {
             var target = [Float](repeating: .nan, count: 7 * 7 * 16)
             XCTAssertFalse(simd.depthwiseGradWeightsRows(shape, rows: 0..<8, channels: 0..<16, x, x, &target), name)
             XCTAssertTrue(target.allSatisfy { $0.isNaN }, "\(name): wrote gradWeights after refusing")
