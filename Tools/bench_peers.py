@@ -2,7 +2,7 @@
 """Inference speed of effnet against its peers, measured side by side in one run.
 
     python Tools/bench_peers.py --variant EfficientNetB0 --batch 1 16 --threads 2 \
-        [--effnet .build/release/effnet] [--runs 30] [--warmup 5] [--json-out results.json]
+        [--effnet .build/release/effnet] [--runs 30] [--warmup 5] [--rounds 3] [--json-out results.json]
 
 Peers (same plan, same threads, random weights: speed does not depend on values):
   * PyTorch eager, float32, eval, torch.inference_mode(), torch.set_num_threads(threads);
@@ -16,6 +16,12 @@ For each: median and p90 latency per batch over --runs timed runs after --warmup
 batch / median. ONNX Runtime runs in a child process of its own (no torch imported there), so its
 peak RSS (VmHWM) is its own, beside effnet's; PyTorch's peak RSS is that of this process. Prints a table with effnet/peer ratios (speed-up = peer median / effnet median)
 and the results as JSON. Runs are sequential, never concurrent.
+
+--rounds R (default 1) repeats the whole measurement R times, the runtimes alternating within each
+round (effnet, PyTorch, ONNX Runtime, then again). This machine's speed drifts by 10-30 % from one
+minute to the next (a neighbour on the host), so a ratio is only fair between runs close in time:
+each round gives its own speed-up, and the table reports their median (per-round values beside it);
+each runtime's row shows the median of its rounds' medians and its largest peak RSS.
 The plan comes from `effnet info V --json` when --effnet is given, else
 Generated/<V>/plan.json, else Tools/bootstrap_plans.py.
 """
@@ -143,6 +149,35 @@ def bench_effnet(effnet, variant, batch, threads, warmup, runs):
             **{k: v for k, v in o.items() if k not in ("median_ms", "p90_ms", "images_per_second")}}
 
 
+def combine_rounds(rounds: list[dict]) -> dict:
+    """One row per runtime from the rounds of one batch size: the median of the rounds' medians, p90s and
+    img/s, the largest peak RSS; for each peer, effnet's speed-up in every round (peer median / effnet
+    median of the same round) and their median, and the RSS ratio of the largest peaks."""
+    row = {}
+    for name in rounds[0]:
+        rs = [one[name] for one in rounds]
+        med = statistics.median(x["median_ms"] for x in rs)
+        row[name] = {"median_ms": med, "p90_ms": statistics.median(x["p90_ms"] for x in rs),
+                     "images_per_second": statistics.median(x["images_per_second"] for x in rs),
+                     "runs": sum(x["runs"] for x in rs), "rounds_median_ms": [x["median_ms"] for x in rs]}
+        peaks = [x["peak_rss_bytes"] for x in rs if x.get("peak_rss_bytes")]
+        if peaks:
+            row[name]["peak_rss_bytes"] = max(peaks)
+        extra = {k: v for k, v in rs[-1].items() if k not in row[name] and k not in ("p90_ms", "images_per_second")}
+        row[name].update(extra)
+    eff = row.get("effnet")
+    if eff:
+        for name, r in row.items():
+            if name == "effnet":
+                continue
+            per_round = [one[name]["median_ms"] / one["effnet"]["median_ms"] for one in rounds]
+            r["effnet_speedup_per_round"] = per_round
+            r["effnet_speedup"] = statistics.median(per_round)
+            if r.get("peak_rss_bytes") and eff.get("peak_rss_bytes"):
+                r["effnet_rss_ratio"] = eff["peak_rss_bytes"] / r["peak_rss_bytes"]
+    return row
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variant", default="EfficientNetB0")
@@ -151,12 +186,16 @@ def main(argv=None) -> int:
     ap.add_argument("--effnet", help="path to the effnet binary (release build)")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the measurement this many times, runtimes alternating (see above)")
     ap.add_argument("--peers", default="torch,onnxruntime", help="comma list of torch, onnxruntime")
     ap.add_argument("--json-out", help="also write the JSON results to this file")
     ap.add_argument("--ort-child", help=argparse.SUPPRESS)  # internal: time this .onnx file, print JSON
     ap.add_argument("--shape", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
+    if args.rounds < 1:
+        ap.error("--rounds must be >= 1")
     if args.ort_child:
         shape = tuple(int(d) for d in args.shape.split(","))
         result = bench_ort(args.ort_child, shape, args.batch[0], args.threads, args.warmup, args.runs)
@@ -187,43 +226,45 @@ def main(argv=None) -> int:
                "machine": platform.processor() or platform.machine(), "load_average_1min": load,
                "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
                "batches": {}}
+    results["rounds"] = args.rounds
     with tempfile.TemporaryDirectory(prefix="effnet-bench-") as tmp:
         for b in args.batch:
-            row = {}
-            if args.effnet:
-                row["effnet"] = bench_effnet(args.effnet, args.variant, b, args.threads,
-                                             args.warmup, args.runs)
-                print(f"batch {b}: effnet {row['effnet']['median_ms']:.2f} ms", flush=True)
-            if "torch" in peers:
-                row["pytorch"] = bench_torch(model, shape, b, args.warmup, args.runs)
-                row["pytorch"]["peak_rss_bytes"] = peak_rss_bytes()  # of this process so far
-                print(f"batch {b}: pytorch {row['pytorch']['median_ms']:.2f} ms", flush=True)
+            path = os.path.join(tmp, f"{args.variant}-b{b}.onnx")
             if "onnxruntime" in peers:
-                path = os.path.join(tmp, f"{args.variant}-b{b}.onnx")
                 export_onnx(model, shape, b, path)
-                row["onnxruntime"] = bench_ort_in_child(path, shape, b, args.threads, args.warmup, args.runs)
-                print(f"batch {b}: onnxruntime {row['onnxruntime']['median_ms']:.2f} ms", flush=True)
-            results["batches"][str(b)] = row
+            rounds = []
+            for r in range(args.rounds):
+                one = {}
+                tag = f"batch {b}" + (f", round {r + 1}/{args.rounds}" if args.rounds > 1 else "")
+                if args.effnet:
+                    one["effnet"] = bench_effnet(args.effnet, args.variant, b, args.threads,
+                                                 args.warmup, args.runs)
+                    print(f"{tag}: effnet {one['effnet']['median_ms']:.2f} ms", flush=True)
+                if "torch" in peers:
+                    one["pytorch"] = bench_torch(model, shape, b, args.warmup, args.runs)
+                    one["pytorch"]["peak_rss_bytes"] = peak_rss_bytes()  # of this process so far
+                    print(f"{tag}: pytorch {one['pytorch']['median_ms']:.2f} ms", flush=True)
+                if "onnxruntime" in peers:
+                    one["onnxruntime"] = bench_ort_in_child(path, shape, b, args.threads, args.warmup, args.runs)
+                    print(f"{tag}: onnxruntime {one['onnxruntime']['median_ms']:.2f} ms", flush=True)
+                rounds.append(one)
+            results["batches"][str(b)] = combine_rounds(rounds)
 
     print()
-    print(f"{args.variant} @ {plan['resolution']}, {args.threads} threads, median of {args.runs} runs")
+    rounds_note = f", {args.rounds} alternating rounds (speed-up: median of the rounds' own)" if args.rounds > 1 else ""
+    print(f"{args.variant} @ {plan['resolution']}, {args.threads} threads, median of {args.runs} runs{rounds_note}")
     hdr = (f"{'batch':>5}  {'runtime':<12} {'median ms':>10} {'p90 ms':>10} {'img/s':>9} {'peak RSS':>9}  "
-           f"{'effnet speed-up':>15} {'effnet RSS ratio':>16}")
+           f"{'effnet speed-up':>15} {'effnet RSS ratio':>16}  {'per round':<}")
     print(hdr)
     print("-" * len(hdr))
     for b, row in results["batches"].items():
-        eff = row.get("effnet")
         for name, r in row.items():
-            ratio, rss_ratio = "", ""
-            if eff and name != "effnet":
-                ratio = f"{r['median_ms'] / eff['median_ms']:.2f}x"
-                r["effnet_speedup"] = r["median_ms"] / eff["median_ms"]
-                if r.get("peak_rss_bytes") and eff.get("peak_rss_bytes"):
-                    r["effnet_rss_ratio"] = eff["peak_rss_bytes"] / r["peak_rss_bytes"]
-                    rss_ratio = f"{r['effnet_rss_ratio']:.2f}x"
+            ratio = f"{r['effnet_speedup']:.2f}x" if "effnet_speedup" in r else ""
+            rss_ratio = f"{r['effnet_rss_ratio']:.2f}x" if "effnet_rss_ratio" in r else ""
+            per_round = " ".join(f"{x:.2f}x" for x in r.get("effnet_speedup_per_round", [])) if args.rounds > 1 else ""
             rss = f"{r['peak_rss_bytes'] / 1e6:.0f} MB" if r.get("peak_rss_bytes") else "-"
             print(f"{b:>5}  {name:<12} {r['median_ms']:>10.2f} {r['p90_ms']:>10.2f} "
-                  f"{r['images_per_second']:>9.1f} {rss:>9}  {ratio:>15} {rss_ratio:>16}")
+                  f"{r['images_per_second']:>9.1f} {rss:>9}  {ratio:>15} {rss_ratio:>16}  {per_round}")
     print()
     print(json.dumps(results, indent=2))
     if args.json_out:

@@ -2,19 +2,26 @@
 """Training throughput and peak memory of effnet against PyTorch, side by side in one run.
 
     python Tools/bench_train_peers.py --effnet .build/release/effnet --variant EfficientNetB0 \
-        --batch 16 --threads 2 [--steps 8] [--warmup 2] [--peers eager,compile] [--recompute-activations]
+        --batch 16 --threads 2 [--steps 8] [--warmup 2] [--peers eager,compile] [--recompute-activations] \
+        [--rounds 3]
 
 Each runtime runs in its own child process so that its peak RSS (ru_maxrss of that child) is its
 own. One step = train-mode forward, mean cross-entropy, backward and an SGD (momentum 0.9) update
 on a fixed random batch, dropout and stochastic depth as in training. PyTorch uses torchvision's
 model built from the plan (Tools/reference_model.py); torch.compile's compile time is excluded
 (warm-up). Prints img/s (median step), peak RSS and effnet's ratios.
+
+--rounds R (default 1) repeats everything R times, the runtimes alternating within each round: this
+machine's speed drifts from one minute to the next, so each round's ratios compare runs close in time.
+The table then shows each runtime's median img/s and largest peak RSS over the rounds, and for each
+peer the median of the rounds' speed ratios with the per-round values beside it.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,7 +74,10 @@ def main(argv=None) -> int:
     ap.add_argument("--peers", default="eager,compile")
     ap.add_argument("--recompute-activations", action="store_true",
                     help="also run effnet with its low-memory plan (a second effnet row)")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat everything this many times, alternating")
     args = ap.parse_args(argv)
+    if args.rounds < 1:
+        ap.error("--rounds must be >= 1")
     tools = os.path.dirname(os.path.abspath(__file__))
     plan_json = subprocess.run([args.effnet, "info", args.variant, "--json"], check=True, capture_output=True,
                                text=True).stdout
@@ -78,33 +88,65 @@ def main(argv=None) -> int:
             f.write(plan_json)
         bench = [args.effnet, "bench", "--variant", args.variant, "--train", "--batch", str(args.batch),
                  "--iterations", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads), "--json"]
-        out, rss = run_child(bench)
-        results["effnet"] = {"images_per_second": out["images_per_second"], "peak_rss_bytes": rss}
-        if args.recompute_activations:
-            out, rss = run_child(bench + ["--recompute-activations"])
-            results["effnet-recompute"] = {"images_per_second": out["images_per_second"], "peak_rss_bytes": rss}
-        for peer in [p for p in args.peers.split(",") if p]:
-            code = CHILD.format(tools=tools, threads=args.threads, plan=plan_path, compile=peer == "compile",
-                                batch=args.batch, warmup=args.warmup if peer == "eager" else max(args.warmup, 3),
-                                steps=args.steps)
-            try:
-                out, rss = run_child([sys.executable, "-c", code])
-                results[f"pytorch-{peer}"] = {"images_per_second": args.batch / out["median_s"], "peak_rss_bytes": rss}
-            except RuntimeError as e:
-                results[f"pytorch-{peer}"] = {"error": str(e)}
+        rounds = []
+        for r in range(args.rounds):
+            one = {}
+            out, rss = run_child(bench)
+            one["effnet"] = {"images_per_second": out["images_per_second"], "peak_rss_bytes": rss}
+            if args.recompute_activations:
+                out, rss = run_child(bench + ["--recompute-activations"])
+                one["effnet-recompute"] = {"images_per_second": out["images_per_second"], "peak_rss_bytes": rss}
+            for peer in [p for p in args.peers.split(",") if p]:
+                code = CHILD.format(tools=tools, threads=args.threads, plan=plan_path, compile=peer == "compile",
+                                    batch=args.batch, warmup=args.warmup if peer == "eager" else max(args.warmup, 3),
+                                    steps=args.steps)
+                try:
+                    out, rss = run_child([sys.executable, "-c", code])
+                    one[f"pytorch-{peer}"] = {"images_per_second": args.batch / out["median_s"], "peak_rss_bytes": rss}
+                except RuntimeError as e:
+                    one[f"pytorch-{peer}"] = {"error": str(e)}
+            if args.rounds > 1:
+                print(f"round {r + 1}/{args.rounds}: " + ", ".join(
+                    f"{k} {v['images_per_second']:.2f} img/s" for k, v in one.items() if "error" not in v), flush=True)
+            rounds.append(one)
+    results = combine_rounds(rounds)
     mine = results["effnet"]
-    print(f"{args.variant} training, batch {args.batch}, {args.threads} threads")
-    print(f"{'runtime':18s} {'img/s':>8s} {'peak RSS':>10s} {'effnet speed':>13s} {'effnet RSS':>11s}")
+    print(f"{args.variant} training, batch {args.batch}, {args.threads} threads"
+          + (f", {args.rounds} alternating rounds (speed: median of the rounds' own ratios)" if args.rounds > 1 else ""))
+    print(f"{'runtime':18s} {'img/s':>8s} {'peak RSS':>10s} {'effnet speed':>13s} {'effnet RSS':>11s}  per round")
     for name, r in results.items():
         if "error" in r:
             print(f"{name:18s} failed: {r['error'][:200]}")
             continue
         ours = name.startswith("effnet")
-        speed = "" if ours else f"{mine['images_per_second'] / r['images_per_second']:.2f}x"
+        speed = "" if ours else f"{r['effnet_speedup']:.2f}x"
         memory = "" if ours else f"{mine['peak_rss_bytes'] / r['peak_rss_bytes']:.2f}x"
-        print(f"{name:18s} {r['images_per_second']:8.2f} {r['peak_rss_bytes'] / 1e9:8.2f} GB {speed:>13s} {memory:>11s}")
+        per_round = " ".join(f"{x:.2f}x" for x in r.get("effnet_speedup_per_round", [])) if args.rounds > 1 else ""
+        print(f"{name:18s} {r['images_per_second']:8.2f} {r['peak_rss_bytes'] / 1e9:8.2f} GB {speed:>13s} {memory:>11s}"
+              f"  {per_round}")
     print(json.dumps(results))
     return 0
+
+
+def combine_rounds(rounds: list[dict]) -> dict:
+    """One entry per runtime: median img/s and largest peak RSS over the rounds; for each peer, effnet's
+    speed ratio in every round (effnet img/s / peer img/s of the same round) and their median. A runtime
+    that failed in any round keeps that round's error."""
+    results = {}
+    for name in rounds[0]:
+        failed = [one[name] for one in rounds if "error" in one[name]]
+        if failed:
+            results[name] = failed[0]
+            continue
+        rs = [one[name] for one in rounds]
+        results[name] = {"images_per_second": statistics.median(x["images_per_second"] for x in rs),
+                         "peak_rss_bytes": max(x["peak_rss_bytes"] for x in rs),
+                         "rounds_images_per_second": [x["images_per_second"] for x in rs]}
+        if not name.startswith("effnet"):
+            per_round = [one["effnet"]["images_per_second"] / one[name]["images_per_second"] for one in rounds]
+            results[name]["effnet_speedup_per_round"] = per_round
+            results[name]["effnet_speedup"] = statistics.median(per_round)
+    return results
 
 
 if __name__ == "__main__":
