@@ -57,7 +57,10 @@ extension TrainingKernels {
     /// first. dZ is the same elementwise function either way and the GEMMs read the same values, so the
     /// bits are those of `batchNormActivationBackward` followed by `pointwiseConvBackward`.
     ///
-    /// `gradOutput` is left holding dY or dOut (not dZ) on the banded path, dZ on the other.
+    /// Wide expansions over maps larger than the L3 (B0's first at batch 16) skip pass 2 altogether and take
+    /// its z term through the conv (`batchNormPointwiseConvBackwardThroughInput`): other bits, same values.
+    ///
+    /// `gradOutput` is left holding dY or dOut (not dZ) on the banded paths, dZ on the other.
     public static func batchNormPointwiseConvBackward(
         gradOutput: UnsafeMutablePointer<Float>, preActivation z: UnsafePointer<Float>,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
@@ -67,9 +70,19 @@ extension TrainingKernels {
         workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         if pixels <= 0 { return }
+        let passTwoActivation = batchNormInputGradientActivation(activation)
+        if batchNormConvThroughInputFits(pixels: pixels, inChannels: inChannels, outChannels: outChannels,
+                                         passTwoActivation: passTwoActivation, threads: pool.threadCount) {
+            batchNormPointwiseConvBackwardThroughInput(
+                gradOutput: UnsafePointer(gradOutput), gamma: gamma, savedInvStd: savedInvStd,
+                reductions: UnsafePointer(reductions), input: input, weights: weights, pixels: pixels,
+                inChannels: inChannels, outChannels: outChannels, gradInput: gradInput, gradWeights: gradWeights,
+                workspace: workspace, pool: pool)
+            return
+        }
         let passTwo = BatchNormInputGradient(
             gradOutput: UnsafePointer(gradOutput), preActivation: z, gamma: gamma, beta: beta, savedMean: savedMean,
-            savedInvStd: savedInvStd, activation: batchNormInputGradientActivation(activation), reductions: reductions)
+            savedInvStd: savedInvStd, activation: passTwoActivation, reductions: reductions)
         if CSIMDKernels.active != nil, weightGradientSplitsPixels(pixels: pixels, inChannels: inChannels,
                                                                   outChannels: outChannels, threads: pool.threadCount) {
             weightGradientOverPixelParts(gradOutput: UnsafePointer(gradOutput), input: input, pixels: pixels,
