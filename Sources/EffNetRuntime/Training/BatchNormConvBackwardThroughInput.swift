@@ -6,8 +6,8 @@ extension TrainingKernels {
     ///
     ///     dZ = a∘dY + b∘(z − mean) + e,  a = γ·invStd, b = −γ·invStd²·ΣdY·xhat/M, e = −a·ΣdY/M.
     ///
-    /// z is this conv's output, so z − mean = (X − X̄)·Wᵀ in exact arithmetic, whatever the bias. With Xc = X − X̄ and
-    /// PyTorch's weights W [outC][inC]:
+    /// z is this conv's output, so z − mean = (X − X̄)·Wᵀ in exact arithmetic, whatever the bias. With
+    /// Xc = X − X̄ and PyTorch's weights W [outC][inC]:
     ///
     ///     dX = dY·(a∘W) + Xc·M + f,            M = Wᵀ·diag(b)·W [inC][inC],  f = Wᵀ·e
     ///     dW += a∘(dYᵀ·X) + b∘(W·XcᵀXc) + e⊗ΣX
