@@ -106,7 +106,8 @@ extension TrainingKernels {
                     if let gradInput {
                         let out = gradInput + r0 &* K
                         // dY·(a∘W), asking for the next band's dY rows while it computes (as the banded path
-                        // asks for dY and z), then + Xc·M + f on top.
+                        // asks for dY and z; both halves of the side stream name the same rows here, as there
+                        // is no second map), then + Xc·M + f on top.
                         let next = r0 &+ n
                         let nextDY = next &+ n <= k0 &+ rows ? dY + next &* C : nil
                         simd.gemmPrefetchingRows(rows: n, cols: K, depth: C, x: bandDY, ldx: C, w: scaledWeights,
