@@ -27,23 +27,37 @@ AI void dwgw_row(int K, int S, int G, int full, VM m, const float *z, const floa
     for (int g = 0; g < G; g++)
         for (int kx = 0; kx < K; kx++) acc[g][kx] = V_ZERO();
 #define DWGW_LD(p, g) ((full || (g) < G - 1) ? V_LOAD(p) : V_LOADM((p), m))
-    for (ptrdiff_t ox = 0; ox < outW; ox++) {
-        const ptrdiff_t ix0 = ox * S - padLeft;
-        const float *xp = xRow + ix0 * C;
-        VF zv[DWGW_GROUP];
-        for (int g = 0; g < G; g++) zv[g] = DWGW_LD(z + ox * C + g * VW, g);
-        if (ox >= lo && ox < hi) {
+    /* Edge columns (some taps outside the row), checked tap by tap. */
+#define DWGW_EDGE_COLUMN(ox)                                                                                   \
+    do {                                                                                                       \
+        const ptrdiff_t ix0 = (ox) * S - padLeft;                                                              \
+        const float *xp = xRow + ix0 * C;                                                                      \
+        VF zv[DWGW_GROUP];                                                                                     \
+        for (int g = 0; g < G; g++) zv[g] = DWGW_LD(z + (ox) * C + g * VW, g);                                 \
+        for (int kx = 0; kx < K; kx++) {                                                                       \
+            const ptrdiff_t ix = ix0 + kx;                                                                     \
+            if (ix >= 0 && ix < W)                                                                             \
+                for (int g = 0; g < G; g++)                                                                    \
+                    acc[g][kx] = V_FMADD(DWGW_LD(xp + kx * C + g * VW, g), zv[g], acc[g][kx]);                 \
+        }                                                                                                      \
+    } while (0)
+    for (ptrdiff_t ox = 0; ox < lo; ox++) DWGW_EDGE_COLUMN(ox);
+    /* Interior columns in a loop of their own, with no checks. Sharing one loop with the edge columns (a
+       test of lo <= ox < hi per column) left clang short of registers with 10 sums (5x5, two vectors): it
+       kept the five tap pointers and the bounds on the stack and reloaded them every column, six scalar
+       loads beside twelve vector ones for ten FMAs. Here one pointer walks the row and the taps are offsets
+       of it. Each sum still adds the same products in the same (column) order: the same bits. */
+    {
+        const float *xp = xRow + (lo * S - padLeft) * C, *zp = z + lo * C;
+        for (ptrdiff_t ox = lo; ox < hi; ox++, xp += S * C, zp += C) {
+            VF zv[DWGW_GROUP];
+            for (int g = 0; g < G; g++) zv[g] = DWGW_LD(zp + g * VW, g);
             for (int kx = 0; kx < K; kx++)
                 for (int g = 0; g < G; g++) acc[g][kx] = V_FMADD(DWGW_LD(xp + kx * C + g * VW, g), zv[g], acc[g][kx]);
-        } else {
-            for (int kx = 0; kx < K; kx++) {
-                const ptrdiff_t ix = ix0 + kx;
-                if (ix >= 0 && ix < W)
-                    for (int g = 0; g < G; g++)
-                        acc[g][kx] = V_FMADD(DWGW_LD(xp + kx * C + g * VW, g), zv[g], acc[g][kx]);
-            }
         }
     }
+    for (ptrdiff_t ox = hi < lo ? lo : hi; ox < outW; ox++) DWGW_EDGE_COLUMN(ox);
+#undef DWGW_EDGE_COLUMN
     for (int g = 0; g < G; g++)
         for (int kx = 0; kx < K; kx++) {
             float *o = out + kx * C + g * VW;
