@@ -56,7 +56,7 @@ AI void dwgw_row(int K, int S, int G, int full, VM m, const float *z, const floa
                 for (int g = 0; g < G; g++) acc[g][kx] = V_FMADD(DWGW_LD(xp + kx * C + g * VW, g), zv[g], acc[g][kx]);
         }
     }
-    for (ptrdiff_t ox = hi < lo ? lo : hi; ox < outW; ox++) DWGW_EDGE_COLUMN(ox);
+    for (ptrdiff_t ox = hi; ox < outW; ox++) DWGW_EDGE_COLUMN(ox);  /* lo <= hi: dw_interior_columns */
 #undef DWGW_EDGE_COLUMN
     for (int g = 0; g < G; g++)
         for (int kx = 0; kx < K; kx++) {

@@ -26,10 +26,9 @@ extension TrainingKernels {
     ///
     /// Same work split as `weightGradientOverPixelParts`: one contiguous part of the pixels per worker,
     /// walked in bands of `weightGradientBandPixels`, partial sums added in worker order (deterministic).
-    /// `workspace`: `batchNormConvThroughInputWorkspaceFloats` floats, which is
-    /// `pointwiseConvBackwardWorkspaceFloats` wherever `batchNormConvThroughInputFits`. Per worker, the dYᵀ·X
-    /// partial, then the band's Xc rows and the XcᵀXc partial where the banded path keeps its dZ band (`Fits`
-    /// checks that they fit there).
+    /// `workspace`: `pixelPartsWorkspaceFloats` floats (`pointwiseConvBackwardWorkspaceFloats` wherever
+    /// `batchNormConvThroughInputFits`). Per worker, the dYᵀ·X partial, then the band's Xc rows and the XcᵀXc
+    /// partial where the banded path keeps its dZ band (`Fits` checks that they fit there).
     static func batchNormPointwiseConvBackwardThroughInput(
         gradOutput dY: UnsafePointer<Float>, gamma: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>,
         reductions: UnsafePointer<Float>, input x: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
@@ -43,11 +42,12 @@ extension TrainingKernels {
         let partRows = (pixels + parts - 1) / parts
         let band = weightGradientBandPixels(inChannels: K, outChannels: C)
         let weightFloats = K &* C
-        // Small arrays: X̄ and −X̄, the coefficients, a∘W, M and f.
-        let small = 2 &* K &+ 3 &* C &+ weightFloats &+ K &* K &+ K
+        // Small arrays: X̄ and −X̄, the coefficients, a∘W, M and f, then W·XcᵀXc.
+        let small = 2 &* K &+ 3 &* C &+ 2 &* weightFloats &+ K &* K &+ K
         withUnsafeTemporaryAllocation(of: Float.self, capacity: small) { buffer in
             let xMean = buffer.baseAddress!, minusMean = xMean + K, a = minusMean + K, b = a + C, e = b + C
             let scaledWeights = e + C, m = scaledWeights + weightFloats, f = m + K &* K
+            let weightedGram = f + K  // [outC][inC]: Σ_j W[c][j]·(XcᵀXc)[j][k]
             // X̄ over all pixels: each part's Σ(X − X[0]) in Double (the BatchNorm statistics kernel, whose
             // shift is row 0), added in part order.
             withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 &* parts &* K) { slots in
@@ -93,7 +93,7 @@ extension TrainingKernels {
                 let rows = min(pixels, k0 &+ partRows) &- k0
                 let partial = workspace + t &* weightFloats  // [inC][outC]: Σ X[p][k]·dY[p][c]
                 let centred = workspace + (parts &* weightFloats &+ t &* band &* C)  // the band's Xc rows
-                let gram = centred + band &* K  // [inC][inC]: Σ Xc[p][j]·Xc[p][k]
+                let gramPartial = centred + band &* K  // [inC][inC]: Σ Xc[p][j]·Xc[p][k]
                 var b0 = 0
                 while b0 < rows {
                     let n = min(band, rows &- b0)
@@ -117,18 +117,30 @@ extension TrainingKernels {
                     }
                     simd.weightGradientGemm(rows: K, cols: C, depth: n, bandX, lda: K, bandDY, ldb: C, partial,
                                             ldc: C, accumulate: b0 > 0)
-                    simd.weightGradientGemm(rows: K, cols: K, depth: n, centred, lda: K, centred, ldb: K, gram,
-                                            ldc: K, accumulate: b0 > 0)
+                    simd.weightGradientGemm(rows: K, cols: K, depth: n, centred, lda: K, centred, ldb: K,
+                                            gramPartial, ldc: K, accumulate: b0 > 0)
                     b0 &+= n
                 }
                 if rows == 0 {  // an empty part still hands in zero partials
                     partial.update(repeating: 0, count: weightFloats)
-                    gram.update(repeating: 0, count: K &* K)
+                    gramPartial.update(repeating: 0, count: K &* K)
                 }
             }
-            // dW[c][k] += a[c]·ΣdYᵀX + b[c]·(W·XcᵀXc)[c][k] + e[c]·ΣX[k], the partials added in worker order;
-            // rows of dW split over the workers.
-            let grams = { (t: Int) in workspace + (parts &* weightFloats &+ t &* band &* C &+ band &* K) }
+            // XcᵀXc: the workers' partials added in worker order, into worker 0's, then W·XcᵀXc.
+            let gram = { (t: Int) in workspace + (parts &* weightFloats &+ t &* band &* C &+ band &* K) }
+            let gramTotal = gram(0)
+            for t in 1..<max(parts, 1) {
+                for i in 0..<K &* K { gramTotal[i] += gram(t)[i] }
+            }
+            for c in 0..<C {
+                for k in 0..<K {
+                    var sum: Float = 0
+                    for j in 0..<K { sum += w[c &* K &+ j] * gramTotal[j &* K &+ k] }
+                    weightedGram[c &* K &+ k] = sum
+                }
+            }
+            // dW[c][k] += a[c]·ΣdYᵀX + b[c]·(W·XcᵀXc)[c][k] + e[c]·ΣX[k], the dYᵀX partials added in worker
+            // order; rows of dW split over the workers.
             let chunk = (C + parts - 1) / parts
             let count = Float(pixels)
             pool.parallelFor(parts) { t in
@@ -138,13 +150,7 @@ extension TrainingKernels {
                     for k in 0..<K {
                         var gx: Float = 0
                         for p in 0..<parts { gx += workspace[p &* weightFloats &+ k &* C &+ c] }
-                        var wg: Float = 0
-                        for j in 0..<K {
-                            var g: Float = 0
-                            for p in 0..<parts { g += grams(p)[j &* K &+ k] }
-                            wg += w[c &* K &+ j] * g
-                        }
-                        row[k] += a[c] * gx + b[c] * wg + e[c] * (count * xMean[k])
+                        row[k] += a[c] * gx + b[c] * weightedGram[c &* K &+ k] + e[c] * (count * xMean[k])
                     }
                 }
             }
@@ -164,14 +170,6 @@ extension TrainingKernels {
                                           threads: threads)
             && outChannels >= 4 &* inChannels && pixels &* outChannels >= batchNormConvThroughInputFloats
             && band &* inChannels &+ inChannels &* inChannels <= band &* outChannels
-    }
-
-    /// Workspace of `batchNormPointwiseConvBackwardThroughInput`: per worker, a partial weight gradient and a
-    /// band of `weightGradientBandPixels` rows of outC floats (the pixel split's workspace, on any number of
-    /// workers).
-    static func batchNormConvThroughInputWorkspaceFloats(inChannels: Int, outChannels: Int, threads: Int) -> Int {
-        let band = weightGradientBandPixels(inChannels: inChannels, outChannels: outChannels)
-        return threads * (inChannels * outChannels + band * outChannels)
     }
 
     /// Maps of at least this many floats (32 MB, the L3's size) take the path above.

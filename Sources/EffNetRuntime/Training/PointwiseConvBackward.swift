@@ -126,9 +126,15 @@ extension TrainingKernels {
     /// layer can split its pixels (at some batch size), else 0.
     /// With `batchNormPointwiseConvBackward` each worker also keeps one band of dZ after its partial.
     public static func pointwiseConvBackwardWorkspaceFloats(inChannels: Int, outChannels: Int, threads: Int) -> Int {
-        let weights = inChannels * outChannels
-        let band = weightGradientBandPixels(inChannels: inChannels, outChannels: outChannels) * outChannels
-        return threads > 1 && weights <= weightGradientPartialFloatsLimit ? threads * (weights + band) : 0
+        threads > 1 && inChannels * outChannels <= weightGradientPartialFloatsLimit
+            ? pixelPartsWorkspaceFloats(inChannels: inChannels, outChannels: outChannels, threads: threads) : 0
+    }
+
+    /// Per worker, a partial weight gradient and a band of `weightGradientBandPixels` rows of outC floats:
+    /// the pixel split's workspace (`weightGradientOverPixelParts`, `batchNormPointwiseConvBackwardThroughInput`).
+    static func pixelPartsWorkspaceFloats(inChannels: Int, outChannels: Int, threads: Int) -> Int {
+        let band = weightGradientBandPixels(inChannels: inChannels, outChannels: outChannels)
+        return threads * (inChannels * outChannels + band * outChannels)
     }
 
     /// dW += dZᵀ·X with the pixels cut into one contiguous part per worker, each summed into its own

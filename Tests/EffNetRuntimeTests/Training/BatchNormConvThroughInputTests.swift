@@ -54,7 +54,7 @@ final class BatchNormConvThroughInputTests: XCTestCase {
             }
             for pool in testPools {
                 let label = "\(shape) threads \(pool.threadCount)"
-                var workspace = [Float](repeating: .nan, count: TrainingKernels.batchNormConvThroughInputWorkspaceFloats(
+                var workspace = [Float](repeating: .nan, count: TrainingKernels.pixelPartsWorkspaceFloats(
                     inChannels: K, outChannels: C, threads: pool.threadCount))
                 var dX = [Float](repeating: .nan, count: pixels * K), dW = dW0
                 dX.withUnsafeMutableBufferPointer { out in
@@ -102,7 +102,7 @@ final class BatchNormConvThroughInputTests: XCTestCase {
         XCTAssertFalse(fits(16 * 112 * 112, 16, 96, threads: 1), "no pixel split on one worker")
         XCTAssertFalse(fits(16 * 14 * 14, 112, 672), "the map fits the L3")
         // Where it is taken, the conv backward's workspace is the one it needs.
-        XCTAssertEqual(TrainingKernels.batchNormConvThroughInputWorkspaceFloats(inChannels: 16, outChannels: 96, threads: 2),
+        XCTAssertEqual(TrainingKernels.pixelPartsWorkspaceFloats(inChannels: 16, outChannels: 96, threads: 2),
                        TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: 2))
     }
 
