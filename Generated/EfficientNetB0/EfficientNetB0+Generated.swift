@@ -1519,6 +1519,18 @@ public final class EfficientNetB0Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 144, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 240, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 480, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 480, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 672, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 672, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1152, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1152, outChannels: 320, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, threads: pool.threadCount))
@@ -1673,19 +1685,23 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
             activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12544 &* s.n,
+            inChannels: 32, outChannels: 16, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1968, outChannels: 16, inChannels: 32, into: s.f + 1280)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 32] -> [n, 112, 112, 16]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 32] -> [n, 112, 112, 16], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 12544 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
-                runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2512, runningVar: s.p + 2528,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 12544),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
@@ -1790,19 +1806,23 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(13), output: s.tensor(14), batch: s.n,
             pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, reduceBias: s.p + 6096,
             activation: .silu, expandWeights: s.p + 6112, expandBias: s.p + 6496, savedPooled: s.tensor(15),
-            savedHidden: s.tensor(16), savedScale: s.tensor(17), meansTaken: s.options.frozenBlocks <= 2, pool: pool)
+            savedHidden: s.tensor(16), savedScale: s.tensor(17), meansTaken: s.options.frozenBlocks <= 2,
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3136 &* s.n,
+            inChannels: 96, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(25)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6592, outChannels: 24, inChannels: 96, into: s.f + 1280)
         s.profiler?.stop(26)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 96] -> [n, 56, 56, 24]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 96] -> [n, 56, 56, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(14), pixels: 3136 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(18), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
-                runningMean: s.p + 8960, runningVar: s.p + 8992, workspace: s.ws, pool: pool)
+                runningMean: s.p + 8960, runningVar: s.p + 8992,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(13), scale: s.tensor(17), imagePixels: 3136),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
@@ -1907,19 +1927,23 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
             pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, reduceBias: s.p + 15792,
             activation: .silu, expandWeights: s.p + 15808, expandBias: s.p + 16672, savedPooled: s.tensor(25),
-            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3,
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3136 &* s.n,
+            inChannels: 144, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16816, outChannels: 24, inChannels: 144, into: s.f + 1280)
         s.profiler?.stop(41)
-        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 144] -> [n, 56, 56, 24]
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 144] -> [n, 56, 56, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 3136 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
-                runningMean: s.p + 20336, runningVar: s.p + 20368, workspace: s.ws, pool: pool)
+                runningMean: s.p + 20336, runningVar: s.p + 20368,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(23), scale: s.tensor(27), imagePixels: 3136),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(42)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
@@ -2036,19 +2060,23 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(35), output: s.tensor(36), batch: s.n,
             pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, reduceBias: s.p + 29472,
             activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 30352, savedPooled: s.tensor(37),
-            savedHidden: s.tensor(38), savedScale: s.tensor(39), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
+            savedHidden: s.tensor(38), savedScale: s.tensor(39), meansTaken: s.options.frozenBlocks <= 4,
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 784 &* s.n,
+            inChannels: 144, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(57)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30496, outChannels: 40, inChannels: 144, into: s.f + 1280)
         s.profiler?.stop(58)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 144] -> [n, 28, 28, 40]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 144] -> [n, 28, 28, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(36), pixels: 784 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(40), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
-                runningMean: s.p + 36352, runningVar: s.p + 36400, workspace: s.ws, pool: pool)
+                runningMean: s.p + 36352, runningVar: s.p + 36400,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(35), scale: s.tensor(39), imagePixels: 784),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(59)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
@@ -2153,19 +2181,23 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
             pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, reduceBias: s.p + 56368,
             activation: .silu, expandWeights: s.p + 56384, expandBias: s.p + 58784, savedPooled: s.tensor(47),
-            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5,
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 784 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(72)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 59024, outChannels: 40, inChannels: 240, into: s.f + 1280)
         s.profiler?.stop(73)
-        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 240] -> [n, 28, 28, 40]
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 240] -> [n, 28, 28, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 784 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(50), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
-                runningMean: s.p + 68720, runningVar: s.p + 68768, workspace: s.ws, pool: pool)
+                runningMean: s.p + 68720, runningVar: s.p + 68768,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(45), scale: s.tensor(49), imagePixels: 784),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(74)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
@@ -2282,19 +2314,23 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
             pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, reduceBias: s.p + 84896,
             activation: .silu, expandWeights: s.p + 84912, expandBias: s.p + 87312, savedPooled: s.tensor(59),
-            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6,
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n,
+            inChannels: 240, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(89)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [240][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 87552, outChannels: 80, inChannels: 240, into: s.f + 1280)
         s.profiler?.stop(90)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 240] -> [n, 14, 14, 80]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 240] -> [n, 14, 14, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 196 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
-                runningMean: s.p + 106912, runningVar: s.p + 106992, workspace: s.ws, pool: pool)
+                runningMean: s.p + 106912, runningVar: s.p + 106992,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(57), scale: s.tensor(61), imagePixels: 196),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(91)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
@@ -2399,19 +2435,23 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632, reduceBias: s.p + 163232,
             activation: .silu, expandWeights: s.p + 163264, expandBias: s.p + 172864, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(104)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 173344, outChannels: 80, inChannels: 480, into: s.f + 1280)
         s.profiler?.stop(105)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(72), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
-                runningMean: s.p + 211904, runningVar: s.p + 211984, workspace: s.ws, pool: pool)
+                runningMean: s.p + 211904, runningVar: s.p + 211984,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(67), scale: s.tensor(71), imagePixels: 196),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(106)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
@@ -2529,19 +2569,23 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624, reduceBias: s.p + 268224,
             activation: .silu, expandWeights: s.p + 268256, expandBias: s.p + 277856, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(121)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 278336, outChannels: 80, inChannels: 480, into: s.f + 1280)
         s.profiler?.stop(122)
-        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
-                runningMean: s.p + 316896, runningVar: s.p + 316976, workspace: s.ws, pool: pool)
+                runningMean: s.p + 316896, runningVar: s.p + 316976,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(79), scale: s.tensor(83), imagePixels: 196),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(123)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
@@ -2659,19 +2703,23 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296, reduceBias: s.p + 380896,
             activation: .silu, expandWeights: s.p + 380928, expandBias: s.p + 390528, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n,
+            inChannels: 480, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(138)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [480][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 391008, outChannels: 112, inChannels: 480, into: s.f + 1280)
         s.profiler?.stop(139)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 112]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
-                runningMean: s.p + 444992, runningVar: s.p + 445104, workspace: s.ws, pool: pool)
+                runningMean: s.p + 444992, runningVar: s.p + 445104,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(91), scale: s.tensor(95), imagePixels: 196),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(140)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
@@ -2777,19 +2825,22 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656, reduceBias: s.p + 561472,
             activation: .silu, expandWeights: s.p + 561504, expandBias: s.p + 580320, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n,
+            inChannels: 672, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(153)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 580992, outChannels: 112, inChannels: 672, into: s.f + 1280)
         s.profiler?.stop(154)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 196 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(106), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
-                runningMean: s.p + 656480, runningVar: s.p + 656592, workspace: s.ws, pool: pool)
+                runningMean: s.p + 656480, runningVar: s.p + 656592,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(101), scale: s.tensor(105), imagePixels: 196),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(155)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
@@ -2907,19 +2958,22 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144, reduceBias: s.p + 772960,
             activation: .silu, expandWeights: s.p + 772992, expandBias: s.p + 791808, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 11 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n,
+            inChannels: 672, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(170)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 792480, outChannels: 112, inChannels: 672, into: s.f + 1280)
         s.profiler?.stop(171)
-        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 196 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(118), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
-                runningMean: s.p + 867968, runningVar: s.p + 868080, workspace: s.ws, pool: pool)
+                runningMean: s.p + 867968, runningVar: s.p + 868080,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(113), scale: s.tensor(117), imagePixels: 196),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
@@ -3037,19 +3091,22 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, reduceBias: s.p + 984448,
             activation: .silu, expandWeights: s.p + 984480, expandBias: s.p + 1003296, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 12 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 49 &* s.n,
+            inChannels: 672, outChannels: 192, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(187)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [672][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1003968, outChannels: 192, inChannels: 672, into: s.f + 1280)
         s.profiler?.stop(188)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 672] -> [n, 7, 7, 192]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 672] -> [n, 7, 7, 192], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 49 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(130), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
-                runningMean: s.p + 1133376, runningVar: s.p + 1133568, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1133376, runningVar: s.p + 1133568,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(125), scale: s.tensor(129), imagePixels: 49),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(189)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
@@ -3155,19 +3212,22 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960, reduceBias: s.p + 1448256,
             activation: .silu, expandWeights: s.p + 1448304, expandBias: s.p + 1503600, savedPooled: s.tensor(137),
             savedHidden: s.tensor(138), savedScale: s.tensor(139), meansTaken: s.options.frozenBlocks <= 13,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 13 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 49 &* s.n,
+            inChannels: 1152, outChannels: 192, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(202)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1504752, outChannels: 192, inChannels: 1152, into: s.f + 1280)
         s.profiler?.stop(203)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(136), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(140), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
-                runningMean: s.p + 1726320, runningVar: s.p + 1726512, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1726320, runningVar: s.p + 1726512,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(135), scale: s.tensor(139), imagePixels: 49),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(204)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
@@ -3286,19 +3346,22 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904, reduceBias: s.p + 2041200,
             activation: .silu, expandWeights: s.p + 2041248, expandBias: s.p + 2096544, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), meansTaken: s.options.frozenBlocks <= 14,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 14 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 49 &* s.n,
+            inChannels: 1152, outChannels: 192, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(219)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2097696, outChannels: 192, inChannels: 1152, into: s.f + 1280)
         s.profiler?.stop(220)
-        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(152), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
-                runningMean: s.p + 2319264, runningVar: s.p + 2319456, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2319264, runningVar: s.p + 2319456,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(147), scale: s.tensor(151), imagePixels: 49),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(221)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
@@ -3416,19 +3479,22 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848, reduceBias: s.p + 2634144,
             activation: .silu, expandWeights: s.p + 2634192, expandBias: s.p + 2689488, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 15 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 49 &* s.n,
+            inChannels: 1152, outChannels: 192, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(236)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2690640, outChannels: 192, inChannels: 1152, into: s.f + 1280)
         s.profiler?.stop(237)
-        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(164), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
-                runningMean: s.p + 2912208, runningVar: s.p + 2912400, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2912208, runningVar: s.p + 2912400,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(159), scale: s.tensor(163), imagePixels: 49),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(238)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
@@ -3547,19 +3613,22 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360, reduceBias: s.p + 3208656,
             activation: .silu, expandWeights: s.p + 3208704, expandBias: s.p + 3264000, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 16 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 49 &* s.n,
+            inChannels: 1152, outChannels: 320, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(253)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1152][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3265152, outChannels: 320, inChannels: 1152, into: s.f + 1280)
         s.profiler?.stop(254)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 320]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 320], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, output: s.tensor(176), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
-                runningMean: s.p + 3634432, runningVar: s.p + 3634752, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3634432, runningVar: s.p + 3634752,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(171), scale: s.tensor(175), imagePixels: 49),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(255)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
@@ -3722,18 +3791,19 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(276)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(191), savedScale: s.tensor(175), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(190), pool: pool)
             s.profiler?.stop(277)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(188), preActivation: s.tensor(176),
             gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(190), weights: s.p + 3265152,
-            pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(189),
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(190),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(191), scale: s.tensor(175), imagePixels: 49),
+            weights: s.p + 3265152, pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(189),
             gradWeights: s.g + 3265152, workspace: s.ws, pool: pool)
         s.profiler?.stop(278)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
@@ -3828,18 +3898,19 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(290)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(198), savedScale: s.tensor(163), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(197), pool: pool)
             s.profiler?.stop(291)
         }
-        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(195), preActivation: s.tensor(164),
             gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(197), weights: s.p + 2690640,
-            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(196),
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(197),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(198), scale: s.tensor(163), imagePixels: 49),
+            weights: s.p + 2690640, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(196),
             gradWeights: s.g + 2690640, workspace: s.ws, pool: pool)
         s.profiler?.stop(292)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
@@ -3938,18 +4009,19 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(305)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(205), savedScale: s.tensor(151), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(204), pool: pool)
             s.profiler?.stop(306)
         }
-        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(202), preActivation: s.tensor(152),
             gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(204), weights: s.p + 2097696,
-            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(203),
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(204),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(205), scale: s.tensor(151), imagePixels: 49),
+            weights: s.p + 2097696, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(203),
             gradWeights: s.g + 2097696, workspace: s.ws, pool: pool)
         s.profiler?.stop(307)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
@@ -4048,18 +4120,19 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(320)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(212), savedScale: s.tensor(139), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(211), pool: pool)
             s.profiler?.stop(321)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(209), preActivation: s.tensor(140),
             gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(211), weights: s.p + 1504752,
-            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(210),
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(211),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(212), scale: s.tensor(139), imagePixels: 49),
+            weights: s.p + 1504752, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(210),
             gradWeights: s.g + 1504752, workspace: s.ws, pool: pool)
         s.profiler?.stop(322)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
@@ -4152,19 +4225,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(334)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 49 &* s.n, inChannels: 672, outChannels: 192, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(218), savedScale: s.tensor(129), batch: s.n, pixels: 49,
                 channels: 672, output: s.tensor(217), pool: pool)
             s.profiler?.stop(335)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(215), preActivation: s.tensor(130),
             gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(217), weights: s.p + 1003968,
-            pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(216), gradWeights: s.g + 1003968,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(217),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(218), scale: s.tensor(129), imagePixels: 49),
+            weights: s.p + 1003968, pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(216),
+            gradWeights: s.g + 1003968, workspace: s.ws, pool: pool)
         s.profiler?.stop(336)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 672]
         s.profiler?.start()
@@ -4257,19 +4331,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(348)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n, inChannels: 672, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(225), savedScale: s.tensor(117), batch: s.n,
                 pixels: 196, channels: 672, output: s.tensor(224), pool: pool)
             s.profiler?.stop(349)
         }
-        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(222), preActivation: s.tensor(118),
             gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(224), weights: s.p + 792480,
-            pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(223), gradWeights: s.g + 792480,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(224),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(225), scale: s.tensor(117), imagePixels: 196),
+            weights: s.p + 792480, pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(223),
+            gradWeights: s.g + 792480, workspace: s.ws, pool: pool)
         s.profiler?.stop(350)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 672]
         s.profiler?.start()
@@ -4366,19 +4441,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(363)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n, inChannels: 672, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(232), savedScale: s.tensor(105), batch: s.n,
                 pixels: 196, channels: 672, output: s.tensor(231), pool: pool)
             s.profiler?.stop(364)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(229), preActivation: s.tensor(106),
             gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(231), weights: s.p + 580992,
-            pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(230), gradWeights: s.g + 580992,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(231),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(232), scale: s.tensor(105), imagePixels: 196),
+            weights: s.p + 580992, pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(230),
+            gradWeights: s.g + 580992, workspace: s.ws, pool: pool)
         s.profiler?.stop(365)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 672]
         s.profiler?.start()
@@ -4469,19 +4545,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(377)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n, inChannels: 480, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(238), savedScale: s.tensor(95), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(237), pool: pool)
             s.profiler?.stop(378)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(96),
             gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(237), weights: s.p + 391008,
-            pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(236), gradWeights: s.g + 391008,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(237),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(238), scale: s.tensor(95), imagePixels: 196),
+            weights: s.p + 391008, pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(236),
+            gradWeights: s.g + 391008, workspace: s.ws, pool: pool)
         s.profiler?.stop(379)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]
         s.profiler?.start()
@@ -4574,19 +4651,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(391)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(245), savedScale: s.tensor(83), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(244), pool: pool)
             s.profiler?.stop(392)
         }
-        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(84),
             gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(244), weights: s.p + 278336,
-            pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(243), gradWeights: s.g + 278336,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(244),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(245), scale: s.tensor(83), imagePixels: 196),
+            weights: s.p + 278336, pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(243),
+            gradWeights: s.g + 278336, workspace: s.ws, pool: pool)
         s.profiler?.stop(393)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]
         s.profiler?.start()
@@ -4683,19 +4761,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(406)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(252), savedScale: s.tensor(71), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(251), pool: pool)
             s.profiler?.stop(407)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(249), preActivation: s.tensor(72),
             gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(251), weights: s.p + 173344,
-            pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(250), gradWeights: s.g + 173344,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(251),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(252), scale: s.tensor(71), imagePixels: 196),
+            weights: s.p + 173344, pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(250),
+            gradWeights: s.g + 173344, workspace: s.ws, pool: pool)
         s.profiler?.stop(408)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]
         s.profiler?.start()
@@ -4786,19 +4865,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(420)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 196 &* s.n, inChannels: 240, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(258), savedScale: s.tensor(61), batch: s.n, pixels: 196,
                 channels: 240, output: s.tensor(257), pool: pool)
             s.profiler?.stop(421)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(255), preActivation: s.tensor(62),
             gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(257), weights: s.p + 87552,
-            pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(256), gradWeights: s.g + 87552,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(257),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(258), scale: s.tensor(61), imagePixels: 196),
+            weights: s.p + 87552, pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(256),
+            gradWeights: s.g + 87552, workspace: s.ws, pool: pool)
         s.profiler?.stop(422)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 240]
         s.profiler?.start()
@@ -4890,19 +4970,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(434)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 784 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(265), savedScale: s.tensor(49), batch: s.n, pixels: 784,
                 channels: 240, output: s.tensor(264), pool: pool)
             s.profiler?.stop(435)
         }
-        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(262), preActivation: s.tensor(50),
             gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(264), weights: s.p + 59024,
-            pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(263), gradWeights: s.g + 59024,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(264),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(265), scale: s.tensor(49), imagePixels: 784),
+            weights: s.p + 59024, pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(263),
+            gradWeights: s.g + 59024, workspace: s.ws, pool: pool)
         s.profiler?.stop(436)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 28, 28, 240]
         s.profiler?.start()
@@ -4992,19 +5073,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(448)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 784 &* s.n, inChannels: 144, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(271), savedScale: s.tensor(39), batch: s.n, pixels: 784,
                 channels: 144, output: s.tensor(270), pool: pool)
             s.profiler?.stop(449)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(268), preActivation: s.tensor(40),
             gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(270), weights: s.p + 30496,
-            pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(269), gradWeights: s.g + 30496,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(270),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(271), scale: s.tensor(39), imagePixels: 784),
+            weights: s.p + 30496, pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(269),
+            gradWeights: s.g + 30496, workspace: s.ws, pool: pool)
         s.profiler?.stop(450)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 28, 28, 144]
         s.profiler?.start()
@@ -5096,19 +5178,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(462)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(278), savedScale: s.tensor(27), batch: s.n,
                 pixels: 3136, channels: 144, output: s.tensor(277), pool: pool)
             s.profiler?.stop(463)
         }
-        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(275), preActivation: s.tensor(28),
             gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(277), weights: s.p + 16816,
-            pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(276), gradWeights: s.g + 16816,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(277),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(278), scale: s.tensor(27), imagePixels: 3136),
+            weights: s.p + 16816, pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(276),
+            gradWeights: s.g + 16816, workspace: s.ws, pool: pool)
         s.profiler?.stop(464)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 56, 56, 144]
         s.profiler?.start()
@@ -5197,19 +5280,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(476)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(284), savedScale: s.tensor(17), batch: s.n,
                 pixels: 3136, channels: 96, output: s.tensor(283), pool: pool)
             s.profiler?.stop(477)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(281), preActivation: s.tensor(18),
             gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(283), weights: s.p + 6592,
-            pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(282), gradWeights: s.g + 6592,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(283),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(284), scale: s.tensor(17), imagePixels: 3136),
+            weights: s.p + 6592, pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(282),
+            gradWeights: s.g + 6592, workspace: s.ws, pool: pool)
         s.profiler?.stop(478)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 56, 56, 96]
         s.profiler?.start()
@@ -5293,19 +5377,20 @@ public final class EfficientNetB0Training: TrainableModel {
             s.profiler?.stop(489)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(290), savedScale: s.tensor(7), batch: s.n,
                 pixels: 12544, channels: 32, output: s.tensor(289), pool: pool)
             s.profiler?.stop(490)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(287), preActivation: s.tensor(8),
             gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(289), weights: s.p + 1968,
-            pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(288), gradWeights: s.g + 1968,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(289),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(290), scale: s.tensor(7), imagePixels: 12544),
+            weights: s.p + 1968, pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(288),
+            gradWeights: s.g + 1968, workspace: s.ws, pool: pool)
         s.profiler?.stop(491)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 112, 112, 32]
         s.profiler?.start()
@@ -5695,7 +5780,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 6422528,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 32] -> [n, 112, 112, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 6422528,
               "frozen: project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -5725,7 +5810,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7225344,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 96] -> [n, 56, 56, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 7225344,
               "frozen: project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5755,7 +5840,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 144] -> [n, 56, 56, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5789,7 +5874,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 4515840,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 144] -> [n, 28, 28, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 4515840,
               "frozen: project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5819,7 +5904,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 240] -> [n, 28, 28, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5853,7 +5938,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][80]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3763200,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 240] -> [n, 14, 14, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 3763200,
               "frozen: project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5883,7 +5968,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5917,7 +6002,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7526400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 7526400,
               "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5951,7 +6036,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][112]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10536960,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 10536960,
               "frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -5981,7 +6066,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -6015,7 +6100,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14751744,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 14751744,
               "frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -6049,7 +6134,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][192]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 6322176,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 672] -> [n, 7, 7, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 6322176,
               "frozen: project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -6079,7 +6164,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -6113,7 +6198,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -6147,7 +6232,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10838016,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 10838016,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -6181,7 +6266,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][320]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 18063360,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 320], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 18063360,
               "frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -6227,7 +6312,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 36126720,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6255,7 +6340,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6285,7 +6370,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6315,7 +6400,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6343,7 +6428,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12644352,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 672]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6371,7 +6456,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6401,7 +6486,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6429,7 +6514,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21073920,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6457,7 +6542,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6487,7 +6572,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6515,7 +6600,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 7526400,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 240]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6543,7 +6628,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6571,7 +6656,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 9031680,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 28, 28, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6599,7 +6684,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6627,7 +6712,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14450688,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 56, 56, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6653,7 +6738,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12845056,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 112, 112, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -2066,6 +2066,20 @@ public final class EfficientNetB1Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 16, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 16, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 144, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 240, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 480, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 480, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 672, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 672, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1152, outChannels: 192, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1152, outChannels: 320, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1920, outChannels: 320, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 8, width: 8, channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, threads: pool.threadCount))
@@ -2236,19 +2250,23 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
             activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 14400 &* s.n,
+            inChannels: 32, outChannels: 16, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1968, outChannels: 16, inChannels: 32, into: s.f + 1920)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 32] -> [n, 120, 120, 16]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 32] -> [n, 120, 120, 16], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 14400 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 620864, savedInvStd: s.f + 620880,
-                runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2512, runningVar: s.p + 2528,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 14400),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
@@ -2311,19 +2329,23 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
             pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, reduceBias: s.p + 2816,
             activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896, savedPooled: s.tensor(13),
-            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
+            savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 14400 &* s.n,
+            inChannels: 16, outChannels: 16, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [16][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2912, outChannels: 16, inChannels: 16, into: s.f + 1920)
         s.profiler?.stop(21)
-        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 16]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 16], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 14400 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, output: s.tensor(16), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 621216, savedInvStd: s.f + 621232,
-                runningMean: s.p + 3200, runningVar: s.p + 3216, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3200, runningVar: s.p + 3216,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(11), scale: s.tensor(15), imagePixels: 14400),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]
@@ -2441,19 +2463,23 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
             pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184, savedPooled: s.tensor(25),
-            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3,
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3600 &* s.n,
+            inChannels: 96, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7280, outChannels: 24, inChannels: 96, into: s.f + 1920)
         s.profiler?.stop(38)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 96] -> [n, 60, 60, 24]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 96] -> [n, 60, 60, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 3600 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 623360, savedInvStd: s.f + 623384,
-                runningMean: s.p + 9648, runningVar: s.p + 9680, workspace: s.ws, pool: pool)
+                runningMean: s.p + 9648, runningVar: s.p + 9680,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(23), scale: s.tensor(27), imagePixels: 3600),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
@@ -2558,19 +2584,23 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, reduceBias: s.p + 16480,
             activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4,
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3600 &* s.n,
+            inChannels: 144, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17504, outChannels: 24, inChannels: 144, into: s.f + 1920)
         s.profiler?.stop(53)
-        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 3600 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(38), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 626576, savedInvStd: s.f + 626600,
-                runningMean: s.p + 21024, runningVar: s.p + 21056, workspace: s.ws, pool: pool)
+                runningMean: s.p + 21024, runningVar: s.p + 21056,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(33), scale: s.tensor(37), imagePixels: 3600),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
@@ -2688,19 +2718,23 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
             pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, reduceBias: s.p + 27856,
             activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736, savedPooled: s.tensor(47),
-            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5,
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3600 &* s.n,
+            inChannels: 144, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28880, outChannels: 24, inChannels: 144, into: s.f + 1920)
         s.profiler?.stop(70)
-        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 3600 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(50), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 629792, savedInvStd: s.f + 629816,
-                runningMean: s.p + 32400, runningVar: s.p + 32432, workspace: s.ws, pool: pool)
+                runningMean: s.p + 32400, runningVar: s.p + 32432,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(45), scale: s.tensor(49), imagePixels: 3600),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
@@ -2818,19 +2852,23 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
             pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, reduceBias: s.p + 41536,
             activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416, savedPooled: s.tensor(59),
-            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6,
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 900 &* s.n,
+            inChannels: 144, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(86)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 42560, outChannels: 40, inChannels: 144, into: s.f + 1920)
         s.profiler?.stop(87)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 144] -> [n, 30, 30, 40]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 144] -> [n, 30, 30, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 900 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 637616, savedInvStd: s.f + 637656,
-                runningMean: s.p + 48416, runningVar: s.p + 48464, workspace: s.ws, pool: pool)
+                runningMean: s.p + 48416, runningVar: s.p + 48464,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(57), scale: s.tensor(61), imagePixels: 900),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(88)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
@@ -2935,19 +2973,23 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, reduceBias: s.p + 68432,
             activation: .silu, expandWeights: s.p + 68448, expandBias: s.p + 70848, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 900 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(101)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 71088, outChannels: 40, inChannels: 240, into: s.f + 1920)
         s.profiler?.stop(102)
-        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 900 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 650656, savedInvStd: s.f + 650696,
-                runningMean: s.p + 80784, runningVar: s.p + 80832, workspace: s.ws, pool: pool)
+                runningMean: s.p + 80784, runningVar: s.p + 80832,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(67), scale: s.tensor(71), imagePixels: 900),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(103)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
@@ -3065,19 +3107,23 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, reduceBias: s.p + 100800,
             activation: .silu, expandWeights: s.p + 100816, expandBias: s.p + 103216, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 900 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(118)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 103456, outChannels: 40, inChannels: 240, into: s.f + 1920)
         s.profiler?.stop(119)
-        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 900 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 663696, savedInvStd: s.f + 663736,
-                runningMean: s.p + 113152, runningVar: s.p + 113200, workspace: s.ws, pool: pool)
+                runningMean: s.p + 113152, runningVar: s.p + 113200,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(79), scale: s.tensor(83), imagePixels: 900),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(120)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
@@ -3195,19 +3241,23 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928, reduceBias: s.p + 129328,
             activation: .silu, expandWeights: s.p + 129344, expandBias: s.p + 131744, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 240, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(135)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [240][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 131984, outChannels: 80, inChannels: 240, into: s.f + 1920)
         s.profiler?.stop(136)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 240] -> [n, 15, 15, 80]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 240] -> [n, 15, 15, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 669056, savedInvStd: s.f + 669136,
-                runningMean: s.p + 151344, runningVar: s.p + 151424, workspace: s.ws, pool: pool)
+                runningMean: s.p + 151344, runningVar: s.p + 151424,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(91), scale: s.tensor(95), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(137)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
@@ -3313,19 +3363,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064, reduceBias: s.p + 207664,
             activation: .silu, expandWeights: s.p + 207696, expandBias: s.p + 217296, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(150)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 217776, outChannels: 80, inChannels: 480, into: s.f + 1920)
         s.profiler?.stop(151)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(106), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 679776, savedInvStd: s.f + 679856,
-                runningMean: s.p + 256336, runningVar: s.p + 256416, workspace: s.ws, pool: pool)
+                runningMean: s.p + 256336, runningVar: s.p + 256416,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(101), scale: s.tensor(105), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(152)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
@@ -3444,19 +3497,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056, reduceBias: s.p + 312656,
             activation: .silu, expandWeights: s.p + 312688, expandBias: s.p + 322288, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 11 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(167)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 322768, outChannels: 80, inChannels: 480, into: s.f + 1920)
         s.profiler?.stop(168)
-        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(118), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 690496, savedInvStd: s.f + 690576,
-                runningMean: s.p + 361328, runningVar: s.p + 361408, workspace: s.ws, pool: pool)
+                runningMean: s.p + 361328, runningVar: s.p + 361408,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(113), scale: s.tensor(117), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(169)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
@@ -3575,19 +3631,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048, reduceBias: s.p + 417648,
             activation: .silu, expandWeights: s.p + 417680, expandBias: s.p + 427280, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 12 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(184)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 427760, outChannels: 80, inChannels: 480, into: s.f + 1920)
         s.profiler?.stop(185)
-        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(130), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 701216, savedInvStd: s.f + 701296,
-                runningMean: s.p + 466320, runningVar: s.p + 466400, workspace: s.ws, pool: pool)
+                runningMean: s.p + 466320, runningVar: s.p + 466400,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(125), scale: s.tensor(129), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(186)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
@@ -3706,19 +3765,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720, reduceBias: s.p + 530320,
             activation: .silu, expandWeights: s.p + 530352, expandBias: s.p + 539952, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 13 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 480, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(201)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [480][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 540432, outChannels: 112, inChannels: 480, into: s.f + 1920)
         s.profiler?.stop(202)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 112]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(142), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
-                runningMean: s.p + 594416, runningVar: s.p + 594528, workspace: s.ws, pool: pool)
+                runningMean: s.p + 594416, runningVar: s.p + 594528,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(137), scale: s.tensor(141), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(203)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
@@ -3824,19 +3886,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080, reduceBias: s.p + 710896,
             activation: .silu, expandWeights: s.p + 710928, expandBias: s.p + 729744, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), meansTaken: s.options.frozenBlocks <= 14,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 14 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 672, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(216)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 730416, outChannels: 112, inChannels: 672, into: s.f + 1920)
         s.profiler?.stop(217)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(152), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
-                runningMean: s.p + 805904, runningVar: s.p + 806016, workspace: s.ws, pool: pool)
+                runningMean: s.p + 805904, runningVar: s.p + 806016,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(147), scale: s.tensor(151), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
@@ -3955,19 +4020,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568, reduceBias: s.p + 922384,
             activation: .silu, expandWeights: s.p + 922416, expandBias: s.p + 941232, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 15 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 672, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(233)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 941904, outChannels: 112, inChannels: 672, into: s.f + 1920)
         s.profiler?.stop(234)
-        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(164), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 800320, savedInvStd: s.f + 800432,
-                runningMean: s.p + 1017392, runningVar: s.p + 1017504, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1017392, runningVar: s.p + 1017504,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(159), scale: s.tensor(163), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(235)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
@@ -4086,19 +4154,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056, reduceBias: s.p + 1133872,
             activation: .silu, expandWeights: s.p + 1133904, expandBias: s.p + 1152720, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 16 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 672, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(250)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1153392, outChannels: 112, inChannels: 672, into: s.f + 1920)
         s.profiler?.stop(251)
-        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(176), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 836832, savedInvStd: s.f + 836944,
-                runningMean: s.p + 1228880, runningVar: s.p + 1228992, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1228880, runningVar: s.p + 1228992,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(171), scale: s.tensor(175), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(252)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
@@ -4217,19 +4288,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544, reduceBias: s.p + 1345360,
             activation: .silu, expandWeights: s.p + 1345392, expandBias: s.p + 1364208, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 17 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n,
+            inChannels: 672, outChannels: 192, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(267)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [672][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1364880, outChannels: 192, inChannels: 672, into: s.f + 1920)
         s.profiler?.stop(268)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 672] -> [n, 8, 8, 192]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 672] -> [n, 8, 8, 192], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 64 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(188), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 873344, savedInvStd: s.f + 873536,
-                runningMean: s.p + 1494288, runningVar: s.p + 1494480, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1494288, runningVar: s.p + 1494480,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(183), scale: s.tensor(187), imagePixels: 64),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(269)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
@@ -4335,19 +4409,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872, reduceBias: s.p + 1809168,
             activation: .silu, expandWeights: s.p + 1809216, expandBias: s.p + 1864512, savedPooled: s.tensor(195),
             savedHidden: s.tensor(196), savedScale: s.tensor(197), meansTaken: s.options.frozenBlocks <= 18,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 18 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n,
+            inChannels: 1152, outChannels: 192, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(282)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1865664, outChannels: 192, inChannels: 1152, into: s.f + 1920)
         s.profiler?.stop(283)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(194), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(198), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 935936, savedInvStd: s.f + 936128,
-                runningMean: s.p + 2087232, runningVar: s.p + 2087424, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2087232, runningVar: s.p + 2087424,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(193), scale: s.tensor(197), imagePixels: 64),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(284)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
@@ -4466,19 +4543,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816, reduceBias: s.p + 2402112,
             activation: .silu, expandWeights: s.p + 2402160, expandBias: s.p + 2457456, savedPooled: s.tensor(207),
             savedHidden: s.tensor(208), savedScale: s.tensor(209), meansTaken: s.options.frozenBlocks <= 19,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 19 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n,
+            inChannels: 1152, outChannels: 192, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(299)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2458608, outChannels: 192, inChannels: 1152, into: s.f + 1920)
         s.profiler?.stop(300)
-        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(206), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(210), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 998528, savedInvStd: s.f + 998720,
-                runningMean: s.p + 2680176, runningVar: s.p + 2680368, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2680176, runningVar: s.p + 2680368,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(205), scale: s.tensor(209), imagePixels: 64),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(301)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
@@ -4597,19 +4677,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760, reduceBias: s.p + 2995056,
             activation: .silu, expandWeights: s.p + 2995104, expandBias: s.p + 3050400, savedPooled: s.tensor(219),
             savedHidden: s.tensor(220), savedScale: s.tensor(221), meansTaken: s.options.frozenBlocks <= 20,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 20 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n,
+            inChannels: 1152, outChannels: 192, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(316)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3051552, outChannels: 192, inChannels: 1152, into: s.f + 1920)
         s.profiler?.stop(317)
-        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(222), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1061120, savedInvStd: s.f + 1061312,
-                runningMean: s.p + 3273120, runningVar: s.p + 3273312, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3273120, runningVar: s.p + 3273312,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(217), scale: s.tensor(221), imagePixels: 64),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(318)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
@@ -4728,19 +4811,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704, reduceBias: s.p + 3588000,
             activation: .silu, expandWeights: s.p + 3588048, expandBias: s.p + 3643344, savedPooled: s.tensor(231),
             savedHidden: s.tensor(232), savedScale: s.tensor(233), meansTaken: s.options.frozenBlocks <= 21,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 21 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n,
+            inChannels: 1152, outChannels: 192, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(333)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3644496, outChannels: 192, inChannels: 1152, into: s.f + 1920)
         s.profiler?.stop(334)
-        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(230), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(234), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1123712, savedInvStd: s.f + 1123904,
-                runningMean: s.p + 3866064, runningVar: s.p + 3866256, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3866064, runningVar: s.p + 3866256,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(229), scale: s.tensor(233), imagePixels: 64),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(335)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
@@ -4859,19 +4945,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216, reduceBias: s.p + 4162512,
             activation: .silu, expandWeights: s.p + 4162560, expandBias: s.p + 4217856, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 22 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n,
+            inChannels: 1152, outChannels: 320, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(350)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1152][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4219008, outChannels: 320, inChannels: 1152, into: s.f + 1920)
         s.profiler?.stop(351)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 320]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 320], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, output: s.tensor(246), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1149440, savedInvStd: s.f + 1149760,
-                runningMean: s.p + 4588288, runningVar: s.p + 4588608, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4588288, runningVar: s.p + 4588608,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(241), scale: s.tensor(245), imagePixels: 64),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(352)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
@@ -4977,19 +5066,22 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968, reduceBias: s.p + 5389568,
             activation: .silu, expandWeights: s.p + 5389648, expandBias: s.p + 5543248, savedPooled: s.tensor(253),
             savedHidden: s.tensor(254), savedScale: s.tensor(255), meansTaken: s.options.frozenBlocks <= 23,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 23 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n,
+            inChannels: 1920, outChannels: 320, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(365)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [1920][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5545168, outChannels: 320, inChannels: 1920, into: s.f + 1920)
         s.profiler?.stop(366)
-        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1920] -> [n, 8, 8, 320]
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1920] -> [n, 8, 8, 320], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(252), pixels: 64 &* s.n, inChannels: 1920,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, output: s.tensor(256), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1192320, savedInvStd: s.f + 1192640,
-                runningMean: s.p + 6160208, runningVar: s.p + 6160528, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6160208, runningVar: s.p + 6160528,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(251), scale: s.tensor(255), imagePixels: 64),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(367)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]
@@ -5171,18 +5263,19 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(391)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n, inChannels: 1920, outChannels: 320, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(274), savedScale: s.tensor(255), batch: s.n, pixels: 64,
                 channels: 1920, output: s.tensor(273), pool: pool)
             s.profiler?.stop(392)
         }
-        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(271), preActivation: s.tensor(256),
             gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 1192320, savedInvStd: s.f + 1192640,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(273), weights: s.p + 5545168,
-            pixels: 64 &* s.n, inChannels: 1920, outChannels: 320, gradInput: s.tensor(272),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(273),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(274), scale: s.tensor(255), imagePixels: 64),
+            weights: s.p + 5545168, pixels: 64 &* s.n, inChannels: 1920, outChannels: 320, gradInput: s.tensor(272),
             gradWeights: s.g + 5545168, workspace: s.ws, pool: pool)
         s.profiler?.stop(393)
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1920]
@@ -5275,18 +5368,19 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(405)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(280), savedScale: s.tensor(245), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(279), pool: pool)
             s.profiler?.stop(406)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(277), preActivation: s.tensor(246),
             gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1149440, savedInvStd: s.f + 1149760,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(279), weights: s.p + 4219008,
-            pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(278),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(279),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(280), scale: s.tensor(245), imagePixels: 64),
+            weights: s.p + 4219008, pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(278),
             gradWeights: s.g + 4219008, workspace: s.ws, pool: pool)
         s.profiler?.stop(407)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
@@ -5381,18 +5475,19 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(419)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(287), savedScale: s.tensor(233), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(286), pool: pool)
             s.profiler?.stop(420)
         }
-        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(284), preActivation: s.tensor(234),
             gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1123712, savedInvStd: s.f + 1123904,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(286), weights: s.p + 3644496,
-            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(285),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(286),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(287), scale: s.tensor(233), imagePixels: 64),
+            weights: s.p + 3644496, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(285),
             gradWeights: s.g + 3644496, workspace: s.ws, pool: pool)
         s.profiler?.stop(421)
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
@@ -5491,18 +5586,19 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(434)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(294), savedScale: s.tensor(221), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(293), pool: pool)
             s.profiler?.stop(435)
         }
-        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(291), preActivation: s.tensor(222),
             gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1061120, savedInvStd: s.f + 1061312,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(293), weights: s.p + 3051552,
-            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(292),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(293),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(294), scale: s.tensor(221), imagePixels: 64),
+            weights: s.p + 3051552, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(292),
             gradWeights: s.g + 3051552, workspace: s.ws, pool: pool)
         s.profiler?.stop(436)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
@@ -5601,18 +5697,19 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(449)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(301), savedScale: s.tensor(209), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(300), pool: pool)
             s.profiler?.stop(450)
         }
-        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(298), preActivation: s.tensor(210),
             gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 998528, savedInvStd: s.f + 998720,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(300), weights: s.p + 2458608,
-            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(299),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(300),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(301), scale: s.tensor(209), imagePixels: 64),
+            weights: s.p + 2458608, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(299),
             gradWeights: s.g + 2458608, workspace: s.ws, pool: pool)
         s.profiler?.stop(451)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
@@ -5711,18 +5808,19 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(464)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(308), savedScale: s.tensor(197), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(307), pool: pool)
             s.profiler?.stop(465)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(305), preActivation: s.tensor(198),
             gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 935936, savedInvStd: s.f + 936128,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(307), weights: s.p + 1865664,
-            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(306),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(307),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(308), scale: s.tensor(197), imagePixels: 64),
+            weights: s.p + 1865664, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(306),
             gradWeights: s.g + 1865664, workspace: s.ws, pool: pool)
         s.profiler?.stop(466)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
@@ -5815,19 +5913,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(478)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 64 &* s.n, inChannels: 672, outChannels: 192, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(314), savedScale: s.tensor(187), batch: s.n, pixels: 64,
                 channels: 672, output: s.tensor(313), pool: pool)
             s.profiler?.stop(479)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(311), preActivation: s.tensor(188),
             gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 873344, savedInvStd: s.f + 873536,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(313), weights: s.p + 1364880,
-            pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(312), gradWeights: s.g + 1364880,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(313),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(314), scale: s.tensor(187), imagePixels: 64),
+            weights: s.p + 1364880, pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(312),
+            gradWeights: s.g + 1364880, workspace: s.ws, pool: pool)
         s.profiler?.stop(480)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 672]
         s.profiler?.start()
@@ -5921,18 +6020,19 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(492)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 672, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(321), savedScale: s.tensor(175), batch: s.n,
                 pixels: 225, channels: 672, output: s.tensor(320), pool: pool)
             s.profiler?.stop(493)
         }
-        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(318), preActivation: s.tensor(176),
             gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 836832, savedInvStd: s.f + 836944,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(320), weights: s.p + 1153392,
-            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(319),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(320),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(321), scale: s.tensor(175), imagePixels: 225),
+            weights: s.p + 1153392, pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(319),
             gradWeights: s.g + 1153392, workspace: s.ws, pool: pool)
         s.profiler?.stop(494)
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]
@@ -6031,19 +6131,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(507)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 672, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(163), batch: s.n,
                 pixels: 225, channels: 672, output: s.tensor(327), pool: pool)
             s.profiler?.stop(508)
         }
-        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(325), preActivation: s.tensor(164),
             gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 800320, savedInvStd: s.f + 800432,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(327), weights: s.p + 941904,
-            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(326), gradWeights: s.g + 941904,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(327),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(328), scale: s.tensor(163), imagePixels: 225),
+            weights: s.p + 941904, pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(326),
+            gradWeights: s.g + 941904, workspace: s.ws, pool: pool)
         s.profiler?.stop(509)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]
         s.profiler?.start()
@@ -6140,19 +6241,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(522)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 672, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(335), savedScale: s.tensor(151), batch: s.n,
                 pixels: 225, channels: 672, output: s.tensor(334), pool: pool)
             s.profiler?.stop(523)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(332), preActivation: s.tensor(152),
             gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(334), weights: s.p + 730416,
-            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(333), gradWeights: s.g + 730416,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(334),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(335), scale: s.tensor(151), imagePixels: 225),
+            weights: s.p + 730416, pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(333),
+            gradWeights: s.g + 730416, workspace: s.ws, pool: pool)
         s.profiler?.stop(524)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]
         s.profiler?.start()
@@ -6243,19 +6345,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(536)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 480, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(341), savedScale: s.tensor(141), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(340), pool: pool)
             s.profiler?.stop(537)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(142),
             gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(340), weights: s.p + 540432,
-            pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(339), gradWeights: s.g + 540432,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(340),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(341), scale: s.tensor(141), imagePixels: 225),
+            weights: s.p + 540432, pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(339),
+            gradWeights: s.g + 540432, workspace: s.ws, pool: pool)
         s.profiler?.stop(538)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
@@ -6348,19 +6451,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(550)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(348), savedScale: s.tensor(129), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(347), pool: pool)
             s.profiler?.stop(551)
         }
-        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(345), preActivation: s.tensor(130),
             gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 701216, savedInvStd: s.f + 701296,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(347), weights: s.p + 427760,
-            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(346), gradWeights: s.g + 427760,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(347),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(348), scale: s.tensor(129), imagePixels: 225),
+            weights: s.p + 427760, pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(346),
+            gradWeights: s.g + 427760, workspace: s.ws, pool: pool)
         s.profiler?.stop(552)
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
@@ -6457,19 +6561,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(565)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(355), savedScale: s.tensor(117), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(354), pool: pool)
             s.profiler?.stop(566)
         }
-        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(352), preActivation: s.tensor(118),
             gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 690496, savedInvStd: s.f + 690576,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(354), weights: s.p + 322768,
-            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(353), gradWeights: s.g + 322768,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(354),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(355), scale: s.tensor(117), imagePixels: 225),
+            weights: s.p + 322768, pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(353),
+            gradWeights: s.g + 322768, workspace: s.ws, pool: pool)
         s.profiler?.stop(567)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
@@ -6566,19 +6671,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(580)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(362), savedScale: s.tensor(105), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(361), pool: pool)
             s.profiler?.stop(581)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(359), preActivation: s.tensor(106),
             gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 679776, savedInvStd: s.f + 679856,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(361), weights: s.p + 217776,
-            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(360), gradWeights: s.g + 217776,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(361),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(362), scale: s.tensor(105), imagePixels: 225),
+            weights: s.p + 217776, pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(360),
+            gradWeights: s.g + 217776, workspace: s.ws, pool: pool)
         s.profiler?.stop(582)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
@@ -6669,19 +6775,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(594)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 240, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(368), savedScale: s.tensor(95), batch: s.n, pixels: 225,
                 channels: 240, output: s.tensor(367), pool: pool)
             s.profiler?.stop(595)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(365), preActivation: s.tensor(96),
             gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 669056, savedInvStd: s.f + 669136,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(367), weights: s.p + 131984,
-            pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(366), gradWeights: s.g + 131984,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(367),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(368), scale: s.tensor(95), imagePixels: 225),
+            weights: s.p + 131984, pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(366),
+            gradWeights: s.g + 131984, workspace: s.ws, pool: pool)
         s.profiler?.stop(596)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 240]
         s.profiler?.start()
@@ -6774,19 +6881,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(608)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 900 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(83), batch: s.n, pixels: 900,
                 channels: 240, output: s.tensor(374), pool: pool)
             s.profiler?.stop(609)
         }
-        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(84),
             gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 663696, savedInvStd: s.f + 663736,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(374), weights: s.p + 103456,
-            pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(373), gradWeights: s.g + 103456,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(374),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(375), scale: s.tensor(83), imagePixels: 900),
+            weights: s.p + 103456, pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(373),
+            gradWeights: s.g + 103456, workspace: s.ws, pool: pool)
         s.profiler?.stop(610)
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 240]
         s.profiler?.start()
@@ -6883,19 +6991,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(623)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 900 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(71), batch: s.n, pixels: 900,
                 channels: 240, output: s.tensor(381), pool: pool)
             s.profiler?.stop(624)
         }
-        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(72),
             gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 650656, savedInvStd: s.f + 650696,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(381), weights: s.p + 71088,
-            pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(380), gradWeights: s.g + 71088,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(381),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(382), scale: s.tensor(71), imagePixels: 900),
+            weights: s.p + 71088, pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(380),
+            gradWeights: s.g + 71088, workspace: s.ws, pool: pool)
         s.profiler?.stop(625)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 240]
         s.profiler?.start()
@@ -6985,19 +7094,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(637)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 900 &* s.n, inChannels: 144, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(61), batch: s.n, pixels: 900,
                 channels: 144, output: s.tensor(387), pool: pool)
             s.profiler?.stop(638)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(385), preActivation: s.tensor(62),
             gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 637616, savedInvStd: s.f + 637656,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(387), weights: s.p + 42560,
-            pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(386), gradWeights: s.g + 42560,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(387),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(388), scale: s.tensor(61), imagePixels: 900),
+            weights: s.p + 42560, pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(386),
+            gradWeights: s.g + 42560, workspace: s.ws, pool: pool)
         s.profiler?.stop(639)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 144]
         s.profiler?.start()
@@ -7089,19 +7199,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(651)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(395), savedScale: s.tensor(49), batch: s.n,
                 pixels: 3600, channels: 144, output: s.tensor(394), pool: pool)
             s.profiler?.stop(652)
         }
-        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(50),
             gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 629792, savedInvStd: s.f + 629816,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(394), weights: s.p + 28880,
-            pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(393), gradWeights: s.g + 28880,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(394),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(395), scale: s.tensor(49), imagePixels: 3600),
+            weights: s.p + 28880, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(393),
+            gradWeights: s.g + 28880, workspace: s.ws, pool: pool)
         s.profiler?.stop(653)
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 144]
         s.profiler?.start()
@@ -7197,19 +7308,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(666)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(402), savedScale: s.tensor(37), batch: s.n,
                 pixels: 3600, channels: 144, output: s.tensor(401), pool: pool)
             s.profiler?.stop(667)
         }
-        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(38),
             gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 626576, savedInvStd: s.f + 626600,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(401), weights: s.p + 17504,
-            pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(400), gradWeights: s.g + 17504,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(401),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(402), scale: s.tensor(37), imagePixels: 3600),
+            weights: s.p + 17504, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(400),
+            gradWeights: s.g + 17504, workspace: s.ws, pool: pool)
         s.profiler?.stop(668)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 144]
         s.profiler?.start()
@@ -7298,19 +7410,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(680)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(408), savedScale: s.tensor(27), batch: s.n,
                 pixels: 3600, channels: 96, output: s.tensor(407), pool: pool)
             s.profiler?.stop(681)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(405), preActivation: s.tensor(28),
             gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 623360, savedInvStd: s.f + 623384,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(407), weights: s.p + 7280,
-            pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(406), gradWeights: s.g + 7280,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(407),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(408), scale: s.tensor(27), imagePixels: 3600),
+            weights: s.p + 7280, pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(406),
+            gradWeights: s.g + 7280, workspace: s.ws, pool: pool)
         s.profiler?.stop(682)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 96]
         s.profiler?.start()
@@ -7400,19 +7513,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(694)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(415), savedScale: s.tensor(15), batch: s.n,
                 pixels: 14400, channels: 16, output: s.tensor(414), pool: pool)
             s.profiler?.stop(695)
         }
-        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(412), preActivation: s.tensor(16),
             gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 621216, savedInvStd: s.f + 621232,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(414), weights: s.p + 2912,
-            pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(413), gradWeights: s.g + 2912,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(414),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(415), scale: s.tensor(15), imagePixels: 14400),
+            weights: s.p + 2912, pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(413),
+            gradWeights: s.g + 2912, workspace: s.ws, pool: pool)
         s.profiler?.stop(696)
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 120, 120, 16]
         s.profiler?.start()
@@ -7471,19 +7585,20 @@ public final class EfficientNetB1Training: TrainableModel {
             s.profiler?.stop(704)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(7), batch: s.n,
                 pixels: 14400, channels: 32, output: s.tensor(418), pool: pool)
             s.profiler?.stop(705)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(416), preActivation: s.tensor(8),
             gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 620864, savedInvStd: s.f + 620880,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(418), weights: s.p + 1968,
-            pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(417), gradWeights: s.g + 1968,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(418),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(419), scale: s.tensor(7), imagePixels: 14400),
+            weights: s.p + 1968, pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(417),
+            gradWeights: s.g + 1968, workspace: s.ws, pool: pool)
         s.profiler?.stop(706)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 120, 120, 32]
         s.profiler?.start()
@@ -8002,7 +8117,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7372800,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 32] -> [n, 120, 120, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 7372800,
               "frozen: project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -8022,7 +8137,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [16][16]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3686400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 3686400,
               "frozen: project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -8056,7 +8171,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8294400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 96] -> [n, 60, 60, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8294400,
               "frozen: project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8086,7 +8201,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8120,7 +8235,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12441600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 12441600,
               "frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8154,7 +8269,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 5184000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 144] -> [n, 30, 30, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 5184000,
               "frozen: project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8184,7 +8299,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8218,7 +8333,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8252,7 +8367,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][80]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 4320000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 240] -> [n, 15, 15, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 4320000,
               "frozen: project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8282,7 +8397,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8316,7 +8431,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8350,7 +8465,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8640000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 8640000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8384,7 +8499,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][112]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12096000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 12096000,
               "frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8414,7 +8529,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8448,7 +8563,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8482,7 +8597,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 16934400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 16934400,
               "frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8516,7 +8631,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][192]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8257536,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 672] -> [n, 8, 8, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8257536,
               "frozen: project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8546,7 +8661,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8580,7 +8695,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8614,7 +8729,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8648,7 +8763,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][192]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 14155776,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 14155776,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8682,7 +8797,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1152][320]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 23592960,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 320], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 23592960,
               "frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8712,7 +8827,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1920][320]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 39321600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1920] -> [n, 8, 8, 320]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1920] -> [n, 8, 8, 320], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 39321600,
               "frozen: project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8764,7 +8879,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 78643200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 614400,
               "squeeze-excitation 1920 -> 80 -> 1920 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1920]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8792,7 +8907,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 47185920,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8820,7 +8935,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8850,7 +8965,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8880,7 +8995,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8910,7 +9025,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
               "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8938,7 +9053,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16515072,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 672]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8966,7 +9081,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8996,7 +9111,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9026,7 +9141,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9054,7 +9169,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24192000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9082,7 +9197,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9112,7 +9227,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9142,7 +9257,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9170,7 +9285,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 8640000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 240]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9198,7 +9313,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9228,7 +9343,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9256,7 +9371,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 10368000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9284,7 +9399,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9314,7 +9429,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9342,7 +9457,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16588800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9370,7 +9485,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 7372800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 256,
               "squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 120, 120, 16]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -9390,7 +9505,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14745600,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 120, 120, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -2068,6 +2068,20 @@ public final class EfficientNetB2Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 16, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 16, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 144, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 144, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 288, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 288, outChannels: 88, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 528, outChannels: 88, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 528, outChannels: 120, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 720, outChannels: 120, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 720, outChannels: 208, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1248, outChannels: 208, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1248, outChannels: 352, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2112, outChannels: 352, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, threads: pool.threadCount))
@@ -2238,19 +2252,23 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
             activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 20736 &* s.n,
+            inChannels: 32, outChannels: 16, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1968, outChannels: 16, inChannels: 32, into: s.f + 2112)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 32] -> [n, 144, 144, 16]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 32] -> [n, 144, 144, 16], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 20736 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 750464, savedInvStd: s.f + 750480,
-                runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2512, runningVar: s.p + 2528,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 20736),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]
@@ -2313,19 +2331,23 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
             pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, reduceBias: s.p + 2816,
             activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896, savedPooled: s.tensor(13),
-            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
+            savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 20736 &* s.n,
+            inChannels: 16, outChannels: 16, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [16][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2912, outChannels: 16, inChannels: 16, into: s.f + 2112)
         s.profiler?.stop(21)
-        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 16]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 16], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 20736 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, output: s.tensor(16), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 750816, savedInvStd: s.f + 750832,
-                runningMean: s.p + 3200, runningVar: s.p + 3216, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3200, runningVar: s.p + 3216,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(11), scale: s.tensor(15), imagePixels: 20736),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]
@@ -2443,19 +2465,23 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
             pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184, savedPooled: s.tensor(25),
-            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3,
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5184 &* s.n,
+            inChannels: 96, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7280, outChannels: 24, inChannels: 96, into: s.f + 2112)
         s.profiler?.stop(38)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 96] -> [n, 72, 72, 24]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 96] -> [n, 72, 72, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 5184 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 752960, savedInvStd: s.f + 752984,
-                runningMean: s.p + 9648, runningVar: s.p + 9680, workspace: s.ws, pool: pool)
+                runningMean: s.p + 9648, runningVar: s.p + 9680,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(23), scale: s.tensor(27), imagePixels: 5184),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]
@@ -2560,19 +2586,23 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, reduceBias: s.p + 16480,
             activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4,
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5184 &* s.n,
+            inChannels: 144, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17504, outChannels: 24, inChannels: 144, into: s.f + 2112)
         s.profiler?.stop(53)
-        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 5184 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(38), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 756176, savedInvStd: s.f + 756200,
-                runningMean: s.p + 21024, runningVar: s.p + 21056, workspace: s.ws, pool: pool)
+                runningMean: s.p + 21024, runningVar: s.p + 21056,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(33), scale: s.tensor(37), imagePixels: 5184),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
@@ -2690,19 +2720,23 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
             pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, reduceBias: s.p + 27856,
             activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736, savedPooled: s.tensor(47),
-            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5,
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5184 &* s.n,
+            inChannels: 144, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28880, outChannels: 24, inChannels: 144, into: s.f + 2112)
         s.profiler?.stop(70)
-        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 5184 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(50), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 759392, savedInvStd: s.f + 759416,
-                runningMean: s.p + 32400, runningVar: s.p + 32432, workspace: s.ws, pool: pool)
+                runningMean: s.p + 32400, runningVar: s.p + 32432,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(45), scale: s.tensor(49), imagePixels: 5184),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
@@ -2820,19 +2854,23 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
             pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, reduceBias: s.p + 41536,
             activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416, savedPooled: s.tensor(59),
-            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6,
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1296 &* s.n,
+            inChannels: 144, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(86)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 42560, outChannels: 48, inChannels: 144, into: s.f + 2112)
         s.profiler?.stop(87)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 144] -> [n, 36, 36, 48]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 144] -> [n, 36, 36, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 1296 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 767216, savedInvStd: s.f + 767264,
-                runningMean: s.p + 49568, runningVar: s.p + 49616, workspace: s.ws, pool: pool)
+                runningMean: s.p + 49568, runningVar: s.p + 49616,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(57), scale: s.tensor(61), imagePixels: 1296),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(88)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]
@@ -2937,19 +2975,23 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992, reduceBias: s.p + 76448,
             activation: .silu, expandWeights: s.p + 76464, expandBias: s.p + 79920, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1296 &* s.n,
+            inChannels: 288, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(101)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 80208, outChannels: 48, inChannels: 288, into: s.f + 2112)
         s.profiler?.stop(102)
-        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 1296 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(72), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 782864, savedInvStd: s.f + 782912,
-                runningMean: s.p + 94128, runningVar: s.p + 94176, workspace: s.ws, pool: pool)
+                runningMean: s.p + 94128, runningVar: s.p + 94176,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(67), scale: s.tensor(71), imagePixels: 1296),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(103)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
@@ -3067,19 +3109,23 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552, reduceBias: s.p + 121008,
             activation: .silu, expandWeights: s.p + 121024, expandBias: s.p + 124480, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1296 &* s.n,
+            inChannels: 288, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(118)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 124768, outChannels: 48, inChannels: 288, into: s.f + 2112)
         s.profiler?.stop(119)
-        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 1296 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 798512, savedInvStd: s.f + 798560,
-                runningMean: s.p + 138688, runningVar: s.p + 138736, workspace: s.ws, pool: pool)
+                runningMean: s.p + 138688, runningVar: s.p + 138736,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(79), scale: s.tensor(83), imagePixels: 1296),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(120)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
@@ -3197,19 +3243,23 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504, reduceBias: s.p + 160960,
             activation: .silu, expandWeights: s.p + 160976, expandBias: s.p + 164432, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n,
+            inChannels: 288, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(135)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [288][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 164720, outChannels: 88, inChannels: 288, into: s.f + 2112)
         s.profiler?.stop(136)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 288] -> [n, 18, 18, 88]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 288] -> [n, 18, 18, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 324 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 804944, savedInvStd: s.f + 805032,
-                runningMean: s.p + 190256, runningVar: s.p + 190352, workspace: s.ws, pool: pool)
+                runningMean: s.p + 190256, runningVar: s.p + 190352,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(91), scale: s.tensor(95), imagePixels: 324),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(137)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]
@@ -3315,19 +3365,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888, reduceBias: s.p + 257504,
             activation: .silu, expandWeights: s.p + 257536, expandBias: s.p + 269152, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n,
+            inChannels: 528, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(150)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 269680, outChannels: 88, inChannels: 528, into: s.f + 2112)
         s.profiler?.stop(151)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(106), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 816736, savedInvStd: s.f + 816824,
-                runningMean: s.p + 316336, runningVar: s.p + 316432, workspace: s.ws, pool: pool)
+                runningMean: s.p + 316336, runningVar: s.p + 316432,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(101), scale: s.tensor(105), imagePixels: 324),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(152)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
@@ -3446,19 +3499,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968, reduceBias: s.p + 383584,
             activation: .silu, expandWeights: s.p + 383616, expandBias: s.p + 395232, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 11 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n,
+            inChannels: 528, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(167)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 395760, outChannels: 88, inChannels: 528, into: s.f + 2112)
         s.profiler?.stop(168)
-        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(118), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 828528, savedInvStd: s.f + 828616,
-                runningMean: s.p + 442416, runningVar: s.p + 442512, workspace: s.ws, pool: pool)
+                runningMean: s.p + 442416, runningVar: s.p + 442512,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(113), scale: s.tensor(117), imagePixels: 324),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(169)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
@@ -3577,19 +3633,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048, reduceBias: s.p + 509664,
             activation: .silu, expandWeights: s.p + 509696, expandBias: s.p + 521312, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 12 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n,
+            inChannels: 528, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(184)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 521840, outChannels: 88, inChannels: 528, into: s.f + 2112)
         s.profiler?.stop(185)
-        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(130), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 840320, savedInvStd: s.f + 840408,
-                runningMean: s.p + 568496, runningVar: s.p + 568592, workspace: s.ws, pool: pool)
+                runningMean: s.p + 568496, runningVar: s.p + 568592,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(125), scale: s.tensor(129), imagePixels: 324),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(186)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
@@ -3708,19 +3767,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576, reduceBias: s.p + 644192,
             activation: .silu, expandWeights: s.p + 644224, expandBias: s.p + 655840, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 13 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n,
+            inChannels: 528, outChannels: 120, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(201)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [528][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 656368, outChannels: 120, inChannels: 528, into: s.f + 2112)
         s.profiler?.stop(202)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 120]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 120], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(142), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
-                runningMean: s.p + 719984, runningVar: s.p + 720112, workspace: s.ws, pool: pool)
+                runningMean: s.p + 719984, runningVar: s.p + 720112,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(137), scale: s.tensor(141), imagePixels: 324),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(203)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]
@@ -3826,19 +3888,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400, reduceBias: s.p + 852000,
             activation: .silu, expandWeights: s.p + 852032, expandBias: s.p + 873632, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), meansTaken: s.options.frozenBlocks <= 14,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 14 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n,
+            inChannels: 720, outChannels: 120, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(216)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 874352, outChannels: 120, inChannels: 720, into: s.f + 2112)
         s.profiler?.stop(217)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 324 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(152), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
-                runningMean: s.p + 961008, runningVar: s.p + 961136, workspace: s.ws, pool: pool)
+                runningMean: s.p + 961008, runningVar: s.p + 961136,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(147), scale: s.tensor(151), imagePixels: 324),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
@@ -3957,19 +4022,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424, reduceBias: s.p + 1093024,
             activation: .silu, expandWeights: s.p + 1093056, expandBias: s.p + 1114656, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 15 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n,
+            inChannels: 720, outChannels: 120, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(233)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1115376, outChannels: 120, inChannels: 720, into: s.f + 2112)
         s.profiler?.stop(234)
-        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 324 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(164), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 947248, savedInvStd: s.f + 947368,
-                runningMean: s.p + 1202032, runningVar: s.p + 1202160, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1202032, runningVar: s.p + 1202160,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(159), scale: s.tensor(163), imagePixels: 324),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(235)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
@@ -4088,19 +4156,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448, reduceBias: s.p + 1334048,
             activation: .silu, expandWeights: s.p + 1334080, expandBias: s.p + 1355680, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 16 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n,
+            inChannels: 720, outChannels: 120, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(250)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1356400, outChannels: 120, inChannels: 720, into: s.f + 2112)
         s.profiler?.stop(251)
-        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 324 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(176), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 986368, savedInvStd: s.f + 986488,
-                runningMean: s.p + 1443056, runningVar: s.p + 1443184, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1443056, runningVar: s.p + 1443184,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(171), scale: s.tensor(175), imagePixels: 324),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(252)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
@@ -4219,19 +4290,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472, reduceBias: s.p + 1575072,
             activation: .silu, expandWeights: s.p + 1575104, expandBias: s.p + 1596704, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 17 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n,
+            inChannels: 720, outChannels: 208, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(267)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [720][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1597424, outChannels: 208, inChannels: 720, into: s.f + 2112)
         s.profiler?.stop(268)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 81 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(188), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1025488, savedInvStd: s.f + 1025696,
-                runningMean: s.p + 1747600, runningVar: s.p + 1747808, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1747600, runningVar: s.p + 1747808,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(183), scale: s.tensor(187), imagePixels: 81),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(269)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
@@ -4337,19 +4411,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784, reduceBias: s.p + 2113680,
             activation: .silu, expandWeights: s.p + 2113744, expandBias: s.p + 2178640, savedPooled: s.tensor(195),
             savedHidden: s.tensor(196), savedScale: s.tensor(197), meansTaken: s.options.frozenBlocks <= 18,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 18 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n,
+            inChannels: 1248, outChannels: 208, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(282)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2179888, outChannels: 208, inChannels: 1248, into: s.f + 2112)
         s.profiler?.stop(283)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(194), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(198), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1093296, savedInvStd: s.f + 1093504,
-                runningMean: s.p + 2439888, runningVar: s.p + 2440096, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2439888, runningVar: s.p + 2440096,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(193), scale: s.tensor(197), imagePixels: 81),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(284)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
@@ -4468,19 +4545,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072, reduceBias: s.p + 2805968,
             activation: .silu, expandWeights: s.p + 2806032, expandBias: s.p + 2870928, savedPooled: s.tensor(207),
             savedHidden: s.tensor(208), savedScale: s.tensor(209), meansTaken: s.options.frozenBlocks <= 19,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 19 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n,
+            inChannels: 1248, outChannels: 208, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(299)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2872176, outChannels: 208, inChannels: 1248, into: s.f + 2112)
         s.profiler?.stop(300)
-        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(206), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(210), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1161104, savedInvStd: s.f + 1161312,
-                runningMean: s.p + 3132176, runningVar: s.p + 3132384, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3132176, runningVar: s.p + 3132384,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(205), scale: s.tensor(209), imagePixels: 81),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(301)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
@@ -4599,19 +4679,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360, reduceBias: s.p + 3498256,
             activation: .silu, expandWeights: s.p + 3498320, expandBias: s.p + 3563216, savedPooled: s.tensor(219),
             savedHidden: s.tensor(220), savedScale: s.tensor(221), meansTaken: s.options.frozenBlocks <= 20,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 20 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n,
+            inChannels: 1248, outChannels: 208, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(316)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3564464, outChannels: 208, inChannels: 1248, into: s.f + 2112)
         s.profiler?.stop(317)
-        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(222), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1228912, savedInvStd: s.f + 1229120,
-                runningMean: s.p + 3824464, runningVar: s.p + 3824672, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3824464, runningVar: s.p + 3824672,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(217), scale: s.tensor(221), imagePixels: 81),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(318)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
@@ -4730,19 +4813,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648, reduceBias: s.p + 4190544,
             activation: .silu, expandWeights: s.p + 4190608, expandBias: s.p + 4255504, savedPooled: s.tensor(231),
             savedHidden: s.tensor(232), savedScale: s.tensor(233), meansTaken: s.options.frozenBlocks <= 21,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 21 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n,
+            inChannels: 1248, outChannels: 208, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(333)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4256752, outChannels: 208, inChannels: 1248, into: s.f + 2112)
         s.profiler?.stop(334)
-        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(230), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(234), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1296720, savedInvStd: s.f + 1296928,
-                runningMean: s.p + 4516752, runningVar: s.p + 4516960, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4516752, runningVar: s.p + 4516960,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(229), scale: s.tensor(233), imagePixels: 81),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(335)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
@@ -4861,19 +4947,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968, reduceBias: s.p + 4862864,
             activation: .silu, expandWeights: s.p + 4862928, expandBias: s.p + 4927824, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 22 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n,
+            inChannels: 1248, outChannels: 352, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(350)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1248][352]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4929072, outChannels: 352, inChannels: 1248, into: s.f + 2112)
         s.profiler?.stop(351)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, output: s.tensor(246), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1324592, savedInvStd: s.f + 1324944,
-                runningMean: s.p + 5369072, runningVar: s.p + 5369424, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5369072, runningVar: s.p + 5369424,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(241), scale: s.tensor(245), imagePixels: 81),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(352)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
@@ -4979,19 +5068,22 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104, reduceBias: s.p + 6334960,
             activation: .silu, expandWeights: s.p + 6335056, expandBias: s.p + 6520912, savedPooled: s.tensor(253),
             savedHidden: s.tensor(254), savedScale: s.tensor(255), meansTaken: s.options.frozenBlocks <= 23,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 23 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n,
+            inChannels: 2112, outChannels: 352, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(365)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2112][352]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6523024, outChannels: 352, inChannels: 2112, into: s.f + 2112)
         s.profiler?.stop(366)
-        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 2112] -> [n, 9, 9, 352]
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 2112] -> [n, 9, 9, 352], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(252), pixels: 81 &* s.n, inChannels: 2112,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, output: s.tensor(256), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1371760, savedInvStd: s.f + 1372112,
-                runningMean: s.p + 7267152, runningVar: s.p + 7267504, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7267152, runningVar: s.p + 7267504,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(251), scale: s.tensor(255), imagePixels: 81),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(367)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]
@@ -5173,18 +5265,19 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(391)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n, inChannels: 2112, outChannels: 352, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(274), savedScale: s.tensor(255), batch: s.n, pixels: 81,
                 channels: 2112, output: s.tensor(273), pool: pool)
             s.profiler?.stop(392)
         }
-        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(271), preActivation: s.tensor(256),
             gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 1371760, savedInvStd: s.f + 1372112,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(273), weights: s.p + 6523024,
-            pixels: 81 &* s.n, inChannels: 2112, outChannels: 352, gradInput: s.tensor(272),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(273),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(274), scale: s.tensor(255), imagePixels: 81),
+            weights: s.p + 6523024, pixels: 81 &* s.n, inChannels: 2112, outChannels: 352, gradInput: s.tensor(272),
             gradWeights: s.g + 6523024, workspace: s.ws, pool: pool)
         s.profiler?.stop(393)
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 2112]
@@ -5277,18 +5370,19 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(405)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(280), savedScale: s.tensor(245), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(279), pool: pool)
             s.profiler?.stop(406)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(277), preActivation: s.tensor(246),
             gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1324592, savedInvStd: s.f + 1324944,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(279), weights: s.p + 4929072,
-            pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(278),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(279),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(280), scale: s.tensor(245), imagePixels: 81),
+            weights: s.p + 4929072, pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(278),
             gradWeights: s.g + 4929072, workspace: s.ws, pool: pool)
         s.profiler?.stop(407)
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
@@ -5383,18 +5477,19 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(419)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(287), savedScale: s.tensor(233), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(286), pool: pool)
             s.profiler?.stop(420)
         }
-        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(284), preActivation: s.tensor(234),
             gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1296720, savedInvStd: s.f + 1296928,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(286), weights: s.p + 4256752,
-            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(285),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(286),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(287), scale: s.tensor(233), imagePixels: 81),
+            weights: s.p + 4256752, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(285),
             gradWeights: s.g + 4256752, workspace: s.ws, pool: pool)
         s.profiler?.stop(421)
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
@@ -5493,18 +5588,19 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(434)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(294), savedScale: s.tensor(221), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(293), pool: pool)
             s.profiler?.stop(435)
         }
-        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(291), preActivation: s.tensor(222),
             gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1228912, savedInvStd: s.f + 1229120,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(293), weights: s.p + 3564464,
-            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(292),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(293),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(294), scale: s.tensor(221), imagePixels: 81),
+            weights: s.p + 3564464, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(292),
             gradWeights: s.g + 3564464, workspace: s.ws, pool: pool)
         s.profiler?.stop(436)
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
@@ -5603,18 +5699,19 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(449)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(301), savedScale: s.tensor(209), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(300), pool: pool)
             s.profiler?.stop(450)
         }
-        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(298), preActivation: s.tensor(210),
             gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1161104, savedInvStd: s.f + 1161312,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(300), weights: s.p + 2872176,
-            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(299),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(300),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(301), scale: s.tensor(209), imagePixels: 81),
+            weights: s.p + 2872176, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(299),
             gradWeights: s.g + 2872176, workspace: s.ws, pool: pool)
         s.profiler?.stop(451)
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
@@ -5713,18 +5810,19 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(464)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(308), savedScale: s.tensor(197), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(307), pool: pool)
             s.profiler?.stop(465)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(305), preActivation: s.tensor(198),
             gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1093296, savedInvStd: s.f + 1093504,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(307), weights: s.p + 2179888,
-            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(306),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(307),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(308), scale: s.tensor(197), imagePixels: 81),
+            weights: s.p + 2179888, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(306),
             gradWeights: s.g + 2179888, workspace: s.ws, pool: pool)
         s.profiler?.stop(466)
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
@@ -5817,19 +5915,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(478)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n, inChannels: 720, outChannels: 208, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(314), savedScale: s.tensor(187), batch: s.n, pixels: 81,
                 channels: 720, output: s.tensor(313), pool: pool)
             s.profiler?.stop(479)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(311), preActivation: s.tensor(188),
             gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1025488, savedInvStd: s.f + 1025696,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(313), weights: s.p + 1597424,
-            pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(312), gradWeights: s.g + 1597424,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(313),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(314), scale: s.tensor(187), imagePixels: 81),
+            weights: s.p + 1597424, pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(312),
+            gradWeights: s.g + 1597424, workspace: s.ws, pool: pool)
         s.profiler?.stop(480)
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 720]
         s.profiler?.start()
@@ -5923,18 +6022,19 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(492)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n, inChannels: 720, outChannels: 120, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(321), savedScale: s.tensor(175), batch: s.n,
                 pixels: 324, channels: 720, output: s.tensor(320), pool: pool)
             s.profiler?.stop(493)
         }
-        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(318), preActivation: s.tensor(176),
             gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 986368, savedInvStd: s.f + 986488,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(320), weights: s.p + 1356400,
-            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(319),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(320),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(321), scale: s.tensor(175), imagePixels: 324),
+            weights: s.p + 1356400, pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(319),
             gradWeights: s.g + 1356400, workspace: s.ws, pool: pool)
         s.profiler?.stop(494)
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]
@@ -6033,18 +6133,19 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(507)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n, inChannels: 720, outChannels: 120, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(163), batch: s.n,
                 pixels: 324, channels: 720, output: s.tensor(327), pool: pool)
             s.profiler?.stop(508)
         }
-        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(325), preActivation: s.tensor(164),
             gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 947248, savedInvStd: s.f + 947368,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(327), weights: s.p + 1115376,
-            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(326),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(327),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(328), scale: s.tensor(163), imagePixels: 324),
+            weights: s.p + 1115376, pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(326),
             gradWeights: s.g + 1115376, workspace: s.ws, pool: pool)
         s.profiler?.stop(509)
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]
@@ -6143,19 +6244,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(522)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n, inChannels: 720, outChannels: 120, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(335), savedScale: s.tensor(151), batch: s.n,
                 pixels: 324, channels: 720, output: s.tensor(334), pool: pool)
             s.profiler?.stop(523)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(332), preActivation: s.tensor(152),
             gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(334), weights: s.p + 874352,
-            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(333), gradWeights: s.g + 874352,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(334),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(335), scale: s.tensor(151), imagePixels: 324),
+            weights: s.p + 874352, pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(333),
+            gradWeights: s.g + 874352, workspace: s.ws, pool: pool)
         s.profiler?.stop(524)
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]
         s.profiler?.start()
@@ -6246,19 +6348,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(536)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n, inChannels: 528, outChannels: 120, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(341), savedScale: s.tensor(141), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(340), pool: pool)
             s.profiler?.stop(537)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(142),
             gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(340), weights: s.p + 656368,
-            pixels: 324 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(339), gradWeights: s.g + 656368,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(340),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(341), scale: s.tensor(141), imagePixels: 324),
+            weights: s.p + 656368, pixels: 324 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(339),
+            gradWeights: s.g + 656368, workspace: s.ws, pool: pool)
         s.profiler?.stop(538)
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
@@ -6351,19 +6454,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(550)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n, inChannels: 528, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(348), savedScale: s.tensor(129), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(347), pool: pool)
             s.profiler?.stop(551)
         }
-        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(345), preActivation: s.tensor(130),
             gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 840320, savedInvStd: s.f + 840408,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(347), weights: s.p + 521840,
-            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(346), gradWeights: s.g + 521840,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(347),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(348), scale: s.tensor(129), imagePixels: 324),
+            weights: s.p + 521840, pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(346),
+            gradWeights: s.g + 521840, workspace: s.ws, pool: pool)
         s.profiler?.stop(552)
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
@@ -6460,19 +6564,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(565)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n, inChannels: 528, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(355), savedScale: s.tensor(117), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(354), pool: pool)
             s.profiler?.stop(566)
         }
-        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(352), preActivation: s.tensor(118),
             gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 828528, savedInvStd: s.f + 828616,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(354), weights: s.p + 395760,
-            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(353), gradWeights: s.g + 395760,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(354),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(355), scale: s.tensor(117), imagePixels: 324),
+            weights: s.p + 395760, pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(353),
+            gradWeights: s.g + 395760, workspace: s.ws, pool: pool)
         s.profiler?.stop(567)
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
@@ -6569,19 +6674,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(580)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n, inChannels: 528, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(362), savedScale: s.tensor(105), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(361), pool: pool)
             s.profiler?.stop(581)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(359), preActivation: s.tensor(106),
             gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 816736, savedInvStd: s.f + 816824,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(361), weights: s.p + 269680,
-            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(360), gradWeights: s.g + 269680,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(361),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(362), scale: s.tensor(105), imagePixels: 324),
+            weights: s.p + 269680, pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(360),
+            gradWeights: s.g + 269680, workspace: s.ws, pool: pool)
         s.profiler?.stop(582)
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
@@ -6672,19 +6778,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(594)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n, inChannels: 288, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(368), savedScale: s.tensor(95), batch: s.n, pixels: 324,
                 channels: 288, output: s.tensor(367), pool: pool)
             s.profiler?.stop(595)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(365), preActivation: s.tensor(96),
             gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 804944, savedInvStd: s.f + 805032,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(367), weights: s.p + 164720,
-            pixels: 324 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(366), gradWeights: s.g + 164720,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(367),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(368), scale: s.tensor(95), imagePixels: 324),
+            weights: s.p + 164720, pixels: 324 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(366),
+            gradWeights: s.g + 164720, workspace: s.ws, pool: pool)
         s.profiler?.stop(596)
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 288]
         s.profiler?.start()
@@ -6777,19 +6884,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(608)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(83), batch: s.n,
                 pixels: 1296, channels: 288, output: s.tensor(374), pool: pool)
             s.profiler?.stop(609)
         }
-        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(84),
             gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 798512, savedInvStd: s.f + 798560,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(374), weights: s.p + 124768,
-            pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(373), gradWeights: s.g + 124768,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(374),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(375), scale: s.tensor(83), imagePixels: 1296),
+            weights: s.p + 124768, pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(373),
+            gradWeights: s.g + 124768, workspace: s.ws, pool: pool)
         s.profiler?.stop(610)
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 288]
         s.profiler?.start()
@@ -6886,19 +6994,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(623)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(71), batch: s.n,
                 pixels: 1296, channels: 288, output: s.tensor(381), pool: pool)
             s.profiler?.stop(624)
         }
-        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(72),
             gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 782864, savedInvStd: s.f + 782912,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(381), weights: s.p + 80208,
-            pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(380), gradWeights: s.g + 80208,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(381),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(382), scale: s.tensor(71), imagePixels: 1296),
+            weights: s.p + 80208, pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(380),
+            gradWeights: s.g + 80208, workspace: s.ws, pool: pool)
         s.profiler?.stop(625)
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 288]
         s.profiler?.start()
@@ -6988,19 +7097,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(637)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(61), batch: s.n,
                 pixels: 1296, channels: 144, output: s.tensor(387), pool: pool)
             s.profiler?.stop(638)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(385), preActivation: s.tensor(62),
             gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 767216, savedInvStd: s.f + 767264,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(387), weights: s.p + 42560,
-            pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(386), gradWeights: s.g + 42560,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(387),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(388), scale: s.tensor(61), imagePixels: 1296),
+            weights: s.p + 42560, pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(386),
+            gradWeights: s.g + 42560, workspace: s.ws, pool: pool)
         s.profiler?.stop(639)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 144]
         s.profiler?.start()
@@ -7092,19 +7202,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(651)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(395), savedScale: s.tensor(49), batch: s.n,
                 pixels: 5184, channels: 144, output: s.tensor(394), pool: pool)
             s.profiler?.stop(652)
         }
-        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(50),
             gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 759392, savedInvStd: s.f + 759416,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(394), weights: s.p + 28880,
-            pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(393), gradWeights: s.g + 28880,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(394),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(395), scale: s.tensor(49), imagePixels: 5184),
+            weights: s.p + 28880, pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(393),
+            gradWeights: s.g + 28880, workspace: s.ws, pool: pool)
         s.profiler?.stop(653)
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 144]
         s.profiler?.start()
@@ -7200,19 +7311,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(666)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(402), savedScale: s.tensor(37), batch: s.n,
                 pixels: 5184, channels: 144, output: s.tensor(401), pool: pool)
             s.profiler?.stop(667)
         }
-        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(38),
             gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 756176, savedInvStd: s.f + 756200,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(401), weights: s.p + 17504,
-            pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(400), gradWeights: s.g + 17504,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(401),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(402), scale: s.tensor(37), imagePixels: 5184),
+            weights: s.p + 17504, pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(400),
+            gradWeights: s.g + 17504, workspace: s.ws, pool: pool)
         s.profiler?.stop(668)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 144]
         s.profiler?.start()
@@ -7301,19 +7413,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(680)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(408), savedScale: s.tensor(27), batch: s.n,
                 pixels: 5184, channels: 96, output: s.tensor(407), pool: pool)
             s.profiler?.stop(681)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(405), preActivation: s.tensor(28),
             gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 752960, savedInvStd: s.f + 752984,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(407), weights: s.p + 7280,
-            pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(406), gradWeights: s.g + 7280,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(407),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(408), scale: s.tensor(27), imagePixels: 5184),
+            weights: s.p + 7280, pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(406),
+            gradWeights: s.g + 7280, workspace: s.ws, pool: pool)
         s.profiler?.stop(682)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 96]
         s.profiler?.start()
@@ -7403,19 +7516,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(694)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(415), savedScale: s.tensor(15), batch: s.n,
                 pixels: 20736, channels: 16, output: s.tensor(414), pool: pool)
             s.profiler?.stop(695)
         }
-        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(412), preActivation: s.tensor(16),
             gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 750816, savedInvStd: s.f + 750832,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(414), weights: s.p + 2912,
-            pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(413), gradWeights: s.g + 2912,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(414),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(415), scale: s.tensor(15), imagePixels: 20736),
+            weights: s.p + 2912, pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(413),
+            gradWeights: s.g + 2912, workspace: s.ws, pool: pool)
         s.profiler?.stop(696)
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 144, 144, 16]
         s.profiler?.start()
@@ -7474,19 +7588,20 @@ public final class EfficientNetB2Training: TrainableModel {
             s.profiler?.stop(704)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(7), batch: s.n,
                 pixels: 20736, channels: 32, output: s.tensor(418), pool: pool)
             s.profiler?.stop(705)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(416), preActivation: s.tensor(8),
             gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 750464, savedInvStd: s.f + 750480,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(418), weights: s.p + 1968,
-            pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(417), gradWeights: s.g + 1968,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(418),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(419), scale: s.tensor(7), imagePixels: 20736),
+            weights: s.p + 1968, pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(417),
+            gradWeights: s.g + 1968, workspace: s.ws, pool: pool)
         s.profiler?.stop(706)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 144, 144, 32]
         s.profiler?.start()
@@ -8005,7 +8120,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][16]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 10616832,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 32] -> [n, 144, 144, 16]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 32] -> [n, 144, 144, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 10616832,
               "frozen: project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -8025,7 +8140,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [16][16]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 5308416,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 5308416,
               "frozen: project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -8059,7 +8174,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 11943936,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 96] -> [n, 72, 72, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 96] -> [n, 72, 72, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 11943936,
               "frozen: project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8089,7 +8204,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8123,7 +8238,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][24]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8157,7 +8272,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][48]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8957952,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 144] -> [n, 36, 36, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 144] -> [n, 36, 36, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8957952,
               "frozen: project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8187,7 +8302,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8221,7 +8336,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 17915904,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 17915904,
               "frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8255,7 +8370,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][88]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 8211456,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 288] -> [n, 18, 18, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 288] -> [n, 18, 18, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 8211456,
               "frozen: project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8285,7 +8400,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8319,7 +8434,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8353,7 +8468,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 15054336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 15054336,
               "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8387,7 +8502,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][120]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 20528640,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 120]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 120], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 20528640,
               "frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8417,7 +8532,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8451,7 +8566,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8485,7 +8600,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][120]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 27993600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 27993600,
               "frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8519,7 +8634,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [720][208]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12130560,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 12130560,
               "frozen: project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8549,7 +8664,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8583,7 +8698,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8617,7 +8732,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8651,7 +8766,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][208]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21026304,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 21026304,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8685,7 +8800,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1248][352]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 35582976,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 35582976,
               "frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8715,7 +8830,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2112][352]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 60217344,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 2112] -> [n, 9, 9, 352]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 2112] -> [n, 9, 9, 352], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 60217344,
               "frozen: project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -8767,7 +8882,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 120434688,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 743424,
               "squeeze-excitation 2112 -> 88 -> 2112 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 2112]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8795,7 +8910,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71165952,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8823,7 +8938,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8853,7 +8968,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8883,7 +8998,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8913,7 +9028,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
               "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8941,7 +9056,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24261120,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 720]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8969,7 +9084,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8999,7 +9114,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9029,7 +9144,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
               "squeeze-excitation 720 -> 30 -> 720 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9057,7 +9172,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 41057280,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9085,7 +9200,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9115,7 +9230,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9145,7 +9260,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9173,7 +9288,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16422912,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 288]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9201,7 +9316,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 288]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9231,7 +9346,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 288]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9259,7 +9374,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17915904,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9287,7 +9402,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 144]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9317,7 +9432,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9345,7 +9460,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 23887872,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9373,7 +9488,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 10616832,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 256,
               "squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 144, 144, 16]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -9393,7 +9508,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21233664,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 144, 144, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -2307,6 +2307,20 @@ public final class EfficientNetB3Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 40, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 144, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 192, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 192, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 288, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 288, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 576, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 576, outChannels: 136, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 816, outChannels: 136, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 816, outChannels: 232, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1392, outChannels: 232, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1392, outChannels: 384, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2304, outChannels: 384, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 10, width: 10, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 10, width: 10, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, threads: pool.threadCount))
@@ -2483,19 +2497,23 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, reduceBias: s.p + 2240,
             activation: .silu, expandWeights: s.p + 2256, expandBias: s.p + 2656, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n,
+            inChannels: 40, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [40][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2704, outChannels: 24, inChannels: 40, into: s.f + 2304)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 40] -> [n, 150, 150, 24]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 40] -> [n, 150, 150, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 22500 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 892528, savedInvStd: s.f + 892552,
-                runningMean: s.p + 3728, runningVar: s.p + 3760, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3728, runningVar: s.p + 3760,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 22500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]
@@ -2558,19 +2576,23 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
             pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, reduceBias: s.p + 4288,
             activation: .silu, expandWeights: s.p + 4304, expandBias: s.p + 4448, savedPooled: s.tensor(13),
-            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
+            savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n,
+            inChannels: 24, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4480, outChannels: 24, inChannels: 24, into: s.f + 2304)
         s.profiler?.stop(21)
-        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 24]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 22500 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 893056, savedInvStd: s.f + 893080,
-                runningMean: s.p + 5120, runningVar: s.p + 5152, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5120, runningVar: s.p + 5152,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(11), scale: s.tensor(15), imagePixels: 22500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]
@@ -2688,19 +2710,23 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
             pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, reduceBias: s.p + 11952,
             activation: .silu, expandWeights: s.p + 11968, expandBias: s.p + 12832, savedPooled: s.tensor(25),
-            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3,
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n,
+            inChannels: 144, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12976, outChannels: 32, inChannels: 144, into: s.f + 2304)
         s.profiler?.stop(38)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 5625 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 896272, savedInvStd: s.f + 896304,
-                runningMean: s.p + 17648, runningVar: s.p + 17680, workspace: s.ws, pool: pool)
+                runningMean: s.p + 17648, runningVar: s.p + 17680,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(23), scale: s.tensor(27), imagePixels: 5625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
@@ -2805,19 +2831,23 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, reduceBias: s.p + 28656,
             activation: .silu, expandWeights: s.p + 28672, expandBias: s.p + 30208, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4,
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n,
+            inChannels: 192, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30400, outChannels: 32, inChannels: 192, into: s.f + 2304)
         s.profiler?.stop(53)
-        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(38), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 900560, savedInvStd: s.f + 900592,
-                runningMean: s.p + 36608, runningVar: s.p + 36640, workspace: s.ws, pool: pool)
+                runningMean: s.p + 36608, runningVar: s.p + 36640,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(33), scale: s.tensor(37), imagePixels: 5625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
@@ -2935,19 +2965,23 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
             pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, reduceBias: s.p + 47616,
             activation: .silu, expandWeights: s.p + 47632, expandBias: s.p + 49168, savedPooled: s.tensor(47),
-            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5,
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n,
+            inChannels: 192, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49360, outChannels: 32, inChannels: 192, into: s.f + 2304)
         s.profiler?.stop(70)
-        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(50), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 904848, savedInvStd: s.f + 904880,
-                runningMean: s.p + 55568, runningVar: s.p + 55600, workspace: s.ws, pool: pool)
+                runningMean: s.p + 55568, runningVar: s.p + 55600,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(45), scale: s.tensor(49), imagePixels: 5625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
@@ -3065,19 +3099,23 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
             pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, reduceBias: s.p + 69648,
             activation: .silu, expandWeights: s.p + 69664, expandBias: s.p + 71200, savedPooled: s.tensor(59),
-            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6,
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 192, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(86)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [192][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 71392, outChannels: 48, inChannels: 192, into: s.f + 2304)
         s.profiler?.stop(87)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 48]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 1444 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 915280, savedInvStd: s.f + 915328,
-                runningMean: s.p + 80704, runningVar: s.p + 80752, workspace: s.ws, pool: pool)
+                runningMean: s.p + 80704, runningVar: s.p + 80752,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(57), scale: s.tensor(61), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(88)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]
@@ -3182,19 +3220,23 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128, reduceBias: s.p + 107584,
             activation: .silu, expandWeights: s.p + 107600, expandBias: s.p + 111056, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 288, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(101)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 111344, outChannels: 48, inChannels: 288, into: s.f + 2304)
         s.profiler?.stop(102)
-        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 1444 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(72), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 930928, savedInvStd: s.f + 930976,
-                runningMean: s.p + 125264, runningVar: s.p + 125312, workspace: s.ws, pool: pool)
+                runningMean: s.p + 125264, runningVar: s.p + 125312,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(67), scale: s.tensor(71), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(103)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
@@ -3312,19 +3354,23 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688, reduceBias: s.p + 152144,
             activation: .silu, expandWeights: s.p + 152160, expandBias: s.p + 155616, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 288, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(118)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 155904, outChannels: 48, inChannels: 288, into: s.f + 2304)
         s.profiler?.stop(119)
-        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 1444 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 946576, savedInvStd: s.f + 946624,
-                runningMean: s.p + 169824, runningVar: s.p + 169872, workspace: s.ws, pool: pool)
+                runningMean: s.p + 169824, runningVar: s.p + 169872,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(79), scale: s.tensor(83), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(120)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
@@ -3442,19 +3488,23 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640, reduceBias: s.p + 192096,
             activation: .silu, expandWeights: s.p + 192112, expandBias: s.p + 195568, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 288, outChannels: 96, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(135)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [288][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 195856, outChannels: 96, inChannels: 288, into: s.f + 2304)
         s.profiler?.stop(136)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 288] -> [n, 19, 19, 96]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 288] -> [n, 19, 19, 96], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 361 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 953008, savedInvStd: s.f + 953104,
-                runningMean: s.p + 223696, runningVar: s.p + 223792, workspace: s.ws, pool: pool)
+                runningMean: s.p + 223696, runningVar: s.p + 223792,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(91), scale: s.tensor(95), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(137)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]
@@ -3560,19 +3610,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976, reduceBias: s.p + 302800,
             activation: .silu, expandWeights: s.p + 302832, expandBias: s.p + 316656, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 576, outChannels: 96, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(150)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 317232, outChannels: 96, inChannels: 576, into: s.f + 2304)
         s.profiler?.stop(151)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(106), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 965872, savedInvStd: s.f + 965968,
-                runningMean: s.p + 372720, runningVar: s.p + 372816, workspace: s.ws, pool: pool)
+                runningMean: s.p + 372720, runningVar: s.p + 372816,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(101), scale: s.tensor(105), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(152)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
@@ -3691,19 +3744,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000, reduceBias: s.p + 451824,
             activation: .silu, expandWeights: s.p + 451856, expandBias: s.p + 465680, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 11 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 576, outChannels: 96, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(167)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 466256, outChannels: 96, inChannels: 576, into: s.f + 2304)
         s.profiler?.stop(168)
-        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(118), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 978736, savedInvStd: s.f + 978832,
-                runningMean: s.p + 521744, runningVar: s.p + 521840, workspace: s.ws, pool: pool)
+                runningMean: s.p + 521744, runningVar: s.p + 521840,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(113), scale: s.tensor(117), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(169)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
@@ -3822,19 +3878,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024, reduceBias: s.p + 600848,
             activation: .silu, expandWeights: s.p + 600880, expandBias: s.p + 614704, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 12 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 576, outChannels: 96, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(184)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 615280, outChannels: 96, inChannels: 576, into: s.f + 2304)
         s.profiler?.stop(185)
-        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(130), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 991600, savedInvStd: s.f + 991696,
-                runningMean: s.p + 670768, runningVar: s.p + 670864, workspace: s.ws, pool: pool)
+                runningMean: s.p + 670768, runningVar: s.p + 670864,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(125), scale: s.tensor(129), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(186)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
@@ -3953,19 +4012,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048, reduceBias: s.p + 749872,
             activation: .silu, expandWeights: s.p + 749904, expandBias: s.p + 763728, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 13 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 576, outChannels: 96, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(201)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 764304, outChannels: 96, inChannels: 576, into: s.f + 2304)
         s.profiler?.stop(202)
-        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(142), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1004464, savedInvStd: s.f + 1004560,
-                runningMean: s.p + 819792, runningVar: s.p + 819888, workspace: s.ws, pool: pool)
+                runningMean: s.p + 819792, runningVar: s.p + 819888,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(137), scale: s.tensor(141), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(203)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
@@ -4084,19 +4146,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288, reduceBias: s.p + 908112,
             activation: .silu, expandWeights: s.p + 908144, expandBias: s.p + 921968, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), meansTaken: s.options.frozenBlocks <= 14,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 14 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 576, outChannels: 136, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(218)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [576][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 922544, outChannels: 136, inChannels: 576, into: s.f + 2304)
         s.profiler?.stop(219)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 136]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 136], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(154), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1035760, savedInvStd: s.f + 1035896,
-                runningMean: s.p + 1001168, runningVar: s.p + 1001312, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1001168, runningVar: s.p + 1001312,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(149), scale: s.tensor(153), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(220)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]
@@ -4202,19 +4267,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360, reduceBias: s.p + 1167104,
             activation: .silu, expandWeights: s.p + 1167152, expandBias: s.p + 1194896, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 15 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 816, outChannels: 136, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(233)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1195712, outChannels: 136, inChannels: 816, into: s.f + 2304)
         s.profiler?.stop(234)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(164), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1080096, savedInvStd: s.f + 1080232,
-                runningMean: s.p + 1306976, runningVar: s.p + 1307120, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1306976, runningVar: s.p + 1307120,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(159), scale: s.tensor(163), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(235)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
@@ -4333,19 +4401,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168, reduceBias: s.p + 1472912,
             activation: .silu, expandWeights: s.p + 1472960, expandBias: s.p + 1500704, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 16 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 816, outChannels: 136, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(250)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1501520, outChannels: 136, inChannels: 816, into: s.f + 2304)
         s.profiler?.stop(251)
-        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(176), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1124432, savedInvStd: s.f + 1124568,
-                runningMean: s.p + 1612784, runningVar: s.p + 1612928, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1612784, runningVar: s.p + 1612928,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(171), scale: s.tensor(175), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(252)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
@@ -4464,19 +4535,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976, reduceBias: s.p + 1778720,
             activation: .silu, expandWeights: s.p + 1778768, expandBias: s.p + 1806512, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 17 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 816, outChannels: 136, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(267)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1807328, outChannels: 136, inChannels: 816, into: s.f + 2304)
         s.profiler?.stop(268)
-        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(188), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1168768, savedInvStd: s.f + 1168904,
-                runningMean: s.p + 1918592, runningVar: s.p + 1918736, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1918592, runningVar: s.p + 1918736,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(183), scale: s.tensor(187), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(269)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
@@ -4595,19 +4669,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784, reduceBias: s.p + 2084528,
             activation: .silu, expandWeights: s.p + 2084576, expandBias: s.p + 2112320, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 18 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 816, outChannels: 136, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(284)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2113136, outChannels: 136, inChannels: 816, into: s.f + 2304)
         s.profiler?.stop(285)
-        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(200), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213104, savedInvStd: s.f + 1213240,
-                runningMean: s.p + 2224400, runningVar: s.p + 2224544, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2224400, runningVar: s.p + 2224544,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(195), scale: s.tensor(199), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(286)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
@@ -4726,19 +4803,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592, reduceBias: s.p + 2390336,
             activation: .silu, expandWeights: s.p + 2390384, expandBias: s.p + 2418128, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 19 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n,
+            inChannels: 816, outChannels: 232, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(301)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [816][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2418944, outChannels: 232, inChannels: 816, into: s.f + 2304)
         s.profiler?.stop(302)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 816] -> [n, 10, 10, 232]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 816] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 100 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(212), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1257440, savedInvStd: s.f + 1257672,
-                runningMean: s.p + 2608736, runningVar: s.p + 2608976, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2608736, runningVar: s.p + 2608976,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(207), scale: s.tensor(211), imagePixels: 100),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(303)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]
@@ -4844,19 +4924,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096, reduceBias: s.p + 3058832,
             activation: .silu, expandWeights: s.p + 3058896, expandBias: s.p + 3139632, savedPooled: s.tensor(219),
             savedHidden: s.tensor(220), savedScale: s.tensor(221), meansTaken: s.options.frozenBlocks <= 20,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 20 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n,
+            inChannels: 1392, outChannels: 232, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(316)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3141024, outChannels: 232, inChannels: 1392, into: s.f + 2304)
         s.profiler?.stop(317)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(222), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1333072, savedInvStd: s.f + 1333304,
-                runningMean: s.p + 3464448, runningVar: s.p + 3464688, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3464448, runningVar: s.p + 3464688,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(217), scale: s.tensor(221), imagePixels: 100),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(318)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
@@ -4975,19 +5058,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808, reduceBias: s.p + 3914544,
             activation: .silu, expandWeights: s.p + 3914608, expandBias: s.p + 3995344, savedPooled: s.tensor(231),
             savedHidden: s.tensor(232), savedScale: s.tensor(233), meansTaken: s.options.frozenBlocks <= 21,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 21 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n,
+            inChannels: 1392, outChannels: 232, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(333)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3996736, outChannels: 232, inChannels: 1392, into: s.f + 2304)
         s.profiler?.stop(334)
-        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(230), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(234), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1408704, savedInvStd: s.f + 1408936,
-                runningMean: s.p + 4320160, runningVar: s.p + 4320400, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4320160, runningVar: s.p + 4320400,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(229), scale: s.tensor(233), imagePixels: 100),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(335)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
@@ -5106,19 +5192,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520, reduceBias: s.p + 4770256,
             activation: .silu, expandWeights: s.p + 4770320, expandBias: s.p + 4851056, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 22 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n,
+            inChannels: 1392, outChannels: 232, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(350)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4852448, outChannels: 232, inChannels: 1392, into: s.f + 2304)
         s.profiler?.stop(351)
-        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(246), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1484336, savedInvStd: s.f + 1484568,
-                runningMean: s.p + 5175872, runningVar: s.p + 5176112, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5175872, runningVar: s.p + 5176112,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(241), scale: s.tensor(245), imagePixels: 100),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(352)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
@@ -5237,19 +5326,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232, reduceBias: s.p + 5625968,
             activation: .silu, expandWeights: s.p + 5626032, expandBias: s.p + 5706768, savedPooled: s.tensor(255),
             savedHidden: s.tensor(256), savedScale: s.tensor(257), meansTaken: s.options.frozenBlocks <= 23,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 23 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n,
+            inChannels: 1392, outChannels: 232, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(367)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5708160, outChannels: 232, inChannels: 1392, into: s.f + 2304)
         s.profiler?.stop(368)
-        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(254), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(258), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1559968, savedInvStd: s.f + 1560200,
-                runningMean: s.p + 6031584, runningVar: s.p + 6031824, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6031584, runningVar: s.p + 6031824,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(253), scale: s.tensor(257), imagePixels: 100),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(369)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
@@ -5368,19 +5460,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944, reduceBias: s.p + 6481680,
             activation: .silu, expandWeights: s.p + 6481744, expandBias: s.p + 6562480, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), meansTaken: s.options.frozenBlocks <= 24,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 24 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n,
+            inChannels: 1392, outChannels: 232, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(384)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6563872, outChannels: 232, inChannels: 1392, into: s.f + 2304)
         s.profiler?.stop(385)
-        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(270), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1635600, savedInvStd: s.f + 1635832,
-                runningMean: s.p + 6887296, runningVar: s.p + 6887536, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6887296, runningVar: s.p + 6887536,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(265), scale: s.tensor(269), imagePixels: 100),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(386)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
@@ -5499,19 +5594,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384, reduceBias: s.p + 7315120,
             activation: .silu, expandWeights: s.p + 7315184, expandBias: s.p + 7395920, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 25 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n,
+            inChannels: 1392, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(401)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1392][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7397312, outChannels: 384, inChannels: 1392, into: s.f + 2304)
         s.profiler?.stop(402)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 384]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, output: s.tensor(282), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1666688, savedInvStd: s.f + 1667072,
-                runningMean: s.p + 7932608, runningVar: s.p + 7932992, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7932608, runningVar: s.p + 7932992,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(277), scale: s.tensor(281), imagePixels: 100),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(403)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]
@@ -5617,19 +5715,22 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280, reduceBias: s.p + 9078464,
             activation: .silu, expandWeights: s.p + 9078560, expandBias: s.p + 9299744, savedPooled: s.tensor(289),
             savedHidden: s.tensor(290), savedScale: s.tensor(291), meansTaken: s.options.frozenBlocks <= 26,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 26 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(416)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9302048, outChannels: 384, inChannels: 2304, into: s.f + 2304)
         s.profiler?.stop(417)
-        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 2304] -> [n, 10, 10, 384]
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 2304] -> [n, 10, 10, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(288), pixels: 100 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, output: s.tensor(292), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1718144, savedInvStd: s.f + 1718528,
-                runningMean: s.p + 10187552, runningVar: s.p + 10187936, workspace: s.ws, pool: pool)
+                runningMean: s.p + 10187552, runningVar: s.p + 10187936,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(287), scale: s.tensor(291), imagePixels: 100),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(418)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]
@@ -5811,18 +5912,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(442)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(310), savedScale: s.tensor(291), batch: s.n,
                 pixels: 100, channels: 2304, output: s.tensor(309), pool: pool)
             s.profiler?.stop(443)
         }
-        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(307), preActivation: s.tensor(292),
             gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 1718144, savedInvStd: s.f + 1718528,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(309), weights: s.p + 9302048,
-            pixels: 100 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(308),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(309),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(310), scale: s.tensor(291), imagePixels: 100),
+            weights: s.p + 9302048, pixels: 100 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(308),
             gradWeights: s.g + 9302048, workspace: s.ws, pool: pool)
         s.profiler?.stop(444)
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 2304]
@@ -5915,18 +6017,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(456)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(316), savedScale: s.tensor(281), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(315), pool: pool)
             s.profiler?.stop(457)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(313), preActivation: s.tensor(282),
             gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1666688, savedInvStd: s.f + 1667072,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(315), weights: s.p + 7397312,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(314),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(315),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(316), scale: s.tensor(281), imagePixels: 100),
+            weights: s.p + 7397312, pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(314),
             gradWeights: s.g + 7397312, workspace: s.ws, pool: pool)
         s.profiler?.stop(458)
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
@@ -6021,18 +6124,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(470)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(323), savedScale: s.tensor(269), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(322), pool: pool)
             s.profiler?.stop(471)
         }
-        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(320), preActivation: s.tensor(270),
             gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1635600, savedInvStd: s.f + 1635832,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(322), weights: s.p + 6563872,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(321),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(322),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(323), scale: s.tensor(269), imagePixels: 100),
+            weights: s.p + 6563872, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(321),
             gradWeights: s.g + 6563872, workspace: s.ws, pool: pool)
         s.profiler?.stop(472)
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
@@ -6131,18 +6235,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(485)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(330), savedScale: s.tensor(257), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(329), pool: pool)
             s.profiler?.stop(486)
         }
-        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(327), preActivation: s.tensor(258),
             gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1559968, savedInvStd: s.f + 1560200,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(329), weights: s.p + 5708160,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(328),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(329),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(330), scale: s.tensor(257), imagePixels: 100),
+            weights: s.p + 5708160, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(328),
             gradWeights: s.g + 5708160, workspace: s.ws, pool: pool)
         s.profiler?.stop(487)
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
@@ -6241,18 +6346,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(500)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(337), savedScale: s.tensor(245), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(336), pool: pool)
             s.profiler?.stop(501)
         }
-        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(334), preActivation: s.tensor(246),
             gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1484336, savedInvStd: s.f + 1484568,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(336), weights: s.p + 4852448,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(335),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(336),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(337), scale: s.tensor(245), imagePixels: 100),
+            weights: s.p + 4852448, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(335),
             gradWeights: s.g + 4852448, workspace: s.ws, pool: pool)
         s.profiler?.stop(502)
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
@@ -6351,18 +6457,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(515)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(344), savedScale: s.tensor(233), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(343), pool: pool)
             s.profiler?.stop(516)
         }
-        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(341), preActivation: s.tensor(234),
             gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1408704, savedInvStd: s.f + 1408936,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(343), weights: s.p + 3996736,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(342),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(343),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(344), scale: s.tensor(233), imagePixels: 100),
+            weights: s.p + 3996736, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(342),
             gradWeights: s.g + 3996736, workspace: s.ws, pool: pool)
         s.profiler?.stop(517)
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
@@ -6461,18 +6568,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(530)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(351), savedScale: s.tensor(221), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(350), pool: pool)
             s.profiler?.stop(531)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(348), preActivation: s.tensor(222),
             gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1333072, savedInvStd: s.f + 1333304,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(350), weights: s.p + 3141024,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(349),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(350),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(351), scale: s.tensor(221), imagePixels: 100),
+            weights: s.p + 3141024, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(349),
             gradWeights: s.g + 3141024, workspace: s.ws, pool: pool)
         s.profiler?.stop(532)
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
@@ -6565,18 +6673,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(544)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 100 &* s.n, inChannels: 816, outChannels: 232, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(357), savedScale: s.tensor(211), batch: s.n,
                 pixels: 100, channels: 816, output: s.tensor(356), pool: pool)
             s.profiler?.stop(545)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(354), preActivation: s.tensor(212),
             gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1257440, savedInvStd: s.f + 1257672,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(356), weights: s.p + 2418944,
-            pixels: 100 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(355),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(356),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(357), scale: s.tensor(211), imagePixels: 100),
+            weights: s.p + 2418944, pixels: 100 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(355),
             gradWeights: s.g + 2418944, workspace: s.ws, pool: pool)
         s.profiler?.stop(546)
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 816]
@@ -6671,18 +6780,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(558)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 816, outChannels: 136, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(364), savedScale: s.tensor(199), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(363), pool: pool)
             s.profiler?.stop(559)
         }
-        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(361), preActivation: s.tensor(200),
             gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1213104, savedInvStd: s.f + 1213240,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(363), weights: s.p + 2113136,
-            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(362),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(363),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(364), scale: s.tensor(199), imagePixels: 361),
+            weights: s.p + 2113136, pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(362),
             gradWeights: s.g + 2113136, workspace: s.ws, pool: pool)
         s.profiler?.stop(560)
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
@@ -6781,18 +6891,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(573)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 816, outChannels: 136, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(371), savedScale: s.tensor(187), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(370), pool: pool)
             s.profiler?.stop(574)
         }
-        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(368), preActivation: s.tensor(188),
             gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1168768, savedInvStd: s.f + 1168904,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(370), weights: s.p + 1807328,
-            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(369),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(370),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(371), scale: s.tensor(187), imagePixels: 361),
+            weights: s.p + 1807328, pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(369),
             gradWeights: s.g + 1807328, workspace: s.ws, pool: pool)
         s.profiler?.stop(575)
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
@@ -6891,18 +7002,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(588)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 816, outChannels: 136, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(378), savedScale: s.tensor(175), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(377), pool: pool)
             s.profiler?.stop(589)
         }
-        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(375), preActivation: s.tensor(176),
             gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1124432, savedInvStd: s.f + 1124568,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(377), weights: s.p + 1501520,
-            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(376),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(377),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(378), scale: s.tensor(175), imagePixels: 361),
+            weights: s.p + 1501520, pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(376),
             gradWeights: s.g + 1501520, workspace: s.ws, pool: pool)
         s.profiler?.stop(590)
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
@@ -7001,18 +7113,19 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(603)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 816, outChannels: 136, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(385), savedScale: s.tensor(163), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(384), pool: pool)
             s.profiler?.stop(604)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(382), preActivation: s.tensor(164),
             gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1080096, savedInvStd: s.f + 1080232,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(384), weights: s.p + 1195712,
-            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(383),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(384),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(385), scale: s.tensor(163), imagePixels: 361),
+            weights: s.p + 1195712, pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(383),
             gradWeights: s.g + 1195712, workspace: s.ws, pool: pool)
         s.profiler?.stop(605)
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
@@ -7105,19 +7218,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(617)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 576, outChannels: 136, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(391), savedScale: s.tensor(153), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(390), pool: pool)
             s.profiler?.stop(618)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(388), preActivation: s.tensor(154),
             gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1035760, savedInvStd: s.f + 1035896,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(390), weights: s.p + 922544,
-            pixels: 361 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(389), gradWeights: s.g + 922544,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(390),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(391), scale: s.tensor(153), imagePixels: 361),
+            weights: s.p + 922544, pixels: 361 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(389),
+            gradWeights: s.g + 922544, workspace: s.ws, pool: pool)
         s.profiler?.stop(619)
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
@@ -7211,19 +7325,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(631)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 576, outChannels: 96, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(398), savedScale: s.tensor(141), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(397), pool: pool)
             s.profiler?.stop(632)
         }
-        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(395), preActivation: s.tensor(142),
             gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 1004464, savedInvStd: s.f + 1004560,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(397), weights: s.p + 764304,
-            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(396), gradWeights: s.g + 764304,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(397),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(398), scale: s.tensor(141), imagePixels: 361),
+            weights: s.p + 764304, pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(396),
+            gradWeights: s.g + 764304, workspace: s.ws, pool: pool)
         s.profiler?.stop(633)
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
@@ -7320,19 +7435,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(646)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 576, outChannels: 96, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(129), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(404), pool: pool)
             s.profiler?.stop(647)
         }
-        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(402), preActivation: s.tensor(130),
             gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 991600, savedInvStd: s.f + 991696,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(404), weights: s.p + 615280,
-            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(403), gradWeights: s.g + 615280,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(404),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(405), scale: s.tensor(129), imagePixels: 361),
+            weights: s.p + 615280, pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(403),
+            gradWeights: s.g + 615280, workspace: s.ws, pool: pool)
         s.profiler?.stop(648)
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
@@ -7429,19 +7545,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(661)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 576, outChannels: 96, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(412), savedScale: s.tensor(117), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(411), pool: pool)
             s.profiler?.stop(662)
         }
-        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(409), preActivation: s.tensor(118),
             gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 978736, savedInvStd: s.f + 978832,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(411), weights: s.p + 466256,
-            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(410), gradWeights: s.g + 466256,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(411),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(412), scale: s.tensor(117), imagePixels: 361),
+            weights: s.p + 466256, pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(410),
+            gradWeights: s.g + 466256, workspace: s.ws, pool: pool)
         s.profiler?.stop(663)
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
@@ -7538,19 +7655,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(676)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 576, outChannels: 96, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(105), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(418), pool: pool)
             s.profiler?.stop(677)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(416), preActivation: s.tensor(106),
             gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 965872, savedInvStd: s.f + 965968,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(418), weights: s.p + 317232,
-            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(417), gradWeights: s.g + 317232,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(418),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(419), scale: s.tensor(105), imagePixels: 361),
+            weights: s.p + 317232, pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(417),
+            gradWeights: s.g + 317232, workspace: s.ws, pool: pool)
         s.profiler?.stop(678)
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
@@ -7641,19 +7759,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(690)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 288, outChannels: 96, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(425), savedScale: s.tensor(95), batch: s.n, pixels: 361,
                 channels: 288, output: s.tensor(424), pool: pool)
             s.profiler?.stop(691)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(422), preActivation: s.tensor(96),
             gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 953008, savedInvStd: s.f + 953104,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(424), weights: s.p + 195856,
-            pixels: 361 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(423), gradWeights: s.g + 195856,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(424),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(425), scale: s.tensor(95), imagePixels: 361),
+            weights: s.p + 195856, pixels: 361 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(423),
+            gradWeights: s.g + 195856, workspace: s.ws, pool: pool)
         s.profiler?.stop(692)
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 288]
         s.profiler?.start()
@@ -7746,19 +7865,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(704)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(432), savedScale: s.tensor(83), batch: s.n,
                 pixels: 1444, channels: 288, output: s.tensor(431), pool: pool)
             s.profiler?.stop(705)
         }
-        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(429), preActivation: s.tensor(84),
             gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 946576, savedInvStd: s.f + 946624,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(431), weights: s.p + 155904,
-            pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(430), gradWeights: s.g + 155904,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(431),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(432), scale: s.tensor(83), imagePixels: 1444),
+            weights: s.p + 155904, pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(430),
+            gradWeights: s.g + 155904, workspace: s.ws, pool: pool)
         s.profiler?.stop(706)
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 288]
         s.profiler?.start()
@@ -7855,19 +7975,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(719)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(439), savedScale: s.tensor(71), batch: s.n,
                 pixels: 1444, channels: 288, output: s.tensor(438), pool: pool)
             s.profiler?.stop(720)
         }
-        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(436), preActivation: s.tensor(72),
             gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 930928, savedInvStd: s.f + 930976,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(438), weights: s.p + 111344,
-            pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(437), gradWeights: s.g + 111344,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(438),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(439), scale: s.tensor(71), imagePixels: 1444),
+            weights: s.p + 111344, pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(437),
+            gradWeights: s.g + 111344, workspace: s.ws, pool: pool)
         s.profiler?.stop(721)
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 288]
         s.profiler?.start()
@@ -7958,19 +8079,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(733)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(445), savedScale: s.tensor(61), batch: s.n,
                 pixels: 1444, channels: 192, output: s.tensor(444), pool: pool)
             s.profiler?.stop(734)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(442), preActivation: s.tensor(62),
             gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 915280, savedInvStd: s.f + 915328,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(444), weights: s.p + 71392,
-            pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(443), gradWeights: s.g + 71392,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(444),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(445), scale: s.tensor(61), imagePixels: 1444),
+            weights: s.p + 71392, pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(443),
+            gradWeights: s.g + 71392, workspace: s.ws, pool: pool)
         s.profiler?.stop(735)
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 192]
         s.profiler?.start()
@@ -8062,19 +8184,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(747)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(452), savedScale: s.tensor(49), batch: s.n,
                 pixels: 5625, channels: 192, output: s.tensor(451), pool: pool)
             s.profiler?.stop(748)
         }
-        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(449), preActivation: s.tensor(50),
             gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 904848, savedInvStd: s.f + 904880,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(451), weights: s.p + 49360,
-            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(450), gradWeights: s.g + 49360,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(451),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(452), scale: s.tensor(49), imagePixels: 5625),
+            weights: s.p + 49360, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(450),
+            gradWeights: s.g + 49360, workspace: s.ws, pool: pool)
         s.profiler?.stop(749)
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 192]
         s.profiler?.start()
@@ -8170,19 +8293,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(762)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(459), savedScale: s.tensor(37), batch: s.n,
                 pixels: 5625, channels: 192, output: s.tensor(458), pool: pool)
             s.profiler?.stop(763)
         }
-        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(456), preActivation: s.tensor(38),
             gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 900560, savedInvStd: s.f + 900592,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(458), weights: s.p + 30400,
-            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(457), gradWeights: s.g + 30400,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(458),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(459), scale: s.tensor(37), imagePixels: 5625),
+            weights: s.p + 30400, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(457),
+            gradWeights: s.g + 30400, workspace: s.ws, pool: pool)
         s.profiler?.stop(764)
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 192]
         s.profiler?.start()
@@ -8272,19 +8396,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(776)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(465), savedScale: s.tensor(27), batch: s.n,
                 pixels: 5625, channels: 144, output: s.tensor(464), pool: pool)
             s.profiler?.stop(777)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(462), preActivation: s.tensor(28),
             gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 896272, savedInvStd: s.f + 896304,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(464), weights: s.p + 12976,
-            pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(463), gradWeights: s.g + 12976,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(464),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(465), scale: s.tensor(27), imagePixels: 5625),
+            weights: s.p + 12976, pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(463),
+            gradWeights: s.g + 12976, workspace: s.ws, pool: pool)
         s.profiler?.stop(778)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 144]
         s.profiler?.start()
@@ -8374,19 +8499,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(790)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(472), savedScale: s.tensor(15), batch: s.n,
                 pixels: 22500, channels: 24, output: s.tensor(471), pool: pool)
             s.profiler?.stop(791)
         }
-        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(469), preActivation: s.tensor(16),
             gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 893056, savedInvStd: s.f + 893080,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(471), weights: s.p + 4480,
-            pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(470), gradWeights: s.g + 4480,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(471),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(472), scale: s.tensor(15), imagePixels: 22500),
+            weights: s.p + 4480, pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(470),
+            gradWeights: s.g + 4480, workspace: s.ws, pool: pool)
         s.profiler?.stop(792)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 24]
         s.profiler?.start()
@@ -8445,19 +8571,20 @@ public final class EfficientNetB3Training: TrainableModel {
             s.profiler?.stop(800)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(476), savedScale: s.tensor(7), batch: s.n,
                 pixels: 22500, channels: 40, output: s.tensor(475), pool: pool)
             s.profiler?.stop(801)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(473), preActivation: s.tensor(8),
             gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 892528, savedInvStd: s.f + 892552,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(475), weights: s.p + 2704,
-            pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.tensor(474), gradWeights: s.g + 2704,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(475),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(476), scale: s.tensor(7), imagePixels: 22500),
+            weights: s.p + 2704, pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.tensor(474),
+            gradWeights: s.g + 2704, workspace: s.ws, pool: pool)
         s.profiler?.stop(802)
         // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 40]
         s.profiler?.start()
@@ -9033,7 +9160,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [40][24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21600000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 40] -> [n, 150, 150, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 40] -> [n, 150, 150, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 21600000,
               "frozen: project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -9053,7 +9180,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 12960000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 12960000,
               "frozen: project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -9087,7 +9214,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 25920000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 25920000,
               "frozen: project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9117,7 +9244,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9151,7 +9278,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 34560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 34560000,
               "frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9185,7 +9312,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][48]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 13307904,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 13307904,
               "frozen: project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9215,7 +9342,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9249,7 +9376,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9283,7 +9410,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][96]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 9980928,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 288] -> [n, 19, 19, 96]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 288] -> [n, 19, 19, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 9980928,
               "frozen: project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9313,7 +9440,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9347,7 +9474,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9381,7 +9508,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9415,7 +9542,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 19961856,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 19961856,
               "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9449,7 +9576,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][136]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 28279296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 136]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 136], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 28279296,
               "frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9479,7 +9606,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9513,7 +9640,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9547,7 +9674,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9581,7 +9708,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][136]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 40062336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 40062336,
               "frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9615,7 +9742,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [816][232]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 18931200,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 816] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 18931200,
               "frozen: project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9645,7 +9772,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9679,7 +9806,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9713,7 +9840,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9747,7 +9874,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9781,7 +9908,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][232]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 32294400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 32294400,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9815,7 +9942,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1392][384]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 53452800,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 53452800,
               "frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9845,7 +9972,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 2304] -> [n, 10, 10, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 2304] -> [n, 10, 10, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -9897,7 +10024,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 2304]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9925,7 +10052,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 106905600,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9953,7 +10080,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9983,7 +10110,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10013,7 +10140,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10043,7 +10170,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10073,7 +10200,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
               "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10101,7 +10228,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 37862400,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 816]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10129,7 +10256,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10159,7 +10286,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10189,7 +10316,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10219,7 +10346,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
               "squeeze-excitation 816 -> 34 -> 816 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10247,7 +10374,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 56558592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10275,7 +10402,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10305,7 +10432,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10335,7 +10462,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10365,7 +10492,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10393,7 +10520,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 19961856,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 288]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10421,7 +10548,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 288]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10451,7 +10578,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 288]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10479,7 +10606,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26615808,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 192]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10507,7 +10634,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10537,7 +10664,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10565,7 +10692,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 51840000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10593,7 +10720,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 25920000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
               "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -10613,7 +10740,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 43200000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1600,
               "squeeze-excitation 40 -> 10 -> 40 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 40]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

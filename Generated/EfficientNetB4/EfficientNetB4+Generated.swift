@@ -2789,6 +2789,20 @@ public final class EfficientNetB4Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 48, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 144, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 192, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 192, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 336, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 336, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 672, outChannels: 112, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 672, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 960, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 960, outChannels: 272, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1632, outChannels: 272, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1632, outChannels: 448, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2688, outChannels: 448, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 12, width: 12, channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 12, width: 12, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, threads: pool.threadCount))
@@ -2977,19 +2991,23 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, reduceBias: s.p + 2688,
             activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 36100 &* s.n,
+            inChannels: 48, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [48][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3328, outChannels: 24, inChannels: 48, into: s.f + 2688)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 48] -> [n, 190, 190, 24]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 48] -> [n, 190, 190, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 36100 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368,
-                runningMean: s.p + 4544, runningVar: s.p + 4576, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4544, runningVar: s.p + 4576,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 36100),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]
@@ -3052,19 +3070,23 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
             pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, reduceBias: s.p + 5104,
             activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264, savedPooled: s.tensor(13),
-            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
+            savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 36100 &* s.n,
+            inChannels: 24, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5296, outChannels: 24, inChannels: 24, into: s.f + 2688)
         s.profiler?.stop(21)
-        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 24]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 36100 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896,
-                runningMean: s.p + 5936, runningVar: s.p + 5968, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5936, runningVar: s.p + 5968,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(11), scale: s.tensor(15), imagePixels: 36100),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]
@@ -3181,19 +3203,23 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n,
             pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, reduceBias: s.p + 12768,
             activation: .silu, expandWeights: s.p + 12784, expandBias: s.p + 13648, savedPooled: s.tensor(25),
-            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
+            savedHidden: s.tensor(26), savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3,
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9025 &* s.n,
+            inChannels: 144, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13792, outChannels: 32, inChannels: 144, into: s.f + 2688)
         s.profiler?.stop(38)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 144] -> [n, 95, 95, 32]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 144] -> [n, 95, 95, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 9025 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120,
-                runningMean: s.p + 18464, runningVar: s.p + 18496, workspace: s.ws, pool: pool)
+                runningMean: s.p + 18464, runningVar: s.p + 18496,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(23), scale: s.tensor(27), imagePixels: 9025),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]
@@ -3298,19 +3324,23 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, reduceBias: s.p + 29472,
             activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 31024, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4,
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9025 &* s.n,
+            inChannels: 192, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 31216, outChannels: 32, inChannels: 192, into: s.f + 2688)
         s.profiler?.stop(53)
-        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 9025 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(38), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408,
-                runningMean: s.p + 37424, runningVar: s.p + 37456, workspace: s.ws, pool: pool)
+                runningMean: s.p + 37424, runningVar: s.p + 37456,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(33), scale: s.tensor(37), imagePixels: 9025),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
@@ -3428,19 +3458,23 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(45), output: s.tensor(46), batch: s.n,
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, reduceBias: s.p + 48432,
             activation: .silu, expandWeights: s.p + 48448, expandBias: s.p + 49984, savedPooled: s.tensor(47),
-            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
+            savedHidden: s.tensor(48), savedScale: s.tensor(49), meansTaken: s.options.frozenBlocks <= 5,
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9025 &* s.n,
+            inChannels: 192, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 50176, outChannels: 32, inChannels: 192, into: s.f + 2688)
         s.profiler?.stop(70)
-        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(46), pixels: 9025 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(50), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696,
-                runningMean: s.p + 56384, runningVar: s.p + 56416, workspace: s.ws, pool: pool)
+                runningMean: s.p + 56384, runningVar: s.p + 56416,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(45), scale: s.tensor(49), imagePixels: 9025),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
@@ -3557,19 +3591,23 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(57), output: s.tensor(58), batch: s.n,
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, reduceBias: s.p + 67392,
             activation: .silu, expandWeights: s.p + 67408, expandBias: s.p + 68944, savedPooled: s.tensor(59),
-            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
+            savedHidden: s.tensor(60), savedScale: s.tensor(61), meansTaken: s.options.frozenBlocks <= 6,
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9025 &* s.n,
+            inChannels: 192, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(86)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 69136, outChannels: 32, inChannels: 192, into: s.f + 2688)
         s.profiler?.stop(87)
-        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(58), pixels: 9025 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984,
-                runningMean: s.p + 75344, runningVar: s.p + 75376, workspace: s.ws, pool: pool)
+                runningMean: s.p + 75344, runningVar: s.p + 75376,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(57), scale: s.tensor(61), imagePixels: 9025),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(88)
         }
         // features.2.3.block.3 frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
@@ -3686,19 +3724,23 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(69), output: s.tensor(70), batch: s.n,
             pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, reduceBias: s.p + 89424,
             activation: .silu, expandWeights: s.p + 89440, expandBias: s.p + 90976, savedPooled: s.tensor(71),
-            savedHidden: s.tensor(72), savedScale: s.tensor(73), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(72), savedScale: s.tensor(73), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2304 &* s.n,
+            inChannels: 192, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(103)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [192][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 91168, outChannels: 56, inChannels: 192, into: s.f + 2688)
         s.profiler?.stop(104)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 192] -> [n, 48, 48, 56]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 192] -> [n, 48, 48, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(70), pixels: 2304 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(74), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1240384, savedInvStd: s.f + 1240440,
-                runningMean: s.p + 102048, runningVar: s.p + 102112, workspace: s.ws, pool: pool)
+                runningMean: s.p + 102048, runningVar: s.p + 102112,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(69), scale: s.tensor(73), imagePixels: 2304),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(105)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]
@@ -3803,19 +3845,23 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080, reduceBias: s.p + 136784,
             activation: .silu, expandWeights: s.p + 136800, expandBias: s.p + 141504, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2304 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(118)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 141840, outChannels: 56, inChannels: 336, into: s.f + 2688)
         s.profiler?.stop(119)
-        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 2304 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1258640, savedInvStd: s.f + 1258696,
-                runningMean: s.p + 160784, runningVar: s.p + 160848, workspace: s.ws, pool: pool)
+                runningMean: s.p + 160784, runningVar: s.p + 160848,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(79), scale: s.tensor(83), imagePixels: 2304),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(120)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
@@ -3933,19 +3979,23 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816, reduceBias: s.p + 195520,
             activation: .silu, expandWeights: s.p + 195536, expandBias: s.p + 200240, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2304 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(135)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 200576, outChannels: 56, inChannels: 336, into: s.f + 2688)
         s.profiler?.stop(136)
-        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 2304 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1276896, savedInvStd: s.f + 1276952,
-                runningMean: s.p + 219520, runningVar: s.p + 219584, workspace: s.ws, pool: pool)
+                runningMean: s.p + 219520, runningVar: s.p + 219584,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(91), scale: s.tensor(95), imagePixels: 2304),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(137)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
@@ -4063,19 +4113,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552, reduceBias: s.p + 254256,
             activation: .silu, expandWeights: s.p + 254272, expandBias: s.p + 258976, savedPooled: s.tensor(105),
             savedHidden: s.tensor(106), savedScale: s.tensor(107), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2304 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(152)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 259312, outChannels: 56, inChannels: 336, into: s.f + 2688)
         s.profiler?.stop(153)
-        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(104), pixels: 2304 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(108), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1295152, savedInvStd: s.f + 1295208,
-                runningMean: s.p + 278256, runningVar: s.p + 278320, workspace: s.ws, pool: pool)
+                runningMean: s.p + 278256, runningVar: s.p + 278320,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(103), scale: s.tensor(107), imagePixels: 2304),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(154)
         }
         // features.3.3.block.3 frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
@@ -4194,19 +4247,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912, reduceBias: s.p + 307616,
             activation: .silu, expandWeights: s.p + 307632, expandBias: s.p + 312336, savedPooled: s.tensor(117),
             savedHidden: s.tensor(118), savedScale: s.tensor(119), meansTaken: s.options.frozenBlocks <= 11,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 11 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 336, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(169)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [336][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 312672, outChannels: 112, inChannels: 336, into: s.f + 2688)
         s.profiler?.stop(170)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 336] -> [n, 24, 24, 112]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 336] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(116), pixels: 576 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(120), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1302656, savedInvStd: s.f + 1302768,
-                runningMean: s.p + 350528, runningVar: s.p + 350640, workspace: s.ws, pool: pool)
+                runningMean: s.p + 350528, runningVar: s.p + 350640,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(115), scale: s.tensor(119), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(171)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]
@@ -4312,19 +4368,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440, reduceBias: s.p + 456256,
             activation: .silu, expandWeights: s.p + 456288, expandBias: s.p + 475104, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 12 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 672, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(184)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 475776, outChannels: 112, inChannels: 672, into: s.f + 2688)
         s.profiler?.stop(185)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(130), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1317664, savedInvStd: s.f + 1317776,
-                runningMean: s.p + 551264, runningVar: s.p + 551376, workspace: s.ws, pool: pool)
+                runningMean: s.p + 551264, runningVar: s.p + 551376,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(125), scale: s.tensor(129), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(186)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
@@ -4443,19 +4502,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176, reduceBias: s.p + 656992,
             activation: .silu, expandWeights: s.p + 657024, expandBias: s.p + 675840, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 13 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 672, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(201)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 676512, outChannels: 112, inChannels: 672, into: s.f + 2688)
         s.profiler?.stop(202)
-        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(142), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1332672, savedInvStd: s.f + 1332784,
-                runningMean: s.p + 752000, runningVar: s.p + 752112, workspace: s.ws, pool: pool)
+                runningMean: s.p + 752000, runningVar: s.p + 752112,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(137), scale: s.tensor(141), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(203)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
@@ -4574,19 +4636,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912, reduceBias: s.p + 857728,
             activation: .silu, expandWeights: s.p + 857760, expandBias: s.p + 876576, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), meansTaken: s.options.frozenBlocks <= 14,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 14 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 672, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(218)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 877248, outChannels: 112, inChannels: 672, into: s.f + 2688)
         s.profiler?.stop(219)
-        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(154), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1347680, savedInvStd: s.f + 1347792,
-                runningMean: s.p + 952736, runningVar: s.p + 952848, workspace: s.ws, pool: pool)
+                runningMean: s.p + 952736, runningVar: s.p + 952848,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(149), scale: s.tensor(153), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(220)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
@@ -4705,19 +4770,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648, reduceBias: s.p + 1058464,
             activation: .silu, expandWeights: s.p + 1058496, expandBias: s.p + 1077312, savedPooled: s.tensor(163),
             savedHidden: s.tensor(164), savedScale: s.tensor(165), meansTaken: s.options.frozenBlocks <= 15,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 15 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 672, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(235)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1077984, outChannels: 112, inChannels: 672, into: s.f + 2688)
         s.profiler?.stop(236)
-        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(162), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(166), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1362688, savedInvStd: s.f + 1362800,
-                runningMean: s.p + 1153472, runningVar: s.p + 1153584, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1153472, runningVar: s.p + 1153584,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(161), scale: s.tensor(165), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(237)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
@@ -4836,19 +4904,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384, reduceBias: s.p + 1259200,
             activation: .silu, expandWeights: s.p + 1259232, expandBias: s.p + 1278048, savedPooled: s.tensor(175),
             savedHidden: s.tensor(176), savedScale: s.tensor(177), meansTaken: s.options.frozenBlocks <= 16,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 16 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 672, outChannels: 112, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(252)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1278720, outChannels: 112, inChannels: 672, into: s.f + 2688)
         s.profiler?.stop(253)
-        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(174), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(178), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1377696, savedInvStd: s.f + 1377808,
-                runningMean: s.p + 1354208, runningVar: s.p + 1354320, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1354208, runningVar: s.p + 1354320,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(173), scale: s.tensor(177), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(254)
         }
         // features.4.5.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
@@ -4967,19 +5038,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872, reduceBias: s.p + 1470688,
             activation: .silu, expandWeights: s.p + 1470720, expandBias: s.p + 1489536, savedPooled: s.tensor(187),
             savedHidden: s.tensor(188), savedScale: s.tensor(189), meansTaken: s.options.frozenBlocks <= 17,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 17 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 672, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(269)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [672][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1490208, outChannels: 160, inChannels: 672, into: s.f + 2688)
         s.profiler?.stop(270)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 160]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(186), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(190), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1414208, savedInvStd: s.f + 1414368,
-                runningMean: s.p + 1598048, runningVar: s.p + 1598208, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1598048, runningVar: s.p + 1598208,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(185), scale: s.tensor(189), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(271)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]
@@ -5085,19 +5159,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648, reduceBias: s.p + 1822048,
             activation: .silu, expandWeights: s.p + 1822096, expandBias: s.p + 1860496, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 18 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(284)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1861456, outChannels: 160, inChannels: 960, into: s.f + 2688)
         s.profiler?.stop(285)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(200), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1466368, savedInvStd: s.f + 1466528,
-                runningMean: s.p + 2015376, runningVar: s.p + 2015536, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2015376, runningVar: s.p + 2015536,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(195), scale: s.tensor(199), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(286)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
@@ -5216,19 +5293,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976, reduceBias: s.p + 2239376,
             activation: .silu, expandWeights: s.p + 2239424, expandBias: s.p + 2277824, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 19 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(301)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2278784, outChannels: 160, inChannels: 960, into: s.f + 2688)
         s.profiler?.stop(302)
-        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(212), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1518528, savedInvStd: s.f + 1518688,
-                runningMean: s.p + 2432704, runningVar: s.p + 2432864, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2432704, runningVar: s.p + 2432864,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(207), scale: s.tensor(211), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(303)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
@@ -5346,19 +5426,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304, reduceBias: s.p + 2656704,
             activation: .silu, expandWeights: s.p + 2656752, expandBias: s.p + 2695152, savedPooled: s.tensor(221),
             savedHidden: s.tensor(222), savedScale: s.tensor(223), meansTaken: s.options.frozenBlocks <= 20,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 20 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(318)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2696112, outChannels: 160, inChannels: 960, into: s.f + 2688)
         s.profiler?.stop(319)
-        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(220), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(224), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1570688, savedInvStd: s.f + 1570848,
-                runningMean: s.p + 2850032, runningVar: s.p + 2850192, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2850032, runningVar: s.p + 2850192,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(219), scale: s.tensor(223), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(320)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
@@ -5477,19 +5560,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632, reduceBias: s.p + 3074032,
             activation: .silu, expandWeights: s.p + 3074080, expandBias: s.p + 3112480, savedPooled: s.tensor(233),
             savedHidden: s.tensor(234), savedScale: s.tensor(235), meansTaken: s.options.frozenBlocks <= 21,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 21 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(335)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3113440, outChannels: 160, inChannels: 960, into: s.f + 2688)
         s.profiler?.stop(336)
-        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(232), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(236), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1622848, savedInvStd: s.f + 1623008,
-                runningMean: s.p + 3267360, runningVar: s.p + 3267520, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3267360, runningVar: s.p + 3267520,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(231), scale: s.tensor(235), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(337)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
@@ -5607,19 +5693,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960, reduceBias: s.p + 3491360,
             activation: .silu, expandWeights: s.p + 3491408, expandBias: s.p + 3529808, savedPooled: s.tensor(245),
             savedHidden: s.tensor(246), savedScale: s.tensor(247), meansTaken: s.options.frozenBlocks <= 22,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 22 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(352)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3530768, outChannels: 160, inChannels: 960, into: s.f + 2688)
         s.profiler?.stop(353)
-        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(244), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(248), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1675008, savedInvStd: s.f + 1675168,
-                runningMean: s.p + 3684688, runningVar: s.p + 3684848, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3684688, runningVar: s.p + 3684848,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(243), scale: s.tensor(247), imagePixels: 576),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(354)
         }
         // features.5.5.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
@@ -5738,19 +5827,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288, reduceBias: s.p + 3908688,
             activation: .silu, expandWeights: s.p + 3908736, expandBias: s.p + 3947136, savedPooled: s.tensor(257),
             savedHidden: s.tensor(258), savedScale: s.tensor(259), meansTaken: s.options.frozenBlocks <= 23,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 23 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n,
+            inChannels: 960, outChannels: 272, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(369)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [960][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3948096, outChannels: 272, inChannels: 960, into: s.f + 2688)
         s.profiler?.stop(370)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 960] -> [n, 12, 12, 272]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 960] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(256), pixels: 144 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(260), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1727168, savedInvStd: s.f + 1727440,
-                runningMean: s.p + 4209760, runningVar: s.p + 4210032, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4209760, runningVar: s.p + 4210032,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(255), scale: s.tensor(259), imagePixels: 144),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(371)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]
@@ -5856,19 +5948,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064, reduceBias: s.p + 4819040,
             activation: .silu, expandWeights: s.p + 4819120, expandBias: s.p + 4930096, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), meansTaken: s.options.frozenBlocks <= 24,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 24 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n,
+            inChannels: 1632, outChannels: 272, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(384)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4931728, outChannels: 272, inChannels: 1632, into: s.f + 2688)
         s.profiler?.stop(385)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(270), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1815840, savedInvStd: s.f + 1816112,
-                runningMean: s.p + 5376176, runningVar: s.p + 5376448, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5376176, runningVar: s.p + 5376448,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(265), scale: s.tensor(269), imagePixels: 144),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(386)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
@@ -5987,19 +6082,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480, reduceBias: s.p + 5985456,
             activation: .silu, expandWeights: s.p + 5985536, expandBias: s.p + 6096512, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 25 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n,
+            inChannels: 1632, outChannels: 272, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(401)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6098144, outChannels: 272, inChannels: 1632, into: s.f + 2688)
         s.profiler?.stop(402)
-        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(282), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1904512, savedInvStd: s.f + 1904784,
-                runningMean: s.p + 6542592, runningVar: s.p + 6542864, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6542592, runningVar: s.p + 6542864,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(277), scale: s.tensor(281), imagePixels: 144),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(403)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
@@ -6118,19 +6216,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896, reduceBias: s.p + 7151872,
             activation: .silu, expandWeights: s.p + 7151952, expandBias: s.p + 7262928, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), meansTaken: s.options.frozenBlocks <= 26,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 26 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n,
+            inChannels: 1632, outChannels: 272, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(418)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7264560, outChannels: 272, inChannels: 1632, into: s.f + 2688)
         s.profiler?.stop(419)
-        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(294), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1993184, savedInvStd: s.f + 1993456,
-                runningMean: s.p + 7709008, runningVar: s.p + 7709280, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7709008, runningVar: s.p + 7709280,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(289), scale: s.tensor(293), imagePixels: 144),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(420)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
@@ -6249,19 +6350,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312, reduceBias: s.p + 8318288,
             activation: .silu, expandWeights: s.p + 8318368, expandBias: s.p + 8429344, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), meansTaken: s.options.frozenBlocks <= 27,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 27 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n,
+            inChannels: 1632, outChannels: 272, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(435)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8430976, outChannels: 272, inChannels: 1632, into: s.f + 2688)
         s.profiler?.stop(436)
-        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(306), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2081856, savedInvStd: s.f + 2082128,
-                runningMean: s.p + 8875424, runningVar: s.p + 8875696, workspace: s.ws, pool: pool)
+                runningMean: s.p + 8875424, runningVar: s.p + 8875696,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(301), scale: s.tensor(305), imagePixels: 144),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(437)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
@@ -6379,19 +6483,22 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728, reduceBias: s.p + 9484704,
             activation: .silu, expandWeights: s.p + 9484784, expandBias: s.p + 9595760, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), meansTaken: s.options.frozenBlocks <= 28,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 28 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n,
+            inChannels: 1632, outChannels: 272, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(452)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9597392, outChannels: 272, inChannels: 1632, into: s.f + 2688)
         s.profiler?.stop(453)
-        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(318), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2170528, savedInvStd: s.f + 2170800,
-                runningMean: s.p + 10041840, runningVar: s.p + 10042112, workspace: s.ws, pool: pool)
+                runningMean: s.p + 10041840, runningVar: s.p + 10042112,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(313), scale: s.tensor(317), imagePixels: 144),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(454)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
@@ -6511,19 +6618,23 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
             reduceBias: s.p + 10651120, activation: .silu, expandWeights: s.p + 10651200, expandBias: s.p + 10762176,
             savedPooled: s.tensor(327), savedHidden: s.tensor(328), savedScale: s.tensor(329),
-            meansTaken: s.options.frozenBlocks <= 29, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 29,
+            writesOutput: s.options.frozenBlocks > 29 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n,
+            inChannels: 1632, outChannels: 272, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(469)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10763808, outChannels: 272, inChannels: 1632, into: s.f + 2688)
         s.profiler?.stop(470)
-        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(326), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(330), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2259200, savedInvStd: s.f + 2259472,
-                runningMean: s.p + 11208256, runningVar: s.p + 11208528, workspace: s.ws, pool: pool)
+                runningMean: s.p + 11208256, runningVar: s.p + 11208528,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(325), scale: s.tensor(329), imagePixels: 144),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(471)
         }
         // features.6.6.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
@@ -6643,19 +6754,23 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
             reduceBias: s.p + 11817536, activation: .silu, expandWeights: s.p + 11817616, expandBias: s.p + 11928592,
             savedPooled: s.tensor(339), savedHidden: s.tensor(340), savedScale: s.tensor(341),
-            meansTaken: s.options.frozenBlocks <= 30, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 30,
+            writesOutput: s.options.frozenBlocks > 30 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n,
+            inChannels: 1632, outChannels: 272, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(486)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11930224, outChannels: 272, inChannels: 1632, into: s.f + 2688)
         s.profiler?.stop(487)
-        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(338), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(342), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2347872, savedInvStd: s.f + 2348144,
-                runningMean: s.p + 12374672, runningVar: s.p + 12374944, workspace: s.ws, pool: pool)
+                runningMean: s.p + 12374672, runningVar: s.p + 12374944,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(337), scale: s.tensor(341), imagePixels: 144),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(488)
         }
         // features.6.7.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
@@ -6775,19 +6890,23 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
             reduceBias: s.p + 12957840, activation: .silu, expandWeights: s.p + 12957920, expandBias: s.p + 13068896,
             savedPooled: s.tensor(351), savedHidden: s.tensor(352), savedScale: s.tensor(353),
-            meansTaken: s.options.frozenBlocks <= 31, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 31,
+            writesOutput: s.options.frozenBlocks > 31 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n,
+            inChannels: 1632, outChannels: 448, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(503)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1632][448]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13070528, outChannels: 448, inChannels: 1632, into: s.f + 2688)
         s.profiler?.stop(504)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 448]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 448], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(350), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, output: s.tensor(354), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2384320, savedInvStd: s.f + 2384768,
-                runningMean: s.p + 13802560, runningVar: s.p + 13803008, workspace: s.ws, pool: pool)
+                runningMean: s.p + 13802560, runningVar: s.p + 13803008,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(349), scale: s.tensor(353), imagePixels: 144),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(505)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]
@@ -6894,19 +7013,23 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
             reduceBias: s.p + 15354432, activation: .silu, expandWeights: s.p + 15354544, expandBias: s.p + 15655600,
             savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363),
-            meansTaken: s.options.frozenBlocks <= 32, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 32,
+            writesOutput: s.options.frozenBlocks > 32 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n,
+            inChannels: 2688, outChannels: 448, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(518)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2688][448]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15658288, outChannels: 448, inChannels: 2688, into: s.f + 2688)
         s.profiler?.stop(519)
-        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 2688] -> [n, 12, 12, 448]
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 2688] -> [n, 12, 12, 448], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(360), pixels: 144 &* s.n, inChannels: 2688,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, output: s.tensor(364), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2444352, savedInvStd: s.f + 2444800,
-                runningMean: s.p + 16863408, runningVar: s.p + 16863856, workspace: s.ws, pool: pool)
+                runningMean: s.p + 16863408, runningVar: s.p + 16863856,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(359), scale: s.tensor(363), imagePixels: 144),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(520)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]
@@ -7088,18 +7211,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(544)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n, inChannels: 2688, outChannels: 448, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(363), batch: s.n,
                 pixels: 144, channels: 2688, output: s.tensor(381), pool: pool)
             s.profiler?.stop(545)
         }
-        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(364),
             gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 2444352, savedInvStd: s.f + 2444800,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(381), weights: s.p + 15658288,
-            pixels: 144 &* s.n, inChannels: 2688, outChannels: 448, gradInput: s.tensor(380),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(381),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(382), scale: s.tensor(363), imagePixels: 144),
+            weights: s.p + 15658288, pixels: 144 &* s.n, inChannels: 2688, outChannels: 448, gradInput: s.tensor(380),
             gradWeights: s.g + 15658288, workspace: s.ws, pool: pool)
         s.profiler?.stop(546)
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 2688]
@@ -7192,18 +7316,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(558)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(353), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(387), pool: pool)
             s.profiler?.stop(559)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(385), preActivation: s.tensor(354),
             gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2384320, savedInvStd: s.f + 2384768,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(387), weights: s.p + 13070528,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(386),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(387),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(388), scale: s.tensor(353), imagePixels: 144),
+            weights: s.p + 13070528, pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(386),
             gradWeights: s.g + 13070528, workspace: s.ws, pool: pool)
         s.profiler?.stop(560)
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
@@ -7298,18 +7423,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(572)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(395), savedScale: s.tensor(341), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(394), pool: pool)
             s.profiler?.stop(573)
         }
-        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(342),
             gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2347872, savedInvStd: s.f + 2348144,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(394), weights: s.p + 11930224,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(393),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(394),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(395), scale: s.tensor(341), imagePixels: 144),
+            weights: s.p + 11930224, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(393),
             gradWeights: s.g + 11930224, workspace: s.ws, pool: pool)
         s.profiler?.stop(574)
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
@@ -7408,18 +7534,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(587)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(402), savedScale: s.tensor(329), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(401), pool: pool)
             s.profiler?.stop(588)
         }
-        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(330),
             gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2259200, savedInvStd: s.f + 2259472,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(401), weights: s.p + 10763808,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(400),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(401),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(402), scale: s.tensor(329), imagePixels: 144),
+            weights: s.p + 10763808, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(400),
             gradWeights: s.g + 10763808, workspace: s.ws, pool: pool)
         s.profiler?.stop(589)
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
@@ -7518,18 +7645,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(602)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(409), savedScale: s.tensor(317), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(408), pool: pool)
             s.profiler?.stop(603)
         }
-        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(406), preActivation: s.tensor(318),
             gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2170528, savedInvStd: s.f + 2170800,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(408), weights: s.p + 9597392,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(407),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(408),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(409), scale: s.tensor(317), imagePixels: 144),
+            weights: s.p + 9597392, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(407),
             gradWeights: s.g + 9597392, workspace: s.ws, pool: pool)
         s.profiler?.stop(604)
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
@@ -7628,18 +7756,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(617)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(416), savedScale: s.tensor(305), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(415), pool: pool)
             s.profiler?.stop(618)
         }
-        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(413), preActivation: s.tensor(306),
             gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2081856, savedInvStd: s.f + 2082128,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(415), weights: s.p + 8430976,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(414),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(415),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(416), scale: s.tensor(305), imagePixels: 144),
+            weights: s.p + 8430976, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(414),
             gradWeights: s.g + 8430976, workspace: s.ws, pool: pool)
         s.profiler?.stop(619)
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
@@ -7738,18 +7867,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(632)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(423), savedScale: s.tensor(293), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(422), pool: pool)
             s.profiler?.stop(633)
         }
-        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(420), preActivation: s.tensor(294),
             gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1993184, savedInvStd: s.f + 1993456,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(422), weights: s.p + 7264560,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(421),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(422),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(423), scale: s.tensor(293), imagePixels: 144),
+            weights: s.p + 7264560, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(421),
             gradWeights: s.g + 7264560, workspace: s.ws, pool: pool)
         s.profiler?.stop(634)
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
@@ -7848,18 +7978,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(647)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(430), savedScale: s.tensor(281), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(429), pool: pool)
             s.profiler?.stop(648)
         }
-        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(427), preActivation: s.tensor(282),
             gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1904512, savedInvStd: s.f + 1904784,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(429), weights: s.p + 6098144,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(428),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(429),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(430), scale: s.tensor(281), imagePixels: 144),
+            weights: s.p + 6098144, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(428),
             gradWeights: s.g + 6098144, workspace: s.ws, pool: pool)
         s.profiler?.stop(649)
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
@@ -7958,18 +8089,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(662)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(437), savedScale: s.tensor(269), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(436), pool: pool)
             s.profiler?.stop(663)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(434), preActivation: s.tensor(270),
             gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1815840, savedInvStd: s.f + 1816112,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(436), weights: s.p + 4931728,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(435),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(436),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(437), scale: s.tensor(269), imagePixels: 144),
+            weights: s.p + 4931728, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(435),
             gradWeights: s.g + 4931728, workspace: s.ws, pool: pool)
         s.profiler?.stop(664)
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
@@ -8062,18 +8194,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(676)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 144 &* s.n, inChannels: 960, outChannels: 272, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(443), savedScale: s.tensor(259), batch: s.n,
                 pixels: 144, channels: 960, output: s.tensor(442), pool: pool)
             s.profiler?.stop(677)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(440), preActivation: s.tensor(260),
             gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1727168, savedInvStd: s.f + 1727440,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(442), weights: s.p + 3948096,
-            pixels: 144 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(441),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(442),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(443), scale: s.tensor(259), imagePixels: 144),
+            weights: s.p + 3948096, pixels: 144 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(441),
             gradWeights: s.g + 3948096, workspace: s.ws, pool: pool)
         s.profiler?.stop(678)
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 960]
@@ -8168,18 +8301,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(690)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(450), savedScale: s.tensor(247), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(449), pool: pool)
             s.profiler?.stop(691)
         }
-        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(447), preActivation: s.tensor(248),
             gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1675008, savedInvStd: s.f + 1675168,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(449), weights: s.p + 3530768,
-            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(448),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(449),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(450), scale: s.tensor(247), imagePixels: 576),
+            weights: s.p + 3530768, pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(448),
             gradWeights: s.g + 3530768, workspace: s.ws, pool: pool)
         s.profiler?.stop(692)
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
@@ -8278,18 +8412,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(705)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(457), savedScale: s.tensor(235), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(456), pool: pool)
             s.profiler?.stop(706)
         }
-        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(454), preActivation: s.tensor(236),
             gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1622848, savedInvStd: s.f + 1623008,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(456), weights: s.p + 3113440,
-            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(455),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(456),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(457), scale: s.tensor(235), imagePixels: 576),
+            weights: s.p + 3113440, pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(455),
             gradWeights: s.g + 3113440, workspace: s.ws, pool: pool)
         s.profiler?.stop(707)
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
@@ -8388,18 +8523,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(720)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(464), savedScale: s.tensor(223), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(463), pool: pool)
             s.profiler?.stop(721)
         }
-        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(461), preActivation: s.tensor(224),
             gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1570688, savedInvStd: s.f + 1570848,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(463), weights: s.p + 2696112,
-            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(462),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(463),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(464), scale: s.tensor(223), imagePixels: 576),
+            weights: s.p + 2696112, pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(462),
             gradWeights: s.g + 2696112, workspace: s.ws, pool: pool)
         s.profiler?.stop(722)
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
@@ -8498,18 +8634,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(735)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(471), savedScale: s.tensor(211), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(470), pool: pool)
             s.profiler?.stop(736)
         }
-        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(468), preActivation: s.tensor(212),
             gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1518528, savedInvStd: s.f + 1518688,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(470), weights: s.p + 2278784,
-            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(469),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(470),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(471), scale: s.tensor(211), imagePixels: 576),
+            weights: s.p + 2278784, pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(469),
             gradWeights: s.g + 2278784, workspace: s.ws, pool: pool)
         s.profiler?.stop(737)
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
@@ -8608,18 +8745,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(750)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(478), savedScale: s.tensor(199), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(477), pool: pool)
             s.profiler?.stop(751)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(475), preActivation: s.tensor(200),
             gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1466368, savedInvStd: s.f + 1466528,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(477), weights: s.p + 1861456,
-            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(476),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(477),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(478), scale: s.tensor(199), imagePixels: 576),
+            weights: s.p + 1861456, pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(476),
             gradWeights: s.g + 1861456, workspace: s.ws, pool: pool)
         s.profiler?.stop(752)
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
@@ -8712,18 +8850,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(764)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 672, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(484), savedScale: s.tensor(189), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(483), pool: pool)
             s.profiler?.stop(765)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(481), preActivation: s.tensor(190),
             gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1414208, savedInvStd: s.f + 1414368,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(483), weights: s.p + 1490208,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(482),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(483),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(484), scale: s.tensor(189), imagePixels: 576),
+            weights: s.p + 1490208, pixels: 576 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(482),
             gradWeights: s.g + 1490208, workspace: s.ws, pool: pool)
         s.profiler?.stop(766)
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
@@ -8818,18 +8957,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(778)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 672, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(491), savedScale: s.tensor(177), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(490), pool: pool)
             s.profiler?.stop(779)
         }
-        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(488), preActivation: s.tensor(178),
             gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1377696, savedInvStd: s.f + 1377808,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(490), weights: s.p + 1278720,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(489),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(490),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(491), scale: s.tensor(177), imagePixels: 576),
+            weights: s.p + 1278720, pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(489),
             gradWeights: s.g + 1278720, workspace: s.ws, pool: pool)
         s.profiler?.stop(780)
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
@@ -8928,18 +9068,19 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(793)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 672, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(498), savedScale: s.tensor(165), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(497), pool: pool)
             s.profiler?.stop(794)
         }
-        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(495), preActivation: s.tensor(166),
             gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1362688, savedInvStd: s.f + 1362800,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(497), weights: s.p + 1077984,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(496),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(497),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(498), scale: s.tensor(165), imagePixels: 576),
+            weights: s.p + 1077984, pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(496),
             gradWeights: s.g + 1077984, workspace: s.ws, pool: pool)
         s.profiler?.stop(795)
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
@@ -9038,19 +9179,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(808)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 672, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(505), savedScale: s.tensor(153), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(504), pool: pool)
             s.profiler?.stop(809)
         }
-        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(502), preActivation: s.tensor(154),
             gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1347680, savedInvStd: s.f + 1347792,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(504), weights: s.p + 877248,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(503), gradWeights: s.g + 877248,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(504),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(505), scale: s.tensor(153), imagePixels: 576),
+            weights: s.p + 877248, pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(503),
+            gradWeights: s.g + 877248, workspace: s.ws, pool: pool)
         s.profiler?.stop(810)
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
@@ -9148,19 +9290,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(823)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 672, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(512), savedScale: s.tensor(141), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(511), pool: pool)
             s.profiler?.stop(824)
         }
-        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(509), preActivation: s.tensor(142),
             gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1332672, savedInvStd: s.f + 1332784,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(511), weights: s.p + 676512,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(510), gradWeights: s.g + 676512,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(511),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(512), scale: s.tensor(141), imagePixels: 576),
+            weights: s.p + 676512, pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(510),
+            gradWeights: s.g + 676512, workspace: s.ws, pool: pool)
         s.profiler?.stop(825)
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
@@ -9258,19 +9401,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(838)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 672, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(519), savedScale: s.tensor(129), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(518), pool: pool)
             s.profiler?.stop(839)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(516), preActivation: s.tensor(130),
             gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1317664, savedInvStd: s.f + 1317776,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(518), weights: s.p + 475776,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(517), gradWeights: s.g + 475776,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(518),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(519), scale: s.tensor(129), imagePixels: 576),
+            weights: s.p + 475776, pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(517),
+            gradWeights: s.g + 475776, workspace: s.ws, pool: pool)
         s.profiler?.stop(840)
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
@@ -9362,19 +9506,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(852)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 576 &* s.n, inChannels: 336, outChannels: 112, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(525), savedScale: s.tensor(119), batch: s.n,
                 pixels: 576, channels: 336, output: s.tensor(524), pool: pool)
             s.profiler?.stop(853)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(522), preActivation: s.tensor(120),
             gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1302656, savedInvStd: s.f + 1302768,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(524), weights: s.p + 312672,
-            pixels: 576 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(523), gradWeights: s.g + 312672,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(524),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(525), scale: s.tensor(119), imagePixels: 576),
+            weights: s.p + 312672, pixels: 576 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(523),
+            gradWeights: s.g + 312672, workspace: s.ws, pool: pool)
         s.profiler?.stop(854)
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 336]
         s.profiler?.start()
@@ -9468,19 +9613,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(866)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(532), savedScale: s.tensor(107), batch: s.n,
                 pixels: 2304, channels: 336, output: s.tensor(531), pool: pool)
             s.profiler?.stop(867)
         }
-        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
+        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(529), preActivation: s.tensor(108),
             gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1295152, savedInvStd: s.f + 1295208,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(531), weights: s.p + 259312,
-            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(530), gradWeights: s.g + 259312,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(531),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(532), scale: s.tensor(107), imagePixels: 2304),
+            weights: s.p + 259312, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(530),
+            gradWeights: s.g + 259312, workspace: s.ws, pool: pool)
         s.profiler?.stop(868)
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]
         s.profiler?.start()
@@ -9578,19 +9724,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(881)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(539), savedScale: s.tensor(95), batch: s.n,
                 pixels: 2304, channels: 336, output: s.tensor(538), pool: pool)
             s.profiler?.stop(882)
         }
-        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(536), preActivation: s.tensor(96),
             gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 1276896, savedInvStd: s.f + 1276952,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(538), weights: s.p + 200576,
-            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(537), gradWeights: s.g + 200576,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(538),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(539), scale: s.tensor(95), imagePixels: 2304),
+            weights: s.p + 200576, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(537),
+            gradWeights: s.g + 200576, workspace: s.ws, pool: pool)
         s.profiler?.stop(883)
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]
         s.profiler?.start()
@@ -9688,19 +9835,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(896)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(546), savedScale: s.tensor(83), batch: s.n,
                 pixels: 2304, channels: 336, output: s.tensor(545), pool: pool)
             s.profiler?.stop(897)
         }
-        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(543), preActivation: s.tensor(84),
             gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 1258640, savedInvStd: s.f + 1258696,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(545), weights: s.p + 141840,
-            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(544), gradWeights: s.g + 141840,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(545),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(546), scale: s.tensor(83), imagePixels: 2304),
+            weights: s.p + 141840, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(544),
+            gradWeights: s.g + 141840, workspace: s.ws, pool: pool)
         s.profiler?.stop(898)
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]
         s.profiler?.start()
@@ -9792,19 +9940,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(910)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(552), savedScale: s.tensor(73), batch: s.n,
                 pixels: 2304, channels: 192, output: s.tensor(551), pool: pool)
             s.profiler?.stop(911)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(549), preActivation: s.tensor(74),
             gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 1240384, savedInvStd: s.f + 1240440,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(551), weights: s.p + 91168,
-            pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(550), gradWeights: s.g + 91168,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(551),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(552), scale: s.tensor(73), imagePixels: 2304),
+            weights: s.p + 91168, pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(550),
+            gradWeights: s.g + 91168, workspace: s.ws, pool: pool)
         s.profiler?.stop(912)
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 192]
         s.profiler?.start()
@@ -9896,19 +10045,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(924)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(559), savedScale: s.tensor(61), batch: s.n,
                 pixels: 9025, channels: 192, output: s.tensor(558), pool: pool)
             s.profiler?.stop(925)
         }
-        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
+        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(556), preActivation: s.tensor(62),
             gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(558), weights: s.p + 69136,
-            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(557), gradWeights: s.g + 69136,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(558),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(559), scale: s.tensor(61), imagePixels: 9025),
+            weights: s.p + 69136, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(557),
+            gradWeights: s.g + 69136, workspace: s.ws, pool: pool)
         s.profiler?.stop(926)
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]
         s.profiler?.start()
@@ -10004,19 +10154,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(939)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(566), savedScale: s.tensor(49), batch: s.n,
                 pixels: 9025, channels: 192, output: s.tensor(565), pool: pool)
             s.profiler?.stop(940)
         }
-        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(563), preActivation: s.tensor(50),
             gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(565), weights: s.p + 50176,
-            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(564), gradWeights: s.g + 50176,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(565),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(566), scale: s.tensor(49), imagePixels: 9025),
+            weights: s.p + 50176, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(564),
+            gradWeights: s.g + 50176, workspace: s.ws, pool: pool)
         s.profiler?.stop(941)
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]
         s.profiler?.start()
@@ -10112,19 +10263,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(954)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(573), savedScale: s.tensor(37), batch: s.n,
                 pixels: 9025, channels: 192, output: s.tensor(572), pool: pool)
             s.profiler?.stop(955)
         }
-        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(570), preActivation: s.tensor(38),
             gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(572), weights: s.p + 31216,
-            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(571), gradWeights: s.g + 31216,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(572),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(573), scale: s.tensor(37), imagePixels: 9025),
+            weights: s.p + 31216, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(571),
+            gradWeights: s.g + 31216, workspace: s.ws, pool: pool)
         s.profiler?.stop(956)
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]
         s.profiler?.start()
@@ -10214,19 +10366,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(968)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(579), savedScale: s.tensor(27), batch: s.n,
                 pixels: 9025, channels: 144, output: s.tensor(578), pool: pool)
             s.profiler?.stop(969)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(576), preActivation: s.tensor(28),
             gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(578), weights: s.p + 13792,
-            pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(577), gradWeights: s.g + 13792,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(578),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(579), scale: s.tensor(27), imagePixels: 9025),
+            weights: s.p + 13792, pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(577),
+            gradWeights: s.g + 13792, workspace: s.ws, pool: pool)
         s.profiler?.stop(970)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 144]
         s.profiler?.start()
@@ -10317,19 +10470,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(982)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(586), savedScale: s.tensor(15), batch: s.n,
                 pixels: 36100, channels: 24, output: s.tensor(585), pool: pool)
             s.profiler?.stop(983)
         }
-        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(583), preActivation: s.tensor(16),
             gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(585), weights: s.p + 5296,
-            pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(584), gradWeights: s.g + 5296,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(585),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(586), scale: s.tensor(15), imagePixels: 36100),
+            weights: s.p + 5296, pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(584),
+            gradWeights: s.g + 5296, workspace: s.ws, pool: pool)
         s.profiler?.stop(984)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 190, 190, 24]
         s.profiler?.start()
@@ -10388,19 +10542,20 @@ public final class EfficientNetB4Training: TrainableModel {
             s.profiler?.stop(992)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(590), savedScale: s.tensor(7), batch: s.n,
                 pixels: 36100, channels: 48, output: s.tensor(589), pool: pool)
             s.profiler?.stop(993)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(587), preActivation: s.tensor(8),
             gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(589), weights: s.p + 3328,
-            pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(588), gradWeights: s.g + 3328,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(589),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(590), scale: s.tensor(7), imagePixels: 36100),
+            weights: s.p + 3328, pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(588),
+            gradWeights: s.g + 3328, workspace: s.ws, pool: pool)
         s.profiler?.stop(994)
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 190, 190, 48]
         s.profiler?.start()
@@ -11090,7 +11245,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 41587200,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 48] -> [n, 190, 190, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 48] -> [n, 190, 190, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 41587200,
               "frozen: project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -11110,7 +11265,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 20793600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 20793600,
               "frozen: project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -11144,7 +11299,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][32]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 41587200,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 144] -> [n, 95, 95, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 144] -> [n, 95, 95, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 41587200,
               "frozen: project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11174,7 +11329,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11208,7 +11363,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11242,7 +11397,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][32]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 55449600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 55449600,
               "frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11276,7 +11431,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][56]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 24772608,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 192] -> [n, 48, 48, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 192] -> [n, 48, 48, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 24772608,
               "frozen: project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11306,7 +11461,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11340,7 +11495,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11374,7 +11529,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11408,7 +11563,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][112]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 21676032,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 336] -> [n, 24, 24, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 336] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 21676032,
               "frozen: project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11438,7 +11593,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11472,7 +11627,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11506,7 +11661,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11540,7 +11695,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11574,7 +11729,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][112]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 43352064,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 43352064,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11608,7 +11763,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [672][160]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 61931520,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 61931520,
               "frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11638,7 +11793,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11672,7 +11827,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11706,7 +11861,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11740,7 +11895,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11774,7 +11929,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 88473600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 88473600,
               "frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11808,7 +11963,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][272]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 37601280,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 960] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 37601280,
               "frozen: project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11838,7 +11993,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11872,7 +12027,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11906,7 +12061,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11940,7 +12095,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -11974,7 +12129,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -12008,7 +12163,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -12042,7 +12197,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][272]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 63922176,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 63922176,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -12076,7 +12231,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1632][448]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 105283584,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 448], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 105283584,
               "frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -12106,7 +12261,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2688][448]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 173408256,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 2688] -> [n, 12, 12, 448]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 2688] -> [n, 12, 12, 448], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 173408256,
               "frozen: project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -12158,7 +12313,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 346816512,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1204224,
               "squeeze-excitation 2688 -> 112 -> 2688 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 2688]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12186,7 +12341,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 210567168,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12214,7 +12369,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12244,7 +12399,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12274,7 +12429,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12304,7 +12459,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12334,7 +12489,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12364,7 +12519,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12394,7 +12549,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
               "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12422,7 +12577,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 75202560,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 960]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12450,7 +12605,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12480,7 +12635,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12510,7 +12665,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12540,7 +12695,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12570,7 +12725,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12598,7 +12753,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 123863040,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12626,7 +12781,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12656,7 +12811,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12686,7 +12841,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12716,7 +12871,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12746,7 +12901,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
               "squeeze-excitation 672 -> 28 -> 672 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12774,7 +12929,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 43352064,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 336]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12802,7 +12957,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12832,7 +12987,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12862,7 +13017,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12890,7 +13045,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49545216,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 192]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12918,7 +13073,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12948,7 +13103,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12978,7 +13133,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -13006,7 +13161,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 83174400,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -13034,7 +13189,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 41587200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
               "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 190, 190, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -13054,7 +13209,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 83174400,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2304,
               "squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 190, 190, 48]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

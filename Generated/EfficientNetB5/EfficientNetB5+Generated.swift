@@ -3347,6 +3347,20 @@ public final class EfficientNetB5Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 48, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 240, outChannels: 64, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 384, outChannels: 64, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 384, outChannels: 128, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 768, outChannels: 128, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 768, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1056, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1056, outChannels: 304, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1824, outChannels: 304, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1824, outChannels: 512, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 3072, outChannels: 512, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, threads: pool.threadCount))
@@ -3549,19 +3563,23 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, reduceBias: s.p + 2688,
             activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 51984 &* s.n,
+            inChannels: 48, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [48][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3328, outChannels: 24, inChannels: 48, into: s.f + 3072)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 48] -> [n, 228, 228, 24]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 48] -> [n, 228, 228, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 51984 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160,
-                runningMean: s.p + 4544, runningVar: s.p + 4576, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4544, runningVar: s.p + 4576,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 51984),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]
@@ -3624,19 +3642,23 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
             pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, reduceBias: s.p + 5104,
             activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264, savedPooled: s.tensor(13),
-            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
+            savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 51984 &* s.n,
+            inChannels: 24, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5296, outChannels: 24, inChannels: 24, into: s.f + 3072)
         s.profiler?.stop(21)
-        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 51984 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688,
-                runningMean: s.p + 5936, runningVar: s.p + 5968, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5936, runningVar: s.p + 5968,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(11), scale: s.tensor(15), imagePixels: 51984),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
@@ -3712,19 +3734,23 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(21), output: s.tensor(22), batch: s.n,
             pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, reduceBias: s.p + 6496,
             activation: .silu, expandWeights: s.p + 6512, expandBias: s.p + 6656, savedPooled: s.tensor(23),
-            savedHidden: s.tensor(24), savedScale: s.tensor(25), pool: pool)
+            savedHidden: s.tensor(24), savedScale: s.tensor(25),
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 51984 &* s.n,
+            inChannels: 24, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(32)
         // features.1.2.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6688, outChannels: 24, inChannels: 24, into: s.f + 3072)
         s.profiler?.stop(33)
-        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(22), pixels: 51984 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(26), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216,
-                runningMean: s.p + 7328, runningVar: s.p + 7360, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7328, runningVar: s.p + 7360,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(21), scale: s.tensor(25), imagePixels: 51984),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(34)
         }
         // features.1.2.block.2 frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
@@ -3842,19 +3868,23 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296, reduceBias: s.p + 14160,
             activation: .silu, expandWeights: s.p + 14176, expandBias: s.p + 15040, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4,
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12996 &* s.n,
+            inChannels: 144, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(49)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15184, outChannels: 40, inChannels: 144, into: s.f + 3072)
         s.profiler?.stop(50)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 144] -> [n, 114, 114, 40]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 144] -> [n, 114, 114, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 12996 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448,
-                runningMean: s.p + 21040, runningVar: s.p + 21088, workspace: s.ws, pool: pool)
+                runningMean: s.p + 21040, runningVar: s.p + 21088,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(33), scale: s.tensor(37), imagePixels: 12996),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]
@@ -3959,19 +3989,23 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816, reduceBias: s.p + 37216,
             activation: .silu, expandWeights: s.p + 37232, expandBias: s.p + 39632, savedPooled: s.tensor(45),
-            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
+            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5,
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12996 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(64)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 39872, outChannels: 40, inChannels: 240, into: s.f + 3072)
         s.profiler?.stop(65)
-        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808,
-                runningMean: s.p + 49568, runningVar: s.p + 49616, workspace: s.ws, pool: pool)
+                runningMean: s.p + 49568, runningVar: s.p + 49616,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(43), scale: s.tensor(47), imagePixels: 12996),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(66)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
@@ -4089,19 +4123,23 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(55), output: s.tensor(56), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344, reduceBias: s.p + 65744,
             activation: .silu, expandWeights: s.p + 65760, expandBias: s.p + 68160, savedPooled: s.tensor(57),
-            savedHidden: s.tensor(58), savedScale: s.tensor(59), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
+            savedHidden: s.tensor(58), savedScale: s.tensor(59), meansTaken: s.options.frozenBlocks <= 6,
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12996 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(81)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 68400, outChannels: 40, inChannels: 240, into: s.f + 3072)
         s.profiler?.stop(82)
-        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(60), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168,
-                runningMean: s.p + 78096, runningVar: s.p + 78144, workspace: s.ws, pool: pool)
+                runningMean: s.p + 78096, runningVar: s.p + 78144,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(55), scale: s.tensor(59), imagePixels: 12996),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(83)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
@@ -4219,19 +4257,23 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872, reduceBias: s.p + 94272,
             activation: .silu, expandWeights: s.p + 94288, expandBias: s.p + 96688, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12996 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(98)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 96928, outChannels: 40, inChannels: 240, into: s.f + 3072)
         s.profiler?.stop(99)
-        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1603488, savedInvStd: s.f + 1603528,
-                runningMean: s.p + 106624, runningVar: s.p + 106672, workspace: s.ws, pool: pool)
+                runningMean: s.p + 106624, runningVar: s.p + 106672,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(67), scale: s.tensor(71), imagePixels: 12996),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(100)
         }
         // features.2.3.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
@@ -4349,19 +4391,23 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400, reduceBias: s.p + 122800,
             activation: .silu, expandWeights: s.p + 122816, expandBias: s.p + 125216, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12996 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(115)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 125456, outChannels: 40, inChannels: 240, into: s.f + 3072)
         s.profiler?.stop(116)
-        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1608848, savedInvStd: s.f + 1608888,
-                runningMean: s.p + 135152, runningVar: s.p + 135200, workspace: s.ws, pool: pool)
+                runningMean: s.p + 135152, runningVar: s.p + 135200,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(79), scale: s.tensor(83), imagePixels: 12996),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(117)
         }
         // features.2.4.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
@@ -4479,19 +4525,23 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768, reduceBias: s.p + 155168,
             activation: .silu, expandWeights: s.p + 155184, expandBias: s.p + 157584, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3249 &* s.n,
+            inChannels: 240, outChannels: 64, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(132)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [240][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 157824, outChannels: 64, inChannels: 240, into: s.f + 3072)
         s.profiler?.stop(133)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 240] -> [n, 57, 57, 64]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 240] -> [n, 57, 57, 64], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 3249 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(96), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1621888, savedInvStd: s.f + 1621952,
-                runningMean: s.p + 173312, runningVar: s.p + 173376, workspace: s.ws, pool: pool)
+                runningMean: s.p + 173312, runningVar: s.p + 173376,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(91), scale: s.tensor(95), imagePixels: 3249),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(134)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]
@@ -4597,19 +4647,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688, reduceBias: s.p + 216832,
             activation: .silu, expandWeights: s.p + 216848, expandBias: s.p + 222992, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3249 &* s.n,
+            inChannels: 384, outChannels: 64, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(147)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 223376, outChannels: 64, inChannels: 384, into: s.f + 3072)
         s.profiler?.stop(148)
-        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(106), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1642752, savedInvStd: s.f + 1642816,
-                runningMean: s.p + 248080, runningVar: s.p + 248144, workspace: s.ws, pool: pool)
+                runningMean: s.p + 248080, runningVar: s.p + 248144,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(101), scale: s.tensor(105), imagePixels: 3249),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(149)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
@@ -4728,19 +4781,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456, reduceBias: s.p + 291600,
             activation: .silu, expandWeights: s.p + 291616, expandBias: s.p + 297760, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 11 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3249 &* s.n,
+            inChannels: 384, outChannels: 64, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(164)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 298144, outChannels: 64, inChannels: 384, into: s.f + 3072)
         s.profiler?.stop(165)
-        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(118), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1663616, savedInvStd: s.f + 1663680,
-                runningMean: s.p + 322848, runningVar: s.p + 322912, workspace: s.ws, pool: pool)
+                runningMean: s.p + 322848, runningVar: s.p + 322912,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(113), scale: s.tensor(117), imagePixels: 3249),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(166)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
@@ -4859,19 +4915,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224, reduceBias: s.p + 366368,
             activation: .silu, expandWeights: s.p + 366384, expandBias: s.p + 372528, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 12 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3249 &* s.n,
+            inChannels: 384, outChannels: 64, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(181)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 372912, outChannels: 64, inChannels: 384, into: s.f + 3072)
         s.profiler?.stop(182)
-        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(130), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1684480, savedInvStd: s.f + 1684544,
-                runningMean: s.p + 397616, runningVar: s.p + 397680, workspace: s.ws, pool: pool)
+                runningMean: s.p + 397616, runningVar: s.p + 397680,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(125), scale: s.tensor(129), imagePixels: 3249),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(183)
         }
         // features.3.3.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
@@ -4990,19 +5049,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992, reduceBias: s.p + 441136,
             activation: .silu, expandWeights: s.p + 441152, expandBias: s.p + 447296, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 13 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3249 &* s.n,
+            inChannels: 384, outChannels: 64, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(198)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 447680, outChannels: 64, inChannels: 384, into: s.f + 3072)
         s.profiler?.stop(199)
-        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(142), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1705344, savedInvStd: s.f + 1705408,
-                runningMean: s.p + 472384, runningVar: s.p + 472448, workspace: s.ws, pool: pool)
+                runningMean: s.p + 472384, runningVar: s.p + 472448,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(137), scale: s.tensor(141), imagePixels: 3249),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(200)
         }
         // features.3.4.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
@@ -5121,19 +5183,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616, reduceBias: s.p + 509760,
             activation: .silu, expandWeights: s.p + 509776, expandBias: s.p + 515920, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), meansTaken: s.options.frozenBlocks <= 14,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 14 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 384, outChannels: 128, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(215)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [384][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 516304, outChannels: 128, inChannels: 384, into: s.f + 3072)
         s.profiler?.stop(216)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 384] -> [n, 29, 29, 128]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 384] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 841 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(154), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1713920, savedInvStd: s.f + 1714048,
-                runningMean: s.p + 565712, runningVar: s.p + 565840, workspace: s.ws, pool: pool)
+                runningMean: s.p + 565712, runningVar: s.p + 565840,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(149), scale: s.tensor(153), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(217)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]
@@ -5239,19 +5304,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328, reduceBias: s.p + 701904,
             activation: .silu, expandWeights: s.p + 701936, expandBias: s.p + 726512, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 15 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 768, outChannels: 128, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(230)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 727280, outChannels: 128, inChannels: 768, into: s.f + 3072)
         s.profiler?.stop(231)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(164), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1731072, savedInvStd: s.f + 1731200,
-                runningMean: s.p + 825840, runningVar: s.p + 825968, workspace: s.ws, pool: pool)
+                runningMean: s.p + 825840, runningVar: s.p + 825968,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(159), scale: s.tensor(163), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(232)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
@@ -5370,19 +5438,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456, reduceBias: s.p + 962032,
             activation: .silu, expandWeights: s.p + 962064, expandBias: s.p + 986640, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 16 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 768, outChannels: 128, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(247)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 987408, outChannels: 128, inChannels: 768, into: s.f + 3072)
         s.profiler?.stop(248)
-        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(176), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1748224, savedInvStd: s.f + 1748352,
-                runningMean: s.p + 1085968, runningVar: s.p + 1086096, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1085968, runningVar: s.p + 1086096,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(171), scale: s.tensor(175), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(249)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
@@ -5501,19 +5572,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584, reduceBias: s.p + 1222160,
             activation: .silu, expandWeights: s.p + 1222192, expandBias: s.p + 1246768, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 17 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 768, outChannels: 128, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(264)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1247536, outChannels: 128, inChannels: 768, into: s.f + 3072)
         s.profiler?.stop(265)
-        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(188), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1765376, savedInvStd: s.f + 1765504,
-                runningMean: s.p + 1346096, runningVar: s.p + 1346224, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1346096, runningVar: s.p + 1346224,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(183), scale: s.tensor(187), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(266)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
@@ -5632,19 +5706,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712, reduceBias: s.p + 1482288,
             activation: .silu, expandWeights: s.p + 1482320, expandBias: s.p + 1506896, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 18 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 768, outChannels: 128, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(281)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1507664, outChannels: 128, inChannels: 768, into: s.f + 3072)
         s.profiler?.stop(282)
-        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(200), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1782528, savedInvStd: s.f + 1782656,
-                runningMean: s.p + 1606224, runningVar: s.p + 1606352, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1606224, runningVar: s.p + 1606352,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(195), scale: s.tensor(199), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(283)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
@@ -5763,19 +5840,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840, reduceBias: s.p + 1742416,
             activation: .silu, expandWeights: s.p + 1742448, expandBias: s.p + 1767024, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 19 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 768, outChannels: 128, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(298)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1767792, outChannels: 128, inChannels: 768, into: s.f + 3072)
         s.profiler?.stop(299)
-        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(212), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1799680, savedInvStd: s.f + 1799808,
-                runningMean: s.p + 1866352, runningVar: s.p + 1866480, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1866352, runningVar: s.p + 1866480,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(207), scale: s.tensor(211), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(300)
         }
         // features.4.5.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
@@ -5894,19 +5974,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968, reduceBias: s.p + 2002544,
             activation: .silu, expandWeights: s.p + 2002576, expandBias: s.p + 2027152, savedPooled: s.tensor(221),
             savedHidden: s.tensor(222), savedScale: s.tensor(223), meansTaken: s.options.frozenBlocks <= 20,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 20 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 768, outChannels: 128, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(315)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2027920, outChannels: 128, inChannels: 768, into: s.f + 3072)
         s.profiler?.stop(316)
-        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(220), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(224), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1816832, savedInvStd: s.f + 1816960,
-                runningMean: s.p + 2126480, runningVar: s.p + 2126608, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2126480, runningVar: s.p + 2126608,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(219), scale: s.tensor(223), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(317)
         }
         // features.4.6.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
@@ -6025,19 +6108,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384, reduceBias: s.p + 2274960,
             activation: .silu, expandWeights: s.p + 2274992, expandBias: s.p + 2299568, savedPooled: s.tensor(233),
             savedHidden: s.tensor(234), savedScale: s.tensor(235), meansTaken: s.options.frozenBlocks <= 21,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 21 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 768, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(332)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [768][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2300336, outChannels: 176, inChannels: 768, into: s.f + 3072)
         s.profiler?.stop(333)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 176]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(232), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(236), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1858560, savedInvStd: s.f + 1858736,
-                runningMean: s.p + 2435856, runningVar: s.p + 2436032, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2435856, runningVar: s.p + 2436032,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(231), scale: s.tensor(235), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(334)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]
@@ -6143,19 +6229,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912, reduceBias: s.p + 2703376,
             activation: .silu, expandWeights: s.p + 2703424, expandBias: s.p + 2749888, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 22 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(347)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2750944, outChannels: 176, inChannels: 1056, into: s.f + 3072)
         s.profiler?.stop(348)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(246), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1915936, savedInvStd: s.f + 1916112,
-                runningMean: s.p + 2937152, runningVar: s.p + 2937328, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2937152, runningVar: s.p + 2937328,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(241), scale: s.tensor(245), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(349)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
@@ -6274,19 +6363,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208, reduceBias: s.p + 3204672,
             activation: .silu, expandWeights: s.p + 3204720, expandBias: s.p + 3251184, savedPooled: s.tensor(255),
             savedHidden: s.tensor(256), savedScale: s.tensor(257), meansTaken: s.options.frozenBlocks <= 23,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 23 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(364)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3252240, outChannels: 176, inChannels: 1056, into: s.f + 3072)
         s.profiler?.stop(365)
-        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(254), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(258), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1973312, savedInvStd: s.f + 1973488,
-                runningMean: s.p + 3438448, runningVar: s.p + 3438624, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3438448, runningVar: s.p + 3438624,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(253), scale: s.tensor(257), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(366)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
@@ -6405,19 +6497,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504, reduceBias: s.p + 3705968,
             activation: .silu, expandWeights: s.p + 3706016, expandBias: s.p + 3752480, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), meansTaken: s.options.frozenBlocks <= 24,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 24 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(381)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3753536, outChannels: 176, inChannels: 1056, into: s.f + 3072)
         s.profiler?.stop(382)
-        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(270), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2030688, savedInvStd: s.f + 2030864,
-                runningMean: s.p + 3939744, runningVar: s.p + 3939920, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3939744, runningVar: s.p + 3939920,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(265), scale: s.tensor(269), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(383)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
@@ -6536,19 +6631,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800, reduceBias: s.p + 4207264,
             activation: .silu, expandWeights: s.p + 4207312, expandBias: s.p + 4253776, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 25 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(398)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4254832, outChannels: 176, inChannels: 1056, into: s.f + 3072)
         s.profiler?.stop(399)
-        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(282), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2088064, savedInvStd: s.f + 2088240,
-                runningMean: s.p + 4441040, runningVar: s.p + 4441216, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4441040, runningVar: s.p + 4441216,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(277), scale: s.tensor(281), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(400)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
@@ -6667,19 +6765,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096, reduceBias: s.p + 4708560,
             activation: .silu, expandWeights: s.p + 4708608, expandBias: s.p + 4755072, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), meansTaken: s.options.frozenBlocks <= 26,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 26 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(415)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4756128, outChannels: 176, inChannels: 1056, into: s.f + 3072)
         s.profiler?.stop(416)
-        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(294), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2145440, savedInvStd: s.f + 2145616,
-                runningMean: s.p + 4942336, runningVar: s.p + 4942512, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4942336, runningVar: s.p + 4942512,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(289), scale: s.tensor(293), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(417)
         }
         // features.5.5.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
@@ -6798,19 +6899,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392, reduceBias: s.p + 5209856,
             activation: .silu, expandWeights: s.p + 5209904, expandBias: s.p + 5256368, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), meansTaken: s.options.frozenBlocks <= 27,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 27 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(432)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5257424, outChannels: 176, inChannels: 1056, into: s.f + 3072)
         s.profiler?.stop(433)
-        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(306), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2202816, savedInvStd: s.f + 2202992,
-                runningMean: s.p + 5443632, runningVar: s.p + 5443808, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5443632, runningVar: s.p + 5443808,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(301), scale: s.tensor(305), imagePixels: 841),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(434)
         }
         // features.5.6.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
@@ -6929,19 +7033,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688, reduceBias: s.p + 5711152,
             activation: .silu, expandWeights: s.p + 5711200, expandBias: s.p + 5757664, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), meansTaken: s.options.frozenBlocks <= 28,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 28 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 1056, outChannels: 304, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(449)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1056][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5758720, outChannels: 304, inChannels: 1056, into: s.f + 3072)
         s.profiler?.stop(450)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1056] -> [n, 15, 15, 304]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1056] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 225 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(318), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2260192, savedInvStd: s.f + 2260496,
-                runningMean: s.p + 6080352, runningVar: s.p + 6080656, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6080352, runningVar: s.p + 6080656,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(313), scale: s.tensor(317), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(451)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]
@@ -7047,19 +7154,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648, reduceBias: s.p + 6834272,
             activation: .silu, expandWeights: s.p + 6834352, expandBias: s.p + 6972976, savedPooled: s.tensor(325),
             savedHidden: s.tensor(326), savedScale: s.tensor(327), meansTaken: s.options.frozenBlocks <= 29,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 29 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 1824, outChannels: 304, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(464)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6974800, outChannels: 304, inChannels: 1824, into: s.f + 3072)
         s.profiler?.stop(465)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(324), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(328), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2359296, savedInvStd: s.f + 2359600,
-                runningMean: s.p + 7529904, runningVar: s.p + 7530208, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7529904, runningVar: s.p + 7530208,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(323), scale: s.tensor(327), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(466)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
@@ -7178,19 +7288,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200, reduceBias: s.p + 8283824,
             activation: .silu, expandWeights: s.p + 8283904, expandBias: s.p + 8422528, savedPooled: s.tensor(337),
             savedHidden: s.tensor(338), savedScale: s.tensor(339), meansTaken: s.options.frozenBlocks <= 30,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 30 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 1824, outChannels: 304, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(481)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8424352, outChannels: 304, inChannels: 1824, into: s.f + 3072)
         s.profiler?.stop(482)
-        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(336), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(340), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2458400, savedInvStd: s.f + 2458704,
-                runningMean: s.p + 8979456, runningVar: s.p + 8979760, workspace: s.ws, pool: pool)
+                runningMean: s.p + 8979456, runningVar: s.p + 8979760,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(335), scale: s.tensor(339), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(483)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
@@ -7309,19 +7422,22 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752, reduceBias: s.p + 9733376,
             activation: .silu, expandWeights: s.p + 9733456, expandBias: s.p + 9872080, savedPooled: s.tensor(349),
             savedHidden: s.tensor(350), savedScale: s.tensor(351), meansTaken: s.options.frozenBlocks <= 31,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 31 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 1824, outChannels: 304, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(498)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9873904, outChannels: 304, inChannels: 1824, into: s.f + 3072)
         s.profiler?.stop(499)
-        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(348), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(352), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2557504, savedInvStd: s.f + 2557808,
-                runningMean: s.p + 10429008, runningVar: s.p + 10429312, workspace: s.ws, pool: pool)
+                runningMean: s.p + 10429008, runningVar: s.p + 10429312,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(347), scale: s.tensor(351), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(500)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
@@ -7441,19 +7557,23 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
             reduceBias: s.p + 11182928, activation: .silu, expandWeights: s.p + 11183008, expandBias: s.p + 11321632,
             savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363),
-            meansTaken: s.options.frozenBlocks <= 32, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 32,
+            writesOutput: s.options.frozenBlocks > 32 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 1824, outChannels: 304, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(515)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11323456, outChannels: 304, inChannels: 1824, into: s.f + 3072)
         s.profiler?.stop(516)
-        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(360), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(364), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2656608, savedInvStd: s.f + 2656912,
-                runningMean: s.p + 11878560, runningVar: s.p + 11878864, workspace: s.ws, pool: pool)
+                runningMean: s.p + 11878560, runningVar: s.p + 11878864,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(359), scale: s.tensor(363), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(517)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
@@ -7573,19 +7693,23 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
             reduceBias: s.p + 12632480, activation: .silu, expandWeights: s.p + 12632560, expandBias: s.p + 12771184,
             savedPooled: s.tensor(373), savedHidden: s.tensor(374), savedScale: s.tensor(375),
-            meansTaken: s.options.frozenBlocks <= 33, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 33,
+            writesOutput: s.options.frozenBlocks > 33 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 1824, outChannels: 304, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(532)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12773008, outChannels: 304, inChannels: 1824, into: s.f + 3072)
         s.profiler?.stop(533)
-        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(372), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(376), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2755712, savedInvStd: s.f + 2756016,
-                runningMean: s.p + 13328112, runningVar: s.p + 13328416, workspace: s.ws, pool: pool)
+                runningMean: s.p + 13328112, runningVar: s.p + 13328416,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(371), scale: s.tensor(375), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(534)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
@@ -7705,19 +7829,23 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
             reduceBias: s.p + 14082032, activation: .silu, expandWeights: s.p + 14082112, expandBias: s.p + 14220736,
             savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387),
-            meansTaken: s.options.frozenBlocks <= 34, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 34,
+            writesOutput: s.options.frozenBlocks > 34 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 1824, outChannels: 304, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(549)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 14222560, outChannels: 304, inChannels: 1824, into: s.f + 3072)
         s.profiler?.stop(550)
-        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(384), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(388), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2854816, savedInvStd: s.f + 2855120,
-                runningMean: s.p + 14777664, runningVar: s.p + 14777968, workspace: s.ws, pool: pool)
+                runningMean: s.p + 14777664, runningVar: s.p + 14777968,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(383), scale: s.tensor(387), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(551)
         }
         // features.6.6.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
@@ -7837,19 +7965,23 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
             reduceBias: s.p + 15531584, activation: .silu, expandWeights: s.p + 15531664, expandBias: s.p + 15670288,
             savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399),
-            meansTaken: s.options.frozenBlocks <= 35, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 35,
+            writesOutput: s.options.frozenBlocks > 35 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 1824, outChannels: 304, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(566)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15672112, outChannels: 304, inChannels: 1824, into: s.f + 3072)
         s.profiler?.stop(567)
-        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(396), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(400), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2953920, savedInvStd: s.f + 2954224,
-                runningMean: s.p + 16227216, runningVar: s.p + 16227520, workspace: s.ws, pool: pool)
+                runningMean: s.p + 16227216, runningVar: s.p + 16227520,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(395), scale: s.tensor(399), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(568)
         }
         // features.6.7.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
@@ -7969,19 +8101,23 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
             reduceBias: s.p + 16981136, activation: .silu, expandWeights: s.p + 16981216, expandBias: s.p + 17119840,
             savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411),
-            meansTaken: s.options.frozenBlocks <= 36, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 36,
+            writesOutput: s.options.frozenBlocks > 36 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 1824, outChannels: 304, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(583)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17121664, outChannels: 304, inChannels: 1824, into: s.f + 3072)
         s.profiler?.stop(584)
-        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(408), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(412), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3053024, savedInvStd: s.f + 3053328,
-                runningMean: s.p + 17676768, runningVar: s.p + 17677072, workspace: s.ws, pool: pool)
+                runningMean: s.p + 17676768, runningVar: s.p + 17677072,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(407), scale: s.tensor(411), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(585)
         }
         // features.6.8.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
@@ -8101,19 +8237,23 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
             reduceBias: s.p + 18401504, activation: .silu, expandWeights: s.p + 18401584, expandBias: s.p + 18540208,
             savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423),
-            meansTaken: s.options.frozenBlocks <= 37, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 37,
+            writesOutput: s.options.frozenBlocks > 37 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 1824, outChannels: 512, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(600)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1824][512]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 18542032, outChannels: 512, inChannels: 1824, into: s.f + 3072)
         s.profiler?.stop(601)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 512]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 512], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(420), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(424), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3093760, savedInvStd: s.f + 3094272,
-                runningMean: s.p + 19476944, runningVar: s.p + 19477456, workspace: s.ws, pool: pool)
+                runningMean: s.p + 19476944, runningVar: s.p + 19477456,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(419), scale: s.tensor(423), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(602)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]
@@ -8220,19 +8360,23 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
             reduceBias: s.p + 21496272, activation: .silu, expandWeights: s.p + 21496400, expandBias: s.p + 21889616,
             savedPooled: s.tensor(431), savedHidden: s.tensor(432), savedScale: s.tensor(433),
-            meansTaken: s.options.frozenBlocks <= 38, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 38,
+            writesOutput: s.options.frozenBlocks > 38 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 3072, outChannels: 512, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(615)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [3072][512]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21892688, outChannels: 512, inChannels: 3072, into: s.f + 3072)
         s.profiler?.stop(616)
-        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(430), pixels: 225 &* s.n, inChannels: 3072,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(434), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3162368, savedInvStd: s.f + 3162880,
-                runningMean: s.p + 23466576, runningVar: s.p + 23467088, workspace: s.ws, pool: pool)
+                runningMean: s.p + 23466576, runningVar: s.p + 23467088,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(429), scale: s.tensor(433), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(617)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
@@ -8352,19 +8496,23 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
             reduceBias: s.p + 25485904, activation: .silu, expandWeights: s.p + 25486032, expandBias: s.p + 25879248,
             savedPooled: s.tensor(443), savedHidden: s.tensor(444), savedScale: s.tensor(445),
-            meansTaken: s.options.frozenBlocks <= 39, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 39,
+            writesOutput: s.options.frozenBlocks > 39 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n,
+            inChannels: 3072, outChannels: 512, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(632)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [3072][512]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 25882320, outChannels: 512, inChannels: 3072, into: s.f + 3072)
         s.profiler?.stop(633)
-        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]
+        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(442), pixels: 225 &* s.n, inChannels: 3072,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(446), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3230976, savedInvStd: s.f + 3231488,
-                runningMean: s.p + 27456208, runningVar: s.p + 27456720, workspace: s.ws, pool: pool)
+                runningMean: s.p + 27456208, runningVar: s.p + 27456720,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(441), scale: s.tensor(445), imagePixels: 225),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(634)
         }
         // features.7.2.block.3 frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
@@ -8546,18 +8694,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(658)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(464), savedScale: s.tensor(445), batch: s.n,
                 pixels: 225, channels: 3072, output: s.tensor(463), pool: pool)
             s.profiler?.stop(659)
         }
-        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
+        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(461), preActivation: s.tensor(446),
             gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 3230976, savedInvStd: s.f + 3231488,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(463), weights: s.p + 25882320,
-            pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(462),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(463),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(464), scale: s.tensor(445), imagePixels: 225),
+            weights: s.p + 25882320, pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(462),
             gradWeights: s.g + 25882320, workspace: s.ws, pool: pool)
         s.profiler?.stop(660)
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 3072]
@@ -8656,18 +8805,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(673)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(471), savedScale: s.tensor(433), batch: s.n,
                 pixels: 225, channels: 3072, output: s.tensor(470), pool: pool)
             s.profiler?.stop(674)
         }
-        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(468), preActivation: s.tensor(434),
             gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3162368, savedInvStd: s.f + 3162880,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(470), weights: s.p + 21892688,
-            pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(469),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(470),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(471), scale: s.tensor(433), imagePixels: 225),
+            weights: s.p + 21892688, pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(469),
             gradWeights: s.g + 21892688, workspace: s.ws, pool: pool)
         s.profiler?.stop(675)
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 3072]
@@ -8760,18 +8910,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(687)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(477), savedScale: s.tensor(423), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(476), pool: pool)
             s.profiler?.stop(688)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(474), preActivation: s.tensor(424),
             gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3093760, savedInvStd: s.f + 3094272,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(476), weights: s.p + 18542032,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, gradInput: s.tensor(475),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(476),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(477), scale: s.tensor(423), imagePixels: 225),
+            weights: s.p + 18542032, pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, gradInput: s.tensor(475),
             gradWeights: s.g + 18542032, workspace: s.ws, pool: pool)
         s.profiler?.stop(689)
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
@@ -8866,18 +9017,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(701)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(484), savedScale: s.tensor(411), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(483), pool: pool)
             s.profiler?.stop(702)
         }
-        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(481), preActivation: s.tensor(412),
             gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3053024, savedInvStd: s.f + 3053328,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(483), weights: s.p + 17121664,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(482),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(483),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(484), scale: s.tensor(411), imagePixels: 225),
+            weights: s.p + 17121664, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(482),
             gradWeights: s.g + 17121664, workspace: s.ws, pool: pool)
         s.profiler?.stop(703)
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
@@ -8976,18 +9128,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(716)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(491), savedScale: s.tensor(399), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(490), pool: pool)
             s.profiler?.stop(717)
         }
-        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(488), preActivation: s.tensor(400),
             gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2953920, savedInvStd: s.f + 2954224,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(490), weights: s.p + 15672112,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(489),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(490),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(491), scale: s.tensor(399), imagePixels: 225),
+            weights: s.p + 15672112, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(489),
             gradWeights: s.g + 15672112, workspace: s.ws, pool: pool)
         s.profiler?.stop(718)
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
@@ -9086,18 +9239,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(731)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(498), savedScale: s.tensor(387), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(497), pool: pool)
             s.profiler?.stop(732)
         }
-        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(495), preActivation: s.tensor(388),
             gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2854816, savedInvStd: s.f + 2855120,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(497), weights: s.p + 14222560,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(496),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(497),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(498), scale: s.tensor(387), imagePixels: 225),
+            weights: s.p + 14222560, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(496),
             gradWeights: s.g + 14222560, workspace: s.ws, pool: pool)
         s.profiler?.stop(733)
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
@@ -9196,18 +9350,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(746)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(505), savedScale: s.tensor(375), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(504), pool: pool)
             s.profiler?.stop(747)
         }
-        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(502), preActivation: s.tensor(376),
             gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2755712, savedInvStd: s.f + 2756016,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(504), weights: s.p + 12773008,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(503),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(504),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(505), scale: s.tensor(375), imagePixels: 225),
+            weights: s.p + 12773008, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(503),
             gradWeights: s.g + 12773008, workspace: s.ws, pool: pool)
         s.profiler?.stop(748)
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
@@ -9306,18 +9461,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(761)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(512), savedScale: s.tensor(363), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(511), pool: pool)
             s.profiler?.stop(762)
         }
-        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(509), preActivation: s.tensor(364),
             gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2656608, savedInvStd: s.f + 2656912,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(511), weights: s.p + 11323456,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(510),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(511),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(512), scale: s.tensor(363), imagePixels: 225),
+            weights: s.p + 11323456, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(510),
             gradWeights: s.g + 11323456, workspace: s.ws, pool: pool)
         s.profiler?.stop(763)
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
@@ -9416,18 +9572,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(776)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(519), savedScale: s.tensor(351), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(518), pool: pool)
             s.profiler?.stop(777)
         }
-        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(516), preActivation: s.tensor(352),
             gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2557504, savedInvStd: s.f + 2557808,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(518), weights: s.p + 9873904,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(517),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(518),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(519), scale: s.tensor(351), imagePixels: 225),
+            weights: s.p + 9873904, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(517),
             gradWeights: s.g + 9873904, workspace: s.ws, pool: pool)
         s.profiler?.stop(778)
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
@@ -9526,18 +9683,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(791)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(526), savedScale: s.tensor(339), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(525), pool: pool)
             s.profiler?.stop(792)
         }
-        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(523), preActivation: s.tensor(340),
             gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2458400, savedInvStd: s.f + 2458704,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(525), weights: s.p + 8424352,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(524),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(525),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(526), scale: s.tensor(339), imagePixels: 225),
+            weights: s.p + 8424352, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(524),
             gradWeights: s.g + 8424352, workspace: s.ws, pool: pool)
         s.profiler?.stop(793)
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
@@ -9636,18 +9794,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(806)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(533), savedScale: s.tensor(327), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(532), pool: pool)
             s.profiler?.stop(807)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(530), preActivation: s.tensor(328),
             gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2359296, savedInvStd: s.f + 2359600,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(532), weights: s.p + 6974800,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(531),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(532),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(533), scale: s.tensor(327), imagePixels: 225),
+            weights: s.p + 6974800, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(531),
             gradWeights: s.g + 6974800, workspace: s.ws, pool: pool)
         s.profiler?.stop(808)
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
@@ -9740,18 +9899,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(820)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(539), savedScale: s.tensor(317), batch: s.n,
                 pixels: 225, channels: 1056, output: s.tensor(538), pool: pool)
             s.profiler?.stop(821)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(536), preActivation: s.tensor(318),
             gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2260192, savedInvStd: s.f + 2260496,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(538), weights: s.p + 5758720,
-            pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, gradInput: s.tensor(537),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(538),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(539), scale: s.tensor(317), imagePixels: 225),
+            weights: s.p + 5758720, pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, gradInput: s.tensor(537),
             gradWeights: s.g + 5758720, workspace: s.ws, pool: pool)
         s.profiler?.stop(822)
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1056]
@@ -9846,18 +10006,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(834)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(546), savedScale: s.tensor(305), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(545), pool: pool)
             s.profiler?.stop(835)
         }
-        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(543), preActivation: s.tensor(306),
             gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2202816, savedInvStd: s.f + 2202992,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(545), weights: s.p + 5257424,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(544),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(545),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(546), scale: s.tensor(305), imagePixels: 841),
+            weights: s.p + 5257424, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(544),
             gradWeights: s.g + 5257424, workspace: s.ws, pool: pool)
         s.profiler?.stop(836)
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
@@ -9956,18 +10117,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(849)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(553), savedScale: s.tensor(293), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(552), pool: pool)
             s.profiler?.stop(850)
         }
-        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(550), preActivation: s.tensor(294),
             gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2145440, savedInvStd: s.f + 2145616,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(552), weights: s.p + 4756128,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(551),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(552),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(553), scale: s.tensor(293), imagePixels: 841),
+            weights: s.p + 4756128, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(551),
             gradWeights: s.g + 4756128, workspace: s.ws, pool: pool)
         s.profiler?.stop(851)
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
@@ -10066,18 +10228,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(864)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(560), savedScale: s.tensor(281), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(559), pool: pool)
             s.profiler?.stop(865)
         }
-        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(557), preActivation: s.tensor(282),
             gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2088064, savedInvStd: s.f + 2088240,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(559), weights: s.p + 4254832,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(558),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(559),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(560), scale: s.tensor(281), imagePixels: 841),
+            weights: s.p + 4254832, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(558),
             gradWeights: s.g + 4254832, workspace: s.ws, pool: pool)
         s.profiler?.stop(866)
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
@@ -10176,18 +10339,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(879)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(567), savedScale: s.tensor(269), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(566), pool: pool)
             s.profiler?.stop(880)
         }
-        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(564), preActivation: s.tensor(270),
             gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2030688, savedInvStd: s.f + 2030864,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(566), weights: s.p + 3753536,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(565),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(566),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(567), scale: s.tensor(269), imagePixels: 841),
+            weights: s.p + 3753536, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(565),
             gradWeights: s.g + 3753536, workspace: s.ws, pool: pool)
         s.profiler?.stop(881)
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
@@ -10286,18 +10450,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(894)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(574), savedScale: s.tensor(257), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(573), pool: pool)
             s.profiler?.stop(895)
         }
-        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(571), preActivation: s.tensor(258),
             gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1973312, savedInvStd: s.f + 1973488,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(573), weights: s.p + 3252240,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(572),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(573),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(574), scale: s.tensor(257), imagePixels: 841),
+            weights: s.p + 3252240, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(572),
             gradWeights: s.g + 3252240, workspace: s.ws, pool: pool)
         s.profiler?.stop(896)
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
@@ -10396,18 +10561,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(909)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(581), savedScale: s.tensor(245), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(580), pool: pool)
             s.profiler?.stop(910)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(578), preActivation: s.tensor(246),
             gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1915936, savedInvStd: s.f + 1916112,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(580), weights: s.p + 2750944,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(579),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(580),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(581), scale: s.tensor(245), imagePixels: 841),
+            weights: s.p + 2750944, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(579),
             gradWeights: s.g + 2750944, workspace: s.ws, pool: pool)
         s.profiler?.stop(911)
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
@@ -10500,18 +10666,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(923)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 768, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(587), savedScale: s.tensor(235), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(586), pool: pool)
             s.profiler?.stop(924)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(584), preActivation: s.tensor(236),
             gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1858560, savedInvStd: s.f + 1858736,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(586), weights: s.p + 2300336,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 176, gradInput: s.tensor(585),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(586),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(587), scale: s.tensor(235), imagePixels: 841),
+            weights: s.p + 2300336, pixels: 841 &* s.n, inChannels: 768, outChannels: 176, gradInput: s.tensor(585),
             gradWeights: s.g + 2300336, workspace: s.ws, pool: pool)
         s.profiler?.stop(925)
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
@@ -10606,18 +10773,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(937)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 768, outChannels: 128, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(594), savedScale: s.tensor(223), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(593), pool: pool)
             s.profiler?.stop(938)
         }
-        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(591), preActivation: s.tensor(224),
             gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1816832, savedInvStd: s.f + 1816960,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(593), weights: s.p + 2027920,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(592),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(593),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(594), scale: s.tensor(223), imagePixels: 841),
+            weights: s.p + 2027920, pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(592),
             gradWeights: s.g + 2027920, workspace: s.ws, pool: pool)
         s.profiler?.stop(939)
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
@@ -10716,18 +10884,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(952)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 768, outChannels: 128, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(601), savedScale: s.tensor(211), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(600), pool: pool)
             s.profiler?.stop(953)
         }
-        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(598), preActivation: s.tensor(212),
             gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1799680, savedInvStd: s.f + 1799808,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(600), weights: s.p + 1767792,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(599),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(600),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(601), scale: s.tensor(211), imagePixels: 841),
+            weights: s.p + 1767792, pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(599),
             gradWeights: s.g + 1767792, workspace: s.ws, pool: pool)
         s.profiler?.stop(954)
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
@@ -10826,18 +10995,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(967)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 768, outChannels: 128, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(608), savedScale: s.tensor(199), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(607), pool: pool)
             s.profiler?.stop(968)
         }
-        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(605), preActivation: s.tensor(200),
             gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1782528, savedInvStd: s.f + 1782656,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(607), weights: s.p + 1507664,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(606),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(607),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(608), scale: s.tensor(199), imagePixels: 841),
+            weights: s.p + 1507664, pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(606),
             gradWeights: s.g + 1507664, workspace: s.ws, pool: pool)
         s.profiler?.stop(969)
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
@@ -10936,18 +11106,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(982)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 768, outChannels: 128, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(615), savedScale: s.tensor(187), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(614), pool: pool)
             s.profiler?.stop(983)
         }
-        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(612), preActivation: s.tensor(188),
             gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1765376, savedInvStd: s.f + 1765504,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(614), weights: s.p + 1247536,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(613),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(614),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(615), scale: s.tensor(187), imagePixels: 841),
+            weights: s.p + 1247536, pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(613),
             gradWeights: s.g + 1247536, workspace: s.ws, pool: pool)
         s.profiler?.stop(984)
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
@@ -11046,19 +11217,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(997)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 768, outChannels: 128, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(622), savedScale: s.tensor(175), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(621), pool: pool)
             s.profiler?.stop(998)
         }
-        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(619), preActivation: s.tensor(176),
             gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1748224, savedInvStd: s.f + 1748352,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(621), weights: s.p + 987408,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(620), gradWeights: s.g + 987408,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(621),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(622), scale: s.tensor(175), imagePixels: 841),
+            weights: s.p + 987408, pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(620),
+            gradWeights: s.g + 987408, workspace: s.ws, pool: pool)
         s.profiler?.stop(999)
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
@@ -11156,19 +11328,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1012)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 768, outChannels: 128, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(629), savedScale: s.tensor(163), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(628), pool: pool)
             s.profiler?.stop(1013)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(626), preActivation: s.tensor(164),
             gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1731072, savedInvStd: s.f + 1731200,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(628), weights: s.p + 727280,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(627), gradWeights: s.g + 727280,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(628),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(629), scale: s.tensor(163), imagePixels: 841),
+            weights: s.p + 727280, pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(627),
+            gradWeights: s.g + 727280, workspace: s.ws, pool: pool)
         s.profiler?.stop(1014)
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
@@ -11260,19 +11433,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1026)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 841 &* s.n, inChannels: 384, outChannels: 128, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(635), savedScale: s.tensor(153), batch: s.n,
                 pixels: 841, channels: 384, output: s.tensor(634), pool: pool)
             s.profiler?.stop(1027)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(632), preActivation: s.tensor(154),
             gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1713920, savedInvStd: s.f + 1714048,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(634), weights: s.p + 516304,
-            pixels: 841 &* s.n, inChannels: 384, outChannels: 128, gradInput: s.tensor(633), gradWeights: s.g + 516304,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(634),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(635), scale: s.tensor(153), imagePixels: 841),
+            weights: s.p + 516304, pixels: 841 &* s.n, inChannels: 384, outChannels: 128, gradInput: s.tensor(633),
+            gradWeights: s.g + 516304, workspace: s.ws, pool: pool)
         s.profiler?.stop(1028)
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 384]
         s.profiler?.start()
@@ -11366,19 +11540,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1040)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(642), savedScale: s.tensor(141), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(641), pool: pool)
             s.profiler?.stop(1041)
         }
-        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(639), preActivation: s.tensor(142),
             gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1705344, savedInvStd: s.f + 1705408,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(641), weights: s.p + 447680,
-            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(640), gradWeights: s.g + 447680,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(641),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(642), scale: s.tensor(141), imagePixels: 3249),
+            weights: s.p + 447680, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(640),
+            gradWeights: s.g + 447680, workspace: s.ws, pool: pool)
         s.profiler?.stop(1042)
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
@@ -11476,19 +11651,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1055)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(649), savedScale: s.tensor(129), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(648), pool: pool)
             s.profiler?.stop(1056)
         }
-        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(646), preActivation: s.tensor(130),
             gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1684480, savedInvStd: s.f + 1684544,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(648), weights: s.p + 372912,
-            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(647), gradWeights: s.g + 372912,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(648),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(649), scale: s.tensor(129), imagePixels: 3249),
+            weights: s.p + 372912, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(647),
+            gradWeights: s.g + 372912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1057)
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
@@ -11586,19 +11762,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1070)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(656), savedScale: s.tensor(117), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(655), pool: pool)
             s.profiler?.stop(1071)
         }
-        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(653), preActivation: s.tensor(118),
             gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1663616, savedInvStd: s.f + 1663680,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(655), weights: s.p + 298144,
-            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(654), gradWeights: s.g + 298144,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(655),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(656), scale: s.tensor(117), imagePixels: 3249),
+            weights: s.p + 298144, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(654),
+            gradWeights: s.g + 298144, workspace: s.ws, pool: pool)
         s.profiler?.stop(1072)
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
@@ -11696,19 +11873,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1085)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(663), savedScale: s.tensor(105), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(662), pool: pool)
             s.profiler?.stop(1086)
         }
-        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(660), preActivation: s.tensor(106),
             gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1642752, savedInvStd: s.f + 1642816,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(662), weights: s.p + 223376,
-            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(661), gradWeights: s.g + 223376,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(662),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(663), scale: s.tensor(105), imagePixels: 3249),
+            weights: s.p + 223376, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(661),
+            gradWeights: s.g + 223376, workspace: s.ws, pool: pool)
         s.profiler?.stop(1087)
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
@@ -11800,19 +11978,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1099)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(669), savedScale: s.tensor(95), batch: s.n,
                 pixels: 3249, channels: 240, output: s.tensor(668), pool: pool)
             s.profiler?.stop(1100)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(666), preActivation: s.tensor(96),
             gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 1621888, savedInvStd: s.f + 1621952,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(668), weights: s.p + 157824,
-            pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, gradInput: s.tensor(667), gradWeights: s.g + 157824,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(668),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(669), scale: s.tensor(95), imagePixels: 3249),
+            weights: s.p + 157824, pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, gradInput: s.tensor(667),
+            gradWeights: s.g + 157824, workspace: s.ws, pool: pool)
         s.profiler?.stop(1101)
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 240]
         s.profiler?.start()
@@ -11906,18 +12085,19 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1113)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(676), savedScale: s.tensor(83), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(675), pool: pool)
             s.profiler?.stop(1114)
         }
-        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(673), preActivation: s.tensor(84),
             gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1608848, savedInvStd: s.f + 1608888,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(675), weights: s.p + 125456,
-            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(674),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(675),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(676), scale: s.tensor(83), imagePixels: 12996),
+            weights: s.p + 125456, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(674),
             gradWeights: s.g + 125456, workspace: s.ws, pool: pool)
         s.profiler?.stop(1115)
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
@@ -12016,19 +12196,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1128)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(683), savedScale: s.tensor(71), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(682), pool: pool)
             s.profiler?.stop(1129)
         }
-        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(680), preActivation: s.tensor(72),
             gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1603488, savedInvStd: s.f + 1603528,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(682), weights: s.p + 96928,
-            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(681), gradWeights: s.g + 96928,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(682),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(683), scale: s.tensor(71), imagePixels: 12996),
+            weights: s.p + 96928, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(681),
+            gradWeights: s.g + 96928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1130)
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
@@ -12124,19 +12305,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1143)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(690), savedScale: s.tensor(59), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(689), pool: pool)
             s.profiler?.stop(1144)
         }
-        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(687), preActivation: s.tensor(60),
             gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(689), weights: s.p + 68400,
-            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(688), gradWeights: s.g + 68400,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(689),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(690), scale: s.tensor(59), imagePixels: 12996),
+            weights: s.p + 68400, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(688),
+            gradWeights: s.g + 68400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1145)
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
@@ -12232,19 +12414,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1158)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(697), savedScale: s.tensor(47), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(696), pool: pool)
             s.profiler?.stop(1159)
         }
-        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(694), preActivation: s.tensor(48),
             gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(696), weights: s.p + 39872,
-            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(695), gradWeights: s.g + 39872,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(696),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(697), scale: s.tensor(47), imagePixels: 12996),
+            weights: s.p + 39872, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(695),
+            gradWeights: s.g + 39872, workspace: s.ws, pool: pool)
         s.profiler?.stop(1160)
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
@@ -12334,19 +12517,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1172)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(703), savedScale: s.tensor(37), batch: s.n,
                 pixels: 12996, channels: 144, output: s.tensor(702), pool: pool)
             s.profiler?.stop(1173)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(700), preActivation: s.tensor(38),
             gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(702), weights: s.p + 15184,
-            pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(701), gradWeights: s.g + 15184,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(702),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(703), scale: s.tensor(37), imagePixels: 12996),
+            weights: s.p + 15184, pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(701),
+            gradWeights: s.g + 15184, workspace: s.ws, pool: pool)
         s.profiler?.stop(1174)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 144]
         s.profiler?.start()
@@ -12437,19 +12621,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1186)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(710), savedScale: s.tensor(25), batch: s.n,
                 pixels: 51984, channels: 24, output: s.tensor(709), pool: pool)
             s.profiler?.stop(1187)
         }
-        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
+        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(707), preActivation: s.tensor(26),
             gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(709), weights: s.p + 6688,
-            pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(708), gradWeights: s.g + 6688,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(709),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(710), scale: s.tensor(25), imagePixels: 51984),
+            weights: s.p + 6688, pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(708),
+            gradWeights: s.g + 6688, workspace: s.ws, pool: pool)
         s.profiler?.stop(1188)
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 24]
         s.profiler?.start()
@@ -12514,19 +12699,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1197)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(715), savedScale: s.tensor(15), batch: s.n,
                 pixels: 51984, channels: 24, output: s.tensor(714), pool: pool)
             s.profiler?.stop(1198)
         }
-        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(712), preActivation: s.tensor(16),
             gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(714), weights: s.p + 5296,
-            pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(713), gradWeights: s.g + 5296,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(714),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(715), scale: s.tensor(15), imagePixels: 51984),
+            weights: s.p + 5296, pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(713),
+            gradWeights: s.g + 5296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1199)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 24]
         s.profiler?.start()
@@ -12585,19 +12771,20 @@ public final class EfficientNetB5Training: TrainableModel {
             s.profiler?.stop(1207)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(719), savedScale: s.tensor(7), batch: s.n,
                 pixels: 51984, channels: 48, output: s.tensor(718), pool: pool)
             s.profiler?.stop(1208)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(716), preActivation: s.tensor(8),
             gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(718), weights: s.p + 3328,
-            pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(717), gradWeights: s.g + 3328,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(718),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(719), scale: s.tensor(7), imagePixels: 51984),
+            weights: s.p + 3328, pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(717),
+            gradWeights: s.g + 3328, workspace: s.ws, pool: pool)
         s.profiler?.stop(1209)
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 48]
         s.profiler?.start()
@@ -13416,7 +13603,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][24]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 59885568,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 48] -> [n, 228, 228, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 48] -> [n, 228, 228, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 59885568,
               "frozen: project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -13436,7 +13623,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 29942784,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 29942784,
               "frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -13460,7 +13647,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [24][24]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 29942784,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 29942784,
               "frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]"),
         .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -13494,7 +13681,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 74856960,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 144] -> [n, 114, 114, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 144] -> [n, 114, 114, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 74856960,
               "frozen: project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13524,7 +13711,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13558,7 +13745,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13592,7 +13779,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13626,7 +13813,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]"),
         .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13660,7 +13847,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][64]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 49904640,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 240] -> [n, 57, 57, 64]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 240] -> [n, 57, 57, 64], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 49904640,
               "frozen: project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13690,7 +13877,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13724,7 +13911,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13758,7 +13945,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13792,7 +13979,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][64]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 79847424,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64], scaling its input by the SE's s where it runs banded"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 79847424,
               "frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]"),
         .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13826,7 +14013,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [384][128]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 41336832,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 384] -> [n, 29, 29, 128]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 384] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 41336832,
               "frozen: project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13856,7 +14043,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13890,7 +14077,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13924,7 +14111,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13958,7 +14145,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -13992,7 +14179,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14026,7 +14213,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][128]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 82673664,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 82673664,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]"),
         .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14060,7 +14247,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [768][176]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 113676288,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 113676288,
               "frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14090,7 +14277,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14124,7 +14311,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14158,7 +14345,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14192,7 +14379,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14226,7 +14413,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14260,7 +14447,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 156304896,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 156304896,
               "frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]"),
         .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14294,7 +14481,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][304]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 72230400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1056] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 72230400,
               "frozen: project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14324,7 +14511,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14358,7 +14545,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14392,7 +14579,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14426,7 +14613,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14460,7 +14647,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14494,7 +14681,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14528,7 +14715,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14562,7 +14749,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][304]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124761600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 124761600,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]"),
         .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14596,7 +14783,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1824][512]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 210124800,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 512], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 210124800,
               "frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14626,7 +14813,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3072][512]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 353894400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 353894400,
               "frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14660,7 +14847,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3072][512]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 353894400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512], scaling its input by the SE's s where it runs banded"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 353894400,
               "frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]"),
         .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -14712,7 +14899,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 707788800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512], scaling its input by the SE's s where it runs banded"),
         .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1572864,
               "squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 3072]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14742,7 +14929,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 707788800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1572864,
               "squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 3072]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14770,7 +14957,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 420249600,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14798,7 +14985,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14828,7 +15015,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14858,7 +15045,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14888,7 +15075,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14918,7 +15105,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14948,7 +15135,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14978,7 +15165,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15008,7 +15195,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
               "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15036,7 +15223,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 144460800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1056]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15064,7 +15251,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15094,7 +15281,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15124,7 +15311,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15154,7 +15341,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15184,7 +15371,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15214,7 +15401,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15242,7 +15429,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 227352576,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15270,7 +15457,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15300,7 +15487,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15330,7 +15517,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15360,7 +15547,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15390,7 +15577,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15420,7 +15607,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
               "squeeze-excitation 768 -> 32 -> 768 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15448,7 +15635,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 82673664,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 384]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15476,7 +15663,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64], scaling its input by the SE's s where it runs banded"),
         .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15506,7 +15693,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15536,7 +15723,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15566,7 +15753,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
               "squeeze-excitation 384 -> 16 -> 384 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15594,7 +15781,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 99809280,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 240]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15622,7 +15809,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15652,7 +15839,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15682,7 +15869,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15712,7 +15899,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15740,7 +15927,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 149713920,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15768,7 +15955,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 59885568,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
               "squeeze-excitation 24 -> 6 -> 24 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 24]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -15790,7 +15977,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 59885568,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
               "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -15810,7 +15997,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 119771136,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2304,
               "squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 48]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -3829,6 +3829,20 @@ public final class EfficientNetB6Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 56, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 56, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 192, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 240, outChannels: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 432, outChannels: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 432, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 864, outChannels: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 864, outChannels: 200, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1200, outChannels: 200, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1200, outChannels: 344, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2064, outChannels: 344, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2064, outChannels: 576, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 3456, outChannels: 576, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 17, width: 17, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, threads: pool.threadCount))
@@ -4043,19 +4057,23 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544, reduceBias: s.p + 3328,
             activation: .silu, expandWeights: s.p + 3344, expandBias: s.p + 4128, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 69696 &* s.n,
+            inChannels: 56, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [56][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4192, outChannels: 32, inChannels: 56, into: s.f + 3456)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 56] -> [n, 264, 264, 32]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 56] -> [n, 264, 264, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 69696 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(8), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288,
-                runningMean: s.p + 6048, runningVar: s.p + 6080, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6048, runningVar: s.p + 6080,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 69696),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]
@@ -4118,19 +4136,23 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
             pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7056, savedPooled: s.tensor(13),
-            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
+            savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 69696 &* s.n,
+            inChannels: 32, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7088, outChannels: 32, inChannels: 32, into: s.f + 3456)
         s.profiler?.stop(21)
-        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 69696 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992,
-                runningMean: s.p + 8176, runningVar: s.p + 8208, workspace: s.ws, pool: pool)
+                runningMean: s.p + 8176, runningVar: s.p + 8208,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(11), scale: s.tensor(15), imagePixels: 69696),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
@@ -4206,19 +4228,23 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(21), output: s.tensor(22), batch: s.n,
             pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656, reduceBias: s.p + 8912,
             activation: .silu, expandWeights: s.p + 8928, expandBias: s.p + 9184, savedPooled: s.tensor(23),
-            savedHidden: s.tensor(24), savedScale: s.tensor(25), pool: pool)
+            savedHidden: s.tensor(24), savedScale: s.tensor(25),
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 69696 &* s.n,
+            inChannels: 32, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(32)
         // features.1.2.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9216, outChannels: 32, inChannels: 32, into: s.f + 3456)
         s.profiler?.stop(33)
-        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(22), pixels: 69696 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(26), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696,
-                runningMean: s.p + 10304, runningVar: s.p + 10336, workspace: s.ws, pool: pool)
+                runningMean: s.p + 10304, runningVar: s.p + 10336,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(21), scale: s.tensor(25), imagePixels: 69696),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(34)
         }
         // features.1.2.block.2 frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
@@ -4336,19 +4362,23 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n,
             pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776, reduceBias: s.p + 21312,
             activation: .silu, expandWeights: s.p + 21328, expandBias: s.p + 22864, savedPooled: s.tensor(35),
-            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
+            savedHidden: s.tensor(36), savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4,
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n,
+            inChannels: 192, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(49)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [192][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 23056, outChannels: 40, inChannels: 192, into: s.f + 3456)
         s.profiler?.stop(50)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 192] -> [n, 132, 132, 40]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 192] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 17424 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992,
-                runningMean: s.p + 30832, runningVar: s.p + 30880, workspace: s.ws, pool: pool)
+                runningMean: s.p + 30832, runningVar: s.p + 30880,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(33), scale: s.tensor(37), imagePixels: 17424),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(51)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]
@@ -4453,19 +4483,23 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608, reduceBias: s.p + 47008,
             activation: .silu, expandWeights: s.p + 47024, expandBias: s.p + 49424, savedPooled: s.tensor(45),
-            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
+            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5,
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(64)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49664, outChannels: 40, inChannels: 240, into: s.f + 3456)
         s.profiler?.stop(65)
-        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352,
-                runningMean: s.p + 59360, runningVar: s.p + 59408, workspace: s.ws, pool: pool)
+                runningMean: s.p + 59360, runningVar: s.p + 59408,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(43), scale: s.tensor(47), imagePixels: 17424),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(66)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
@@ -4583,19 +4617,23 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(55), output: s.tensor(56), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136, reduceBias: s.p + 75536,
             activation: .silu, expandWeights: s.p + 75552, expandBias: s.p + 77952, savedPooled: s.tensor(57),
-            savedHidden: s.tensor(58), savedScale: s.tensor(59), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
+            savedHidden: s.tensor(58), savedScale: s.tensor(59), meansTaken: s.options.frozenBlocks <= 6,
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(81)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 78192, outChannels: 40, inChannels: 240, into: s.f + 3456)
         s.profiler?.stop(82)
-        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(60), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712,
-                runningMean: s.p + 87888, runningVar: s.p + 87936, workspace: s.ws, pool: pool)
+                runningMean: s.p + 87888, runningVar: s.p + 87936,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(55), scale: s.tensor(59), imagePixels: 17424),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(83)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
@@ -4713,19 +4751,23 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(67), output: s.tensor(68), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664, reduceBias: s.p + 104064,
             activation: .silu, expandWeights: s.p + 104080, expandBias: s.p + 106480, savedPooled: s.tensor(69),
-            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(70), savedScale: s.tensor(71), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(98)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 106720, outChannels: 40, inChannels: 240, into: s.f + 3456)
         s.profiler?.stop(99)
-        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(68), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2024032, savedInvStd: s.f + 2024072,
-                runningMean: s.p + 116416, runningVar: s.p + 116464, workspace: s.ws, pool: pool)
+                runningMean: s.p + 116416, runningVar: s.p + 116464,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(67), scale: s.tensor(71), imagePixels: 17424),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(100)
         }
         // features.2.3.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
@@ -4843,19 +4885,23 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(79), output: s.tensor(80), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192, reduceBias: s.p + 132592,
             activation: .silu, expandWeights: s.p + 132608, expandBias: s.p + 135008, savedPooled: s.tensor(81),
-            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(82), savedScale: s.tensor(83), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(115)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 135248, outChannels: 40, inChannels: 240, into: s.f + 3456)
         s.profiler?.stop(116)
-        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(80), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2029392, savedInvStd: s.f + 2029432,
-                runningMean: s.p + 144944, runningVar: s.p + 144992, workspace: s.ws, pool: pool)
+                runningMean: s.p + 144944, runningVar: s.p + 144992,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(79), scale: s.tensor(83), imagePixels: 17424),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(117)
         }
         // features.2.4.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
@@ -4973,19 +5019,23 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(91), output: s.tensor(92), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720, reduceBias: s.p + 161120,
             activation: .silu, expandWeights: s.p + 161136, expandBias: s.p + 163536, savedPooled: s.tensor(93),
-            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(94), savedScale: s.tensor(95), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(132)
         // features.2.5.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 163776, outChannels: 40, inChannels: 240, into: s.f + 3456)
         s.profiler?.stop(133)
-        // features.2.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        // features.2.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(92), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(96), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2034752, savedInvStd: s.f + 2034792,
-                runningMean: s.p + 173472, runningVar: s.p + 173520, workspace: s.ws, pool: pool)
+                runningMean: s.p + 173472, runningVar: s.p + 173520,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(91), scale: s.tensor(95), imagePixels: 17424),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(134)
         }
         // features.2.5.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
@@ -5104,19 +5154,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088, reduceBias: s.p + 193488,
             activation: .silu, expandWeights: s.p + 193504, expandBias: s.p + 195904, savedPooled: s.tensor(105),
             savedHidden: s.tensor(106), savedScale: s.tensor(107), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n,
+            inChannels: 240, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(149)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [240][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 196144, outChannels: 72, inChannels: 240, into: s.f + 3456)
         s.profiler?.stop(150)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 240] -> [n, 66, 66, 72]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 240] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(104), pixels: 4356 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(108), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2047792, savedInvStd: s.f + 2047864,
-                runningMean: s.p + 213584, runningVar: s.p + 213664, workspace: s.ws, pool: pool)
+                runningMean: s.p + 213584, runningVar: s.p + 213664,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(103), scale: s.tensor(107), imagePixels: 4356),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(151)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]
@@ -5222,19 +5275,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104, reduceBias: s.p + 266880,
             activation: .silu, expandWeights: s.p + 266912, expandBias: s.p + 274688, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 11 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n,
+            inChannels: 432, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(164)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 275120, outChannels: 72, inChannels: 432, into: s.f + 3456)
         s.profiler?.stop(165)
-        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(118), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2071264, savedInvStd: s.f + 2071336,
-                runningMean: s.p + 306384, runningVar: s.p + 306464, workspace: s.ws, pool: pool)
+                runningMean: s.p + 306384, runningVar: s.p + 306464,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(113), scale: s.tensor(117), imagePixels: 4356),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(166)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
@@ -5353,19 +5409,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904, reduceBias: s.p + 359680,
             activation: .silu, expandWeights: s.p + 359712, expandBias: s.p + 367488, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 12 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n,
+            inChannels: 432, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(181)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 367920, outChannels: 72, inChannels: 432, into: s.f + 3456)
         s.profiler?.stop(182)
-        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(130), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2094736, savedInvStd: s.f + 2094808,
-                runningMean: s.p + 399184, runningVar: s.p + 399264, workspace: s.ws, pool: pool)
+                runningMean: s.p + 399184, runningVar: s.p + 399264,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(125), scale: s.tensor(129), imagePixels: 4356),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(183)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
@@ -5484,19 +5543,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704, reduceBias: s.p + 452480,
             activation: .silu, expandWeights: s.p + 452512, expandBias: s.p + 460288, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 13 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n,
+            inChannels: 432, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(198)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 460720, outChannels: 72, inChannels: 432, into: s.f + 3456)
         s.profiler?.stop(199)
-        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(142), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2118208, savedInvStd: s.f + 2118280,
-                runningMean: s.p + 491984, runningVar: s.p + 492064, workspace: s.ws, pool: pool)
+                runningMean: s.p + 491984, runningVar: s.p + 492064,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(137), scale: s.tensor(141), imagePixels: 4356),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(200)
         }
         // features.3.3.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
@@ -5615,19 +5677,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504, reduceBias: s.p + 545280,
             activation: .silu, expandWeights: s.p + 545312, expandBias: s.p + 553088, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), meansTaken: s.options.frozenBlocks <= 14,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 14 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n,
+            inChannels: 432, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(215)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 553520, outChannels: 72, inChannels: 432, into: s.f + 3456)
         s.profiler?.stop(216)
-        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(150), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(154), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2141680, savedInvStd: s.f + 2141752,
-                runningMean: s.p + 584784, runningVar: s.p + 584864, workspace: s.ws, pool: pool)
+                runningMean: s.p + 584784, runningVar: s.p + 584864,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(149), scale: s.tensor(153), imagePixels: 4356),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(217)
         }
         // features.3.4.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
@@ -5746,19 +5811,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304, reduceBias: s.p + 638080,
             activation: .silu, expandWeights: s.p + 638112, expandBias: s.p + 645888, savedPooled: s.tensor(163),
             savedHidden: s.tensor(164), savedScale: s.tensor(165), meansTaken: s.options.frozenBlocks <= 15,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 15 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n,
+            inChannels: 432, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(232)
         // features.3.5.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 646320, outChannels: 72, inChannels: 432, into: s.f + 3456)
         s.profiler?.stop(233)
-        // features.3.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        // features.3.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(162), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(166), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2165152, savedInvStd: s.f + 2165224,
-                runningMean: s.p + 677584, runningVar: s.p + 677664, workspace: s.ws, pool: pool)
+                runningMean: s.p + 677584, runningVar: s.p + 677664,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(161), scale: s.tensor(165), imagePixels: 4356),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(234)
         }
         // features.3.5.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
@@ -5877,19 +5945,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192, reduceBias: s.p + 723968,
             activation: .silu, expandWeights: s.p + 724000, expandBias: s.p + 731776, savedPooled: s.tensor(175),
             savedHidden: s.tensor(176), savedScale: s.tensor(177), meansTaken: s.options.frozenBlocks <= 16,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 16 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 432, outChannels: 144, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(249)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [432][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 732208, outChannels: 144, inChannels: 432, into: s.f + 3456)
         s.profiler?.stop(250)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 432] -> [n, 33, 33, 144]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 432] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(174), pixels: 1089 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(178), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2174800, savedInvStd: s.f + 2174944,
-                runningMean: s.p + 794704, runningVar: s.p + 794848, workspace: s.ws, pool: pool)
+                runningMean: s.p + 794704, runningVar: s.p + 794848,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(173), scale: s.tensor(177), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(251)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]
@@ -5995,19 +6066,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096, reduceBias: s.p + 965200,
             activation: .silu, expandWeights: s.p + 965248, expandBias: s.p + 996352, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 17 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 864, outChannels: 144, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(264)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 997216, outChannels: 144, inChannels: 864, into: s.f + 3456)
         s.profiler?.stop(265)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(188), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2194096, savedInvStd: s.f + 2194240,
-                runningMean: s.p + 1121920, runningVar: s.p + 1122064, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1121920, runningVar: s.p + 1122064,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(183), scale: s.tensor(187), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(266)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
@@ -6126,19 +6200,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312, reduceBias: s.p + 1292416,
             activation: .silu, expandWeights: s.p + 1292464, expandBias: s.p + 1323568, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 18 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 864, outChannels: 144, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(281)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1324432, outChannels: 144, inChannels: 864, into: s.f + 3456)
         s.profiler?.stop(282)
-        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(200), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2213392, savedInvStd: s.f + 2213536,
-                runningMean: s.p + 1449136, runningVar: s.p + 1449280, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1449136, runningVar: s.p + 1449280,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(195), scale: s.tensor(199), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(283)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
@@ -6257,19 +6334,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528, reduceBias: s.p + 1619632,
             activation: .silu, expandWeights: s.p + 1619680, expandBias: s.p + 1650784, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 19 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 864, outChannels: 144, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(298)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1651648, outChannels: 144, inChannels: 864, into: s.f + 3456)
         s.profiler?.stop(299)
-        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(212), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2232688, savedInvStd: s.f + 2232832,
-                runningMean: s.p + 1776352, runningVar: s.p + 1776496, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1776352, runningVar: s.p + 1776496,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(207), scale: s.tensor(211), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(300)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
@@ -6387,19 +6467,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744, reduceBias: s.p + 1946848,
             activation: .silu, expandWeights: s.p + 1946896, expandBias: s.p + 1978000, savedPooled: s.tensor(221),
             savedHidden: s.tensor(222), savedScale: s.tensor(223), meansTaken: s.options.frozenBlocks <= 20,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 20 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 864, outChannels: 144, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(315)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1978864, outChannels: 144, inChannels: 864, into: s.f + 3456)
         s.profiler?.stop(316)
-        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(220), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(224), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2251984, savedInvStd: s.f + 2252128,
-                runningMean: s.p + 2103568, runningVar: s.p + 2103712, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2103568, runningVar: s.p + 2103712,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(219), scale: s.tensor(223), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(317)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
@@ -6518,19 +6601,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960, reduceBias: s.p + 2274064,
             activation: .silu, expandWeights: s.p + 2274112, expandBias: s.p + 2305216, savedPooled: s.tensor(233),
             savedHidden: s.tensor(234), savedScale: s.tensor(235), meansTaken: s.options.frozenBlocks <= 21,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 21 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 864, outChannels: 144, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(332)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2306080, outChannels: 144, inChannels: 864, into: s.f + 3456)
         s.profiler?.stop(333)
-        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(232), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(236), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2271280, savedInvStd: s.f + 2271424,
-                runningMean: s.p + 2430784, runningVar: s.p + 2430928, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2430784, runningVar: s.p + 2430928,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(231), scale: s.tensor(235), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(334)
         }
         // features.4.5.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
@@ -6649,19 +6735,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176, reduceBias: s.p + 2601280,
             activation: .silu, expandWeights: s.p + 2601328, expandBias: s.p + 2632432, savedPooled: s.tensor(245),
             savedHidden: s.tensor(246), savedScale: s.tensor(247), meansTaken: s.options.frozenBlocks <= 22,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 22 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 864, outChannels: 144, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(349)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2633296, outChannels: 144, inChannels: 864, into: s.f + 3456)
         s.profiler?.stop(350)
-        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(244), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(248), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2290576, savedInvStd: s.f + 2290720,
-                runningMean: s.p + 2758000, runningVar: s.p + 2758144, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2758000, runningVar: s.p + 2758144,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(243), scale: s.tensor(247), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(351)
         }
         // features.4.6.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
@@ -6780,19 +6869,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392, reduceBias: s.p + 2928496,
             activation: .silu, expandWeights: s.p + 2928544, expandBias: s.p + 2959648, savedPooled: s.tensor(257),
             savedHidden: s.tensor(258), savedScale: s.tensor(259), meansTaken: s.options.frozenBlocks <= 23,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 23 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 864, outChannels: 144, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(366)
         // features.4.7.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2960512, outChannels: 144, inChannels: 864, into: s.f + 3456)
         s.profiler?.stop(367)
-        // features.4.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        // features.4.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(256), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(260), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2309872, savedInvStd: s.f + 2310016,
-                runningMean: s.p + 3085216, runningVar: s.p + 3085360, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3085216, runningVar: s.p + 3085360,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(255), scale: s.tensor(259), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(368)
         }
         // features.4.7.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
@@ -6911,19 +7003,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432, reduceBias: s.p + 3269536,
             activation: .silu, expandWeights: s.p + 3269584, expandBias: s.p + 3300688, savedPooled: s.tensor(269),
             savedHidden: s.tensor(270), savedScale: s.tensor(271), meansTaken: s.options.frozenBlocks <= 24,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 24 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 864, outChannels: 200, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(383)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [864][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3301552, outChannels: 200, inChannels: 864, into: s.f + 3456)
         s.profiler?.stop(384)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 200]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(268), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(272), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2356816, savedInvStd: s.f + 2357016,
-                runningMean: s.p + 3474768, runningVar: s.p + 3474976, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3474768, runningVar: s.p + 3474976,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(267), scale: s.tensor(271), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(385)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]
@@ -7029,19 +7124,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784, reduceBias: s.p + 3814784,
             activation: .silu, expandWeights: s.p + 3814848, expandBias: s.p + 3874848, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 25 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 1200, outChannels: 200, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(398)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3876048, outChannels: 200, inChannels: 1200, into: s.f + 3456)
         s.profiler?.stop(399)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(282), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2422016, savedInvStd: s.f + 2422216,
-                runningMean: s.p + 4116464, runningVar: s.p + 4116672, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4116464, runningVar: s.p + 4116672,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(277), scale: s.tensor(281), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(400)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
@@ -7160,19 +7258,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480, reduceBias: s.p + 4456480,
             activation: .silu, expandWeights: s.p + 4456544, expandBias: s.p + 4516544, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), meansTaken: s.options.frozenBlocks <= 26,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 26 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 1200, outChannels: 200, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(415)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4517744, outChannels: 200, inChannels: 1200, into: s.f + 3456)
         s.profiler?.stop(416)
-        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(294), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2487216, savedInvStd: s.f + 2487416,
-                runningMean: s.p + 4758160, runningVar: s.p + 4758368, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4758160, runningVar: s.p + 4758368,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(289), scale: s.tensor(293), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(417)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
@@ -7291,19 +7392,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176, reduceBias: s.p + 5098176,
             activation: .silu, expandWeights: s.p + 5098240, expandBias: s.p + 5158240, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), meansTaken: s.options.frozenBlocks <= 27,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 27 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 1200, outChannels: 200, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(432)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5159440, outChannels: 200, inChannels: 1200, into: s.f + 3456)
         s.profiler?.stop(433)
-        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(306), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2552416, savedInvStd: s.f + 2552616,
-                runningMean: s.p + 5399856, runningVar: s.p + 5400064, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5399856, runningVar: s.p + 5400064,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(301), scale: s.tensor(305), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(434)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
@@ -7422,19 +7526,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872, reduceBias: s.p + 5739872,
             activation: .silu, expandWeights: s.p + 5739936, expandBias: s.p + 5799936, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), meansTaken: s.options.frozenBlocks <= 28,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 28 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 1200, outChannels: 200, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(449)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5801136, outChannels: 200, inChannels: 1200, into: s.f + 3456)
         s.profiler?.stop(450)
-        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(318), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2617616, savedInvStd: s.f + 2617816,
-                runningMean: s.p + 6041552, runningVar: s.p + 6041760, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6041552, runningVar: s.p + 6041760,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(313), scale: s.tensor(317), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(451)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
@@ -7553,19 +7660,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568, reduceBias: s.p + 6381568,
             activation: .silu, expandWeights: s.p + 6381632, expandBias: s.p + 6441632, savedPooled: s.tensor(327),
             savedHidden: s.tensor(328), savedScale: s.tensor(329), meansTaken: s.options.frozenBlocks <= 29,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 29 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 1200, outChannels: 200, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(466)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6442832, outChannels: 200, inChannels: 1200, into: s.f + 3456)
         s.profiler?.stop(467)
-        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(326), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(330), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2682816, savedInvStd: s.f + 2683016,
-                runningMean: s.p + 6683248, runningVar: s.p + 6683456, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6683248, runningVar: s.p + 6683456,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(325), scale: s.tensor(329), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(468)
         }
         // features.5.5.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
@@ -7684,19 +7794,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264, reduceBias: s.p + 7023264,
             activation: .silu, expandWeights: s.p + 7023328, expandBias: s.p + 7083328, savedPooled: s.tensor(339),
             savedHidden: s.tensor(340), savedScale: s.tensor(341), meansTaken: s.options.frozenBlocks <= 30,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 30 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 1200, outChannels: 200, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(483)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7084528, outChannels: 200, inChannels: 1200, into: s.f + 3456)
         s.profiler?.stop(484)
-        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(338), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(342), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2748016, savedInvStd: s.f + 2748216,
-                runningMean: s.p + 7324944, runningVar: s.p + 7325152, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7324944, runningVar: s.p + 7325152,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(337), scale: s.tensor(341), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(485)
         }
         // features.5.6.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
@@ -7815,19 +7928,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960, reduceBias: s.p + 7664960,
             activation: .silu, expandWeights: s.p + 7665024, expandBias: s.p + 7725024, savedPooled: s.tensor(351),
             savedHidden: s.tensor(352), savedScale: s.tensor(353), meansTaken: s.options.frozenBlocks <= 31,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 31 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n,
+            inChannels: 1200, outChannels: 200, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(500)
         // features.5.7.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7726224, outChannels: 200, inChannels: 1200, into: s.f + 3456)
         s.profiler?.stop(501)
-        // features.5.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        // features.5.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(350), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(354), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2813216, savedInvStd: s.f + 2813416,
-                runningMean: s.p + 7966640, runningVar: s.p + 7966848, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7966640, runningVar: s.p + 7966848,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(349), scale: s.tensor(353), imagePixels: 1089),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(502)
         }
         // features.5.7.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
@@ -7946,19 +8062,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656, reduceBias: s.p + 8306656,
             activation: .silu, expandWeights: s.p + 8306720, expandBias: s.p + 8366720, savedPooled: s.tensor(363),
             savedHidden: s.tensor(364), savedScale: s.tensor(365), meansTaken: s.options.frozenBlocks <= 32,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 32 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 1200, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(517)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1200][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8367920, outChannels: 344, inChannels: 1200, into: s.f + 3456)
         s.profiler?.stop(518)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 1200] -> [n, 17, 17, 344]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 1200] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(362), pixels: 289 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(366), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2878416, savedInvStd: s.f + 2878760,
-                runningMean: s.p + 8781424, runningVar: s.p + 8781776, workspace: s.ws, pool: pool)
+                runningMean: s.p + 8781424, runningVar: s.p + 8781776,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(361), scale: s.tensor(365), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(519)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]
@@ -8064,19 +8183,22 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256, reduceBias: s.p + 9737760,
             activation: .silu, expandWeights: s.p + 9737856, expandBias: s.p + 9915360, savedPooled: s.tensor(373),
             savedHidden: s.tensor(374), savedScale: s.tensor(375), meansTaken: s.options.frozenBlocks <= 33,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 33 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(532)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9917424, outChannels: 344, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(533)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(372), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(376), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2990560, savedInvStd: s.f + 2990904,
-                runningMean: s.p + 10628144, runningVar: s.p + 10628496, workspace: s.ws, pool: pool)
+                runningMean: s.p + 10628144, runningVar: s.p + 10628496,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(371), scale: s.tensor(375), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(534)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
@@ -8196,19 +8318,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976,
             reduceBias: s.p + 11584480, activation: .silu, expandWeights: s.p + 11584576, expandBias: s.p + 11762080,
             savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387),
-            meansTaken: s.options.frozenBlocks <= 34, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 34,
+            writesOutput: s.options.frozenBlocks > 34 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(549)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11764144, outChannels: 344, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(550)
-        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(384), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(388), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3102704, savedInvStd: s.f + 3103048,
-                runningMean: s.p + 12474864, runningVar: s.p + 12475216, workspace: s.ws, pool: pool)
+                runningMean: s.p + 12474864, runningVar: s.p + 12475216,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(383), scale: s.tensor(387), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(551)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
@@ -8328,19 +8454,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696,
             reduceBias: s.p + 13431200, activation: .silu, expandWeights: s.p + 13431296, expandBias: s.p + 13608800,
             savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399),
-            meansTaken: s.options.frozenBlocks <= 35, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 35,
+            writesOutput: s.options.frozenBlocks > 35 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(566)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13610864, outChannels: 344, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(567)
-        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(396), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(400), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3214848, savedInvStd: s.f + 3215192,
-                runningMean: s.p + 14321584, runningVar: s.p + 14321936, workspace: s.ws, pool: pool)
+                runningMean: s.p + 14321584, runningVar: s.p + 14321936,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(395), scale: s.tensor(399), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(568)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
@@ -8460,19 +8590,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416,
             reduceBias: s.p + 15277920, activation: .silu, expandWeights: s.p + 15278016, expandBias: s.p + 15455520,
             savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411),
-            meansTaken: s.options.frozenBlocks <= 36, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 36,
+            writesOutput: s.options.frozenBlocks > 36 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(583)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15457584, outChannels: 344, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(584)
-        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(408), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(412), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3326992, savedInvStd: s.f + 3327336,
-                runningMean: s.p + 16168304, runningVar: s.p + 16168656, workspace: s.ws, pool: pool)
+                runningMean: s.p + 16168304, runningVar: s.p + 16168656,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(407), scale: s.tensor(411), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(585)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
@@ -8592,19 +8726,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136,
             reduceBias: s.p + 17124640, activation: .silu, expandWeights: s.p + 17124736, expandBias: s.p + 17302240,
             savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423),
-            meansTaken: s.options.frozenBlocks <= 37, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 37,
+            writesOutput: s.options.frozenBlocks > 37 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(600)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17304304, outChannels: 344, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(601)
-        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(420), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(424), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3439136, savedInvStd: s.f + 3439480,
-                runningMean: s.p + 18015024, runningVar: s.p + 18015376, workspace: s.ws, pool: pool)
+                runningMean: s.p + 18015024, runningVar: s.p + 18015376,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(419), scale: s.tensor(423), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(602)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
@@ -8723,19 +8861,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856,
             reduceBias: s.p + 18971360, activation: .silu, expandWeights: s.p + 18971456, expandBias: s.p + 19148960,
             savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435),
-            meansTaken: s.options.frozenBlocks <= 38, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 38,
+            writesOutput: s.options.frozenBlocks > 38 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(617)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19151024, outChannels: 344, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(618)
-        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(432), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(436), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3551280, savedInvStd: s.f + 3551624,
-                runningMean: s.p + 19861744, runningVar: s.p + 19862096, workspace: s.ws, pool: pool)
+                runningMean: s.p + 19861744, runningVar: s.p + 19862096,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(431), scale: s.tensor(435), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(619)
         }
         // features.6.6.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
@@ -8855,19 +8997,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576,
             reduceBias: s.p + 20818080, activation: .silu, expandWeights: s.p + 20818176, expandBias: s.p + 20995680,
             savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447),
-            meansTaken: s.options.frozenBlocks <= 39, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 39,
+            writesOutput: s.options.frozenBlocks > 39 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(634)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 20997744, outChannels: 344, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(635)
-        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(444), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(448), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3663424, savedInvStd: s.f + 3663768,
-                runningMean: s.p + 21708464, runningVar: s.p + 21708816, workspace: s.ws, pool: pool)
+                runningMean: s.p + 21708464, runningVar: s.p + 21708816,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(443), scale: s.tensor(447), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(636)
         }
         // features.6.7.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
@@ -8987,19 +9133,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296,
             reduceBias: s.p + 22664800, activation: .silu, expandWeights: s.p + 22664896, expandBias: s.p + 22842400,
             savedPooled: s.tensor(457), savedHidden: s.tensor(458), savedScale: s.tensor(459),
-            meansTaken: s.options.frozenBlocks <= 40, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 40,
+            writesOutput: s.options.frozenBlocks > 40 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(651)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22844464, outChannels: 344, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(652)
-        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(456), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(460), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3775568, savedInvStd: s.f + 3775912,
-                runningMean: s.p + 23555184, runningVar: s.p + 23555536, workspace: s.ws, pool: pool)
+                runningMean: s.p + 23555184, runningVar: s.p + 23555536,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(455), scale: s.tensor(459), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(653)
         }
         // features.6.8.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
@@ -9119,19 +9269,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016,
             reduceBias: s.p + 24511520, activation: .silu, expandWeights: s.p + 24511616, expandBias: s.p + 24689120,
             savedPooled: s.tensor(469), savedHidden: s.tensor(470), savedScale: s.tensor(471),
-            meansTaken: s.options.frozenBlocks <= 41, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 41,
+            writesOutput: s.options.frozenBlocks > 41 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(668)
         // features.6.9.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 24691184, outChannels: 344, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(669)
-        // features.6.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        // features.6.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(468), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(472), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3887712, savedInvStd: s.f + 3888056,
-                runningMean: s.p + 25401904, runningVar: s.p + 25402256, workspace: s.ws, pool: pool)
+                runningMean: s.p + 25401904, runningVar: s.p + 25402256,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(467), scale: s.tensor(471), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(670)
         }
         // features.6.9.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
@@ -9251,19 +9405,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736,
             reduceBias: s.p + 26358240, activation: .silu, expandWeights: s.p + 26358336, expandBias: s.p + 26535840,
             savedPooled: s.tensor(481), savedHidden: s.tensor(482), savedScale: s.tensor(483),
-            meansTaken: s.options.frozenBlocks <= 42, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 42,
+            writesOutput: s.options.frozenBlocks > 42 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(685)
         // features.6.10.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 26537904, outChannels: 344, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(686)
-        // features.6.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        // features.6.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(480), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(484), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3999856, savedInvStd: s.f + 4000200,
-                runningMean: s.p + 27248624, runningVar: s.p + 27248976, workspace: s.ws, pool: pool)
+                runningMean: s.p + 27248624, runningVar: s.p + 27248976,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(479), scale: s.tensor(483), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(687)
         }
         // features.6.10.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
@@ -9383,19 +9541,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432,
             reduceBias: s.p + 28171936, activation: .silu, expandWeights: s.p + 28172032, expandBias: s.p + 28349536,
             savedPooled: s.tensor(493), savedHidden: s.tensor(494), savedScale: s.tensor(495),
-            meansTaken: s.options.frozenBlocks <= 43, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 43,
+            writesOutput: s.options.frozenBlocks > 43 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 2064, outChannels: 576, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(702)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [2064][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28351600, outChannels: 576, inChannels: 2064, into: s.f + 3456)
         s.profiler?.stop(703)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 576]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 576], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(492), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(496), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4045952, savedInvStd: s.f + 4046528,
-                runningMean: s.p + 29541616, runningVar: s.p + 29542192, workspace: s.ws, pool: pool)
+                runningMean: s.p + 29541616, runningVar: s.p + 29542192,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(491), scale: s.tensor(495), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(704)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]
@@ -9502,19 +9664,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176,
             reduceBias: s.p + 32089840, activation: .silu, expandWeights: s.p + 32089984, expandBias: s.p + 32587648,
             savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505),
-            meansTaken: s.options.frozenBlocks <= 44, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 44,
+            writesOutput: s.options.frozenBlocks > 44 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 3456, outChannels: 576, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(717)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [3456][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 32591104, outChannels: 576, inChannels: 3456, into: s.f + 3456)
         s.profiler?.stop(718)
-        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(502), pixels: 289 &* s.n, inChannels: 3456,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(506), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4123136, savedInvStd: s.f + 4123712,
-                runningMean: s.p + 34582912, runningVar: s.p + 34583488, workspace: s.ws, pool: pool)
+                runningMean: s.p + 34582912, runningVar: s.p + 34583488,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(501), scale: s.tensor(505), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(719)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
@@ -9634,19 +9800,23 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472,
             reduceBias: s.p + 37131136, activation: .silu, expandWeights: s.p + 37131280, expandBias: s.p + 37628944,
             savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517),
-            meansTaken: s.options.frozenBlocks <= 45, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 45,
+            writesOutput: s.options.frozenBlocks > 45 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n,
+            inChannels: 3456, outChannels: 576, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(734)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [3456][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 37632400, outChannels: 576, inChannels: 3456, into: s.f + 3456)
         s.profiler?.stop(735)
-        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]
+        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(514), pixels: 289 &* s.n, inChannels: 3456,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(518), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4200320, savedInvStd: s.f + 4200896,
-                runningMean: s.p + 39624208, runningVar: s.p + 39624784, workspace: s.ws, pool: pool)
+                runningMean: s.p + 39624208, runningVar: s.p + 39624784,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(513), scale: s.tensor(517), imagePixels: 289),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(736)
         }
         // features.7.2.block.3 frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
@@ -9828,18 +9998,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(760)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(536), savedScale: s.tensor(517), batch: s.n,
                 pixels: 289, channels: 3456, output: s.tensor(535), pool: pool)
             s.profiler?.stop(761)
         }
-        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
+        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(533), preActivation: s.tensor(518),
             gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 4200320, savedInvStd: s.f + 4200896,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(535), weights: s.p + 37632400,
-            pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(534),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(535),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(536), scale: s.tensor(517), imagePixels: 289),
+            weights: s.p + 37632400, pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(534),
             gradWeights: s.g + 37632400, workspace: s.ws, pool: pool)
         s.profiler?.stop(762)
         // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 3456]
@@ -9938,18 +10109,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(775)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(543), savedScale: s.tensor(505), batch: s.n,
                 pixels: 289, channels: 3456, output: s.tensor(542), pool: pool)
             s.profiler?.stop(776)
         }
-        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(540), preActivation: s.tensor(506),
             gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4123136, savedInvStd: s.f + 4123712,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(542), weights: s.p + 32591104,
-            pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(541),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(542),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(543), scale: s.tensor(505), imagePixels: 289),
+            weights: s.p + 32591104, pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(541),
             gradWeights: s.g + 32591104, workspace: s.ws, pool: pool)
         s.profiler?.stop(777)
         // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 3456]
@@ -10042,18 +10214,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(789)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 576, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(549), savedScale: s.tensor(495), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(548), pool: pool)
             s.profiler?.stop(790)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(546), preActivation: s.tensor(496),
             gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4045952, savedInvStd: s.f + 4046528,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(548), weights: s.p + 28351600,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 576, gradInput: s.tensor(547),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(548),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(549), scale: s.tensor(495), imagePixels: 289),
+            weights: s.p + 28351600, pixels: 289 &* s.n, inChannels: 2064, outChannels: 576, gradInput: s.tensor(547),
             gradWeights: s.g + 28351600, workspace: s.ws, pool: pool)
         s.profiler?.stop(791)
         // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -10148,18 +10321,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(803)
         }
         // features.6.10.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(556), savedScale: s.tensor(483), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(555), pool: pool)
             s.profiler?.stop(804)
         }
-        // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(553), preActivation: s.tensor(484),
             gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3999856, savedInvStd: s.f + 4000200,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(555), weights: s.p + 26537904,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(554),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(555),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(556), scale: s.tensor(483), imagePixels: 289),
+            weights: s.p + 26537904, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(554),
             gradWeights: s.g + 26537904, workspace: s.ws, pool: pool)
         s.profiler?.stop(805)
         // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -10258,18 +10432,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(818)
         }
         // features.6.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(563), savedScale: s.tensor(471), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(562), pool: pool)
             s.profiler?.stop(819)
         }
-        // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(560), preActivation: s.tensor(472),
             gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3887712, savedInvStd: s.f + 3888056,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(562), weights: s.p + 24691184,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(561),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(562),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(563), scale: s.tensor(471), imagePixels: 289),
+            weights: s.p + 24691184, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(561),
             gradWeights: s.g + 24691184, workspace: s.ws, pool: pool)
         s.profiler?.stop(820)
         // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -10368,18 +10543,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(833)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(570), savedScale: s.tensor(459), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(569), pool: pool)
             s.profiler?.stop(834)
         }
-        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(567), preActivation: s.tensor(460),
             gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3775568, savedInvStd: s.f + 3775912,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(569), weights: s.p + 22844464,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(568),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(569),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(570), scale: s.tensor(459), imagePixels: 289),
+            weights: s.p + 22844464, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(568),
             gradWeights: s.g + 22844464, workspace: s.ws, pool: pool)
         s.profiler?.stop(835)
         // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -10478,18 +10654,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(848)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(577), savedScale: s.tensor(447), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(576), pool: pool)
             s.profiler?.stop(849)
         }
-        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(574), preActivation: s.tensor(448),
             gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3663424, savedInvStd: s.f + 3663768,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(576), weights: s.p + 20997744,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(575),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(576),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(577), scale: s.tensor(447), imagePixels: 289),
+            weights: s.p + 20997744, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(575),
             gradWeights: s.g + 20997744, workspace: s.ws, pool: pool)
         s.profiler?.stop(850)
         // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -10588,18 +10765,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(863)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(584), savedScale: s.tensor(435), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(583), pool: pool)
             s.profiler?.stop(864)
         }
-        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(581), preActivation: s.tensor(436),
             gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3551280, savedInvStd: s.f + 3551624,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(583), weights: s.p + 19151024,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(582),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(583),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(584), scale: s.tensor(435), imagePixels: 289),
+            weights: s.p + 19151024, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(582),
             gradWeights: s.g + 19151024, workspace: s.ws, pool: pool)
         s.profiler?.stop(865)
         // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -10698,18 +10876,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(878)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(591), savedScale: s.tensor(423), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(590), pool: pool)
             s.profiler?.stop(879)
         }
-        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(588), preActivation: s.tensor(424),
             gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3439136, savedInvStd: s.f + 3439480,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(590), weights: s.p + 17304304,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(589),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(590),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(591), scale: s.tensor(423), imagePixels: 289),
+            weights: s.p + 17304304, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(589),
             gradWeights: s.g + 17304304, workspace: s.ws, pool: pool)
         s.profiler?.stop(880)
         // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -10808,18 +10987,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(893)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(598), savedScale: s.tensor(411), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(597), pool: pool)
             s.profiler?.stop(894)
         }
-        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(595), preActivation: s.tensor(412),
             gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3326992, savedInvStd: s.f + 3327336,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(597), weights: s.p + 15457584,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(596),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(597),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(598), scale: s.tensor(411), imagePixels: 289),
+            weights: s.p + 15457584, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(596),
             gradWeights: s.g + 15457584, workspace: s.ws, pool: pool)
         s.profiler?.stop(895)
         // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -10918,18 +11098,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(908)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(605), savedScale: s.tensor(399), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(604), pool: pool)
             s.profiler?.stop(909)
         }
-        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(602), preActivation: s.tensor(400),
             gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3214848, savedInvStd: s.f + 3215192,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(604), weights: s.p + 13610864,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(603),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(604),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(605), scale: s.tensor(399), imagePixels: 289),
+            weights: s.p + 13610864, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(603),
             gradWeights: s.g + 13610864, workspace: s.ws, pool: pool)
         s.profiler?.stop(910)
         // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -11028,18 +11209,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(923)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(612), savedScale: s.tensor(387), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(611), pool: pool)
             s.profiler?.stop(924)
         }
-        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(609), preActivation: s.tensor(388),
             gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3102704, savedInvStd: s.f + 3103048,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(611), weights: s.p + 11764144,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(610),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(611),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(612), scale: s.tensor(387), imagePixels: 289),
+            weights: s.p + 11764144, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(610),
             gradWeights: s.g + 11764144, workspace: s.ws, pool: pool)
         s.profiler?.stop(925)
         // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -11138,18 +11320,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(938)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(619), savedScale: s.tensor(375), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(618), pool: pool)
             s.profiler?.stop(939)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(616), preActivation: s.tensor(376),
             gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2990560, savedInvStd: s.f + 2990904,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(618), weights: s.p + 9917424,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(617),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(618),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(619), scale: s.tensor(375), imagePixels: 289),
+            weights: s.p + 9917424, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(617),
             gradWeights: s.g + 9917424, workspace: s.ws, pool: pool)
         s.profiler?.stop(940)
         // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
@@ -11242,18 +11425,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(952)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 289 &* s.n, inChannels: 1200, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(625), savedScale: s.tensor(365), batch: s.n,
                 pixels: 289, channels: 1200, output: s.tensor(624), pool: pool)
             s.profiler?.stop(953)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(622), preActivation: s.tensor(366),
             gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2878416, savedInvStd: s.f + 2878760,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(624), weights: s.p + 8367920,
-            pixels: 289 &* s.n, inChannels: 1200, outChannels: 344, gradInput: s.tensor(623),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(624),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(625), scale: s.tensor(365), imagePixels: 289),
+            weights: s.p + 8367920, pixels: 289 &* s.n, inChannels: 1200, outChannels: 344, gradInput: s.tensor(623),
             gradWeights: s.g + 8367920, workspace: s.ws, pool: pool)
         s.profiler?.stop(954)
         // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 1200]
@@ -11348,18 +11532,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(966)
         }
         // features.5.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(632), savedScale: s.tensor(353), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(631), pool: pool)
             s.profiler?.stop(967)
         }
-        // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(629), preActivation: s.tensor(354),
             gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2813216, savedInvStd: s.f + 2813416,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(631), weights: s.p + 7726224,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(630),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(631),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(632), scale: s.tensor(353), imagePixels: 1089),
+            weights: s.p + 7726224, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(630),
             gradWeights: s.g + 7726224, workspace: s.ws, pool: pool)
         s.profiler?.stop(968)
         // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
@@ -11458,18 +11643,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(981)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(639), savedScale: s.tensor(341), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(638), pool: pool)
             s.profiler?.stop(982)
         }
-        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(636), preActivation: s.tensor(342),
             gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2748016, savedInvStd: s.f + 2748216,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(638), weights: s.p + 7084528,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(637),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(638),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(639), scale: s.tensor(341), imagePixels: 1089),
+            weights: s.p + 7084528, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(637),
             gradWeights: s.g + 7084528, workspace: s.ws, pool: pool)
         s.profiler?.stop(983)
         // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
@@ -11568,18 +11754,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(996)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(646), savedScale: s.tensor(329), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(645), pool: pool)
             s.profiler?.stop(997)
         }
-        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(643), preActivation: s.tensor(330),
             gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2682816, savedInvStd: s.f + 2683016,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(645), weights: s.p + 6442832,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(644),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(645),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(646), scale: s.tensor(329), imagePixels: 1089),
+            weights: s.p + 6442832, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(644),
             gradWeights: s.g + 6442832, workspace: s.ws, pool: pool)
         s.profiler?.stop(998)
         // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
@@ -11678,18 +11865,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1011)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(653), savedScale: s.tensor(317), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(652), pool: pool)
             s.profiler?.stop(1012)
         }
-        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(650), preActivation: s.tensor(318),
             gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2617616, savedInvStd: s.f + 2617816,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(652), weights: s.p + 5801136,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(651),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(652),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(653), scale: s.tensor(317), imagePixels: 1089),
+            weights: s.p + 5801136, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(651),
             gradWeights: s.g + 5801136, workspace: s.ws, pool: pool)
         s.profiler?.stop(1013)
         // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
@@ -11788,18 +11976,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1026)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(660), savedScale: s.tensor(305), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(659), pool: pool)
             s.profiler?.stop(1027)
         }
-        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(657), preActivation: s.tensor(306),
             gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2552416, savedInvStd: s.f + 2552616,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(659), weights: s.p + 5159440,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(658),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(659),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(660), scale: s.tensor(305), imagePixels: 1089),
+            weights: s.p + 5159440, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(658),
             gradWeights: s.g + 5159440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1028)
         // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
@@ -11898,18 +12087,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1041)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(667), savedScale: s.tensor(293), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(666), pool: pool)
             s.profiler?.stop(1042)
         }
-        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(664), preActivation: s.tensor(294),
             gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2487216, savedInvStd: s.f + 2487416,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(666), weights: s.p + 4517744,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(665),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(666),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(667), scale: s.tensor(293), imagePixels: 1089),
+            weights: s.p + 4517744, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(665),
             gradWeights: s.g + 4517744, workspace: s.ws, pool: pool)
         s.profiler?.stop(1043)
         // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
@@ -12008,18 +12198,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1056)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(674), savedScale: s.tensor(281), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(673), pool: pool)
             s.profiler?.stop(1057)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(671), preActivation: s.tensor(282),
             gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2422016, savedInvStd: s.f + 2422216,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(673), weights: s.p + 3876048,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(672),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(673),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(674), scale: s.tensor(281), imagePixels: 1089),
+            weights: s.p + 3876048, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(672),
             gradWeights: s.g + 3876048, workspace: s.ws, pool: pool)
         s.profiler?.stop(1058)
         // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
@@ -12112,18 +12303,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1070)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 864, outChannels: 200, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(680), savedScale: s.tensor(271), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(679), pool: pool)
             s.profiler?.stop(1071)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(677), preActivation: s.tensor(272),
             gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2356816, savedInvStd: s.f + 2357016,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(679), weights: s.p + 3301552,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 200, gradInput: s.tensor(678),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(679),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(680), scale: s.tensor(271), imagePixels: 1089),
+            weights: s.p + 3301552, pixels: 1089 &* s.n, inChannels: 864, outChannels: 200, gradInput: s.tensor(678),
             gradWeights: s.g + 3301552, workspace: s.ws, pool: pool)
         s.profiler?.stop(1072)
         // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
@@ -12218,18 +12410,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1084)
         }
         // features.4.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(687), savedScale: s.tensor(259), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(686), pool: pool)
             s.profiler?.stop(1085)
         }
-        // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(684), preActivation: s.tensor(260),
             gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2309872, savedInvStd: s.f + 2310016,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(686), weights: s.p + 2960512,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(685),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(686),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(687), scale: s.tensor(259), imagePixels: 1089),
+            weights: s.p + 2960512, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(685),
             gradWeights: s.g + 2960512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1086)
         // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
@@ -12328,18 +12521,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1099)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(694), savedScale: s.tensor(247), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(693), pool: pool)
             s.profiler?.stop(1100)
         }
-        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(691), preActivation: s.tensor(248),
             gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2290576, savedInvStd: s.f + 2290720,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(693), weights: s.p + 2633296,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(692),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(693),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(694), scale: s.tensor(247), imagePixels: 1089),
+            weights: s.p + 2633296, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(692),
             gradWeights: s.g + 2633296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1101)
         // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
@@ -12438,18 +12632,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1114)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(701), savedScale: s.tensor(235), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(700), pool: pool)
             s.profiler?.stop(1115)
         }
-        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(698), preActivation: s.tensor(236),
             gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2271280, savedInvStd: s.f + 2271424,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(700), weights: s.p + 2306080,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(699),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(700),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(701), scale: s.tensor(235), imagePixels: 1089),
+            weights: s.p + 2306080, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(699),
             gradWeights: s.g + 2306080, workspace: s.ws, pool: pool)
         s.profiler?.stop(1116)
         // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
@@ -12548,18 +12743,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1129)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(708), savedScale: s.tensor(223), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(707), pool: pool)
             s.profiler?.stop(1130)
         }
-        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(705), preActivation: s.tensor(224),
             gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2251984, savedInvStd: s.f + 2252128,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(707), weights: s.p + 1978864,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(706),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(707),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(708), scale: s.tensor(223), imagePixels: 1089),
+            weights: s.p + 1978864, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(706),
             gradWeights: s.g + 1978864, workspace: s.ws, pool: pool)
         s.profiler?.stop(1131)
         // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
@@ -12658,18 +12854,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1144)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(715), savedScale: s.tensor(211), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(714), pool: pool)
             s.profiler?.stop(1145)
         }
-        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(712), preActivation: s.tensor(212),
             gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2232688, savedInvStd: s.f + 2232832,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(714), weights: s.p + 1651648,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(713),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(714),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(715), scale: s.tensor(211), imagePixels: 1089),
+            weights: s.p + 1651648, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(713),
             gradWeights: s.g + 1651648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1146)
         // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
@@ -12768,18 +12965,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1159)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(722), savedScale: s.tensor(199), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(721), pool: pool)
             s.profiler?.stop(1160)
         }
-        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(719), preActivation: s.tensor(200),
             gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2213392, savedInvStd: s.f + 2213536,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(721), weights: s.p + 1324432,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(720),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(721),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(722), scale: s.tensor(199), imagePixels: 1089),
+            weights: s.p + 1324432, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(720),
             gradWeights: s.g + 1324432, workspace: s.ws, pool: pool)
         s.profiler?.stop(1161)
         // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
@@ -12878,18 +13076,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1174)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(729), savedScale: s.tensor(187), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(728), pool: pool)
             s.profiler?.stop(1175)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(726), preActivation: s.tensor(188),
             gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2194096, savedInvStd: s.f + 2194240,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(728), weights: s.p + 997216,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(727),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(728),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(729), scale: s.tensor(187), imagePixels: 1089),
+            weights: s.p + 997216, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(727),
             gradWeights: s.g + 997216, workspace: s.ws, pool: pool)
         s.profiler?.stop(1176)
         // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
@@ -12982,18 +13181,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1188)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1089 &* s.n, inChannels: 432, outChannels: 144, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(735), savedScale: s.tensor(177), batch: s.n,
                 pixels: 1089, channels: 432, output: s.tensor(734), pool: pool)
             s.profiler?.stop(1189)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(732), preActivation: s.tensor(178),
             gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2174800, savedInvStd: s.f + 2174944,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(734), weights: s.p + 732208,
-            pixels: 1089 &* s.n, inChannels: 432, outChannels: 144, gradInput: s.tensor(733),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(734),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(735), scale: s.tensor(177), imagePixels: 1089),
+            weights: s.p + 732208, pixels: 1089 &* s.n, inChannels: 432, outChannels: 144, gradInput: s.tensor(733),
             gradWeights: s.g + 732208, workspace: s.ws, pool: pool)
         s.profiler?.stop(1190)
         // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 432]
@@ -13088,19 +13288,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1202)
         }
         // features.3.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(742), savedScale: s.tensor(165), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(741), pool: pool)
             s.profiler?.stop(1203)
         }
-        // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(739), preActivation: s.tensor(166),
             gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2165152, savedInvStd: s.f + 2165224,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(741), weights: s.p + 646320,
-            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(740), gradWeights: s.g + 646320,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(741),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(742), scale: s.tensor(165), imagePixels: 4356),
+            weights: s.p + 646320, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(740),
+            gradWeights: s.g + 646320, workspace: s.ws, pool: pool)
         s.profiler?.stop(1204)
         // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
@@ -13198,19 +13399,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1217)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(749), savedScale: s.tensor(153), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(748), pool: pool)
             s.profiler?.stop(1218)
         }
-        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(746), preActivation: s.tensor(154),
             gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2141680, savedInvStd: s.f + 2141752,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(748), weights: s.p + 553520,
-            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(747), gradWeights: s.g + 553520,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(748),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(749), scale: s.tensor(153), imagePixels: 4356),
+            weights: s.p + 553520, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(747),
+            gradWeights: s.g + 553520, workspace: s.ws, pool: pool)
         s.profiler?.stop(1219)
         // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
@@ -13308,19 +13510,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1232)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(756), savedScale: s.tensor(141), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(755), pool: pool)
             s.profiler?.stop(1233)
         }
-        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(753), preActivation: s.tensor(142),
             gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2118208, savedInvStd: s.f + 2118280,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(755), weights: s.p + 460720,
-            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(754), gradWeights: s.g + 460720,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(755),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(756), scale: s.tensor(141), imagePixels: 4356),
+            weights: s.p + 460720, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(754),
+            gradWeights: s.g + 460720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1234)
         // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
@@ -13418,19 +13621,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1247)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(763), savedScale: s.tensor(129), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(762), pool: pool)
             s.profiler?.stop(1248)
         }
-        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(760), preActivation: s.tensor(130),
             gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2094736, savedInvStd: s.f + 2094808,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(762), weights: s.p + 367920,
-            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(761), gradWeights: s.g + 367920,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(762),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(763), scale: s.tensor(129), imagePixels: 4356),
+            weights: s.p + 367920, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(761),
+            gradWeights: s.g + 367920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1249)
         // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
@@ -13528,19 +13732,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1262)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(770), savedScale: s.tensor(117), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(769), pool: pool)
             s.profiler?.stop(1263)
         }
-        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(767), preActivation: s.tensor(118),
             gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2071264, savedInvStd: s.f + 2071336,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(769), weights: s.p + 275120,
-            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(768), gradWeights: s.g + 275120,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(769),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(770), scale: s.tensor(117), imagePixels: 4356),
+            weights: s.p + 275120, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(768),
+            gradWeights: s.g + 275120, workspace: s.ws, pool: pool)
         s.profiler?.stop(1264)
         // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
@@ -13632,19 +13837,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1276)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 4356 &* s.n, inChannels: 240, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(776), savedScale: s.tensor(107), batch: s.n,
                 pixels: 4356, channels: 240, output: s.tensor(775), pool: pool)
             s.profiler?.stop(1277)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(773), preActivation: s.tensor(108),
             gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2047792, savedInvStd: s.f + 2047864,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(775), weights: s.p + 196144,
-            pixels: 4356 &* s.n, inChannels: 240, outChannels: 72, gradInput: s.tensor(774), gradWeights: s.g + 196144,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(775),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(776), scale: s.tensor(107), imagePixels: 4356),
+            weights: s.p + 196144, pixels: 4356 &* s.n, inChannels: 240, outChannels: 72, gradInput: s.tensor(774),
+            gradWeights: s.g + 196144, workspace: s.ws, pool: pool)
         s.profiler?.stop(1278)
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 240]
         s.profiler?.start()
@@ -13738,18 +13944,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1290)
         }
         // features.2.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(783), savedScale: s.tensor(95), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(782), pool: pool)
             s.profiler?.stop(1291)
         }
-        // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(780), preActivation: s.tensor(96),
             gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2034752, savedInvStd: s.f + 2034792,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(782), weights: s.p + 163776,
-            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(781),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(782),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(783), scale: s.tensor(95), imagePixels: 17424),
+            weights: s.p + 163776, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(781),
             gradWeights: s.g + 163776, workspace: s.ws, pool: pool)
         s.profiler?.stop(1292)
         // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
@@ -13848,18 +14055,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1305)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(790), savedScale: s.tensor(83), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(789), pool: pool)
             s.profiler?.stop(1306)
         }
-        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(787), preActivation: s.tensor(84),
             gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2029392, savedInvStd: s.f + 2029432,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(789), weights: s.p + 135248,
-            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(788),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(789),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(790), scale: s.tensor(83), imagePixels: 17424),
+            weights: s.p + 135248, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(788),
             gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
         s.profiler?.stop(1307)
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
@@ -13958,18 +14166,19 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1320)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(797), savedScale: s.tensor(71), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(796), pool: pool)
             s.profiler?.stop(1321)
         }
-        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(794), preActivation: s.tensor(72),
             gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2024032, savedInvStd: s.f + 2024072,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(796), weights: s.p + 106720,
-            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(795),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(796),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(797), scale: s.tensor(71), imagePixels: 17424),
+            weights: s.p + 106720, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(795),
             gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1322)
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
@@ -14067,19 +14276,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1335)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(804), savedScale: s.tensor(59), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(803), pool: pool)
             s.profiler?.stop(1336)
         }
-        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(801), preActivation: s.tensor(60),
             gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(803), weights: s.p + 78192,
-            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(802), gradWeights: s.g + 78192,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(803),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(804), scale: s.tensor(59), imagePixels: 17424),
+            weights: s.p + 78192, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(802),
+            gradWeights: s.g + 78192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1337)
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
@@ -14175,19 +14385,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1350)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(811), savedScale: s.tensor(47), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(810), pool: pool)
             s.profiler?.stop(1351)
         }
-        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(808), preActivation: s.tensor(48),
             gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(810), weights: s.p + 49664,
-            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(809), gradWeights: s.g + 49664,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(810),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(811), scale: s.tensor(47), imagePixels: 17424),
+            weights: s.p + 49664, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(809),
+            gradWeights: s.g + 49664, workspace: s.ws, pool: pool)
         s.profiler?.stop(1352)
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
@@ -14277,19 +14488,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1364)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 17424 &* s.n, inChannels: 192, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(817), savedScale: s.tensor(37), batch: s.n,
                 pixels: 17424, channels: 192, output: s.tensor(816), pool: pool)
             s.profiler?.stop(1365)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(814), preActivation: s.tensor(38),
             gamma: s.p + 30736, beta: s.p + 30784, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(816), weights: s.p + 23056,
-            pixels: 17424 &* s.n, inChannels: 192, outChannels: 40, gradInput: s.tensor(815), gradWeights: s.g + 23056,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(816),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(817), scale: s.tensor(37), imagePixels: 17424),
+            weights: s.p + 23056, pixels: 17424 &* s.n, inChannels: 192, outChannels: 40, gradInput: s.tensor(815),
+            gradWeights: s.g + 23056, workspace: s.ws, pool: pool)
         s.profiler?.stop(1366)
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 192]
         s.profiler?.start()
@@ -14381,19 +14593,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1378)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(824), savedScale: s.tensor(25), batch: s.n,
                 pixels: 69696, channels: 32, output: s.tensor(823), pool: pool)
             s.profiler?.stop(1379)
         }
-        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
+        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(821), preActivation: s.tensor(26),
             gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(823), weights: s.p + 9216,
-            pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(822), gradWeights: s.g + 9216,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(823),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(824), scale: s.tensor(25), imagePixels: 69696),
+            weights: s.p + 9216, pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(822),
+            gradWeights: s.g + 9216, workspace: s.ws, pool: pool)
         s.profiler?.stop(1380)
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 32]
         s.profiler?.start()
@@ -14458,19 +14671,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1389)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(829), savedScale: s.tensor(15), batch: s.n,
                 pixels: 69696, channels: 32, output: s.tensor(828), pool: pool)
             s.profiler?.stop(1390)
         }
-        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(826), preActivation: s.tensor(16),
             gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(828), weights: s.p + 7088,
-            pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(827), gradWeights: s.g + 7088,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(828),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(829), scale: s.tensor(15), imagePixels: 69696),
+            weights: s.p + 7088, pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(827),
+            gradWeights: s.g + 7088, workspace: s.ws, pool: pool)
         s.profiler?.stop(1391)
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 32]
         s.profiler?.start()
@@ -14529,19 +14743,20 @@ public final class EfficientNetB6Training: TrainableModel {
             s.profiler?.stop(1399)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(833), savedScale: s.tensor(7), batch: s.n,
                 pixels: 69696, channels: 56, output: s.tensor(832), pool: pool)
             s.profiler?.stop(1400)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(830), preActivation: s.tensor(8),
             gamma: s.p + 5984, beta: s.p + 6016, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(832), weights: s.p + 4192,
-            pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.tensor(831), gradWeights: s.g + 4192,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(832),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(833), scale: s.tensor(7), imagePixels: 69696),
+            weights: s.p + 4192, pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.tensor(831),
+            gradWeights: s.g + 4192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1401)
         // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 56]
         s.profiler?.start()
@@ -15474,7 +15689,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [56][32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 124895232,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 56] -> [n, 264, 264, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 56] -> [n, 264, 264, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 124895232,
               "frozen: project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -15494,7 +15709,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 71368704,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 71368704,
               "frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -15518,7 +15733,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 71368704,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 71368704,
               "frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]"),
         .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -15552,7 +15767,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][40]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 133816320,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 192] -> [n, 132, 132, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 192] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 133816320,
               "frozen: project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15582,7 +15797,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15616,7 +15831,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15650,7 +15865,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15684,7 +15899,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15718,7 +15933,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 167270400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: 167270400,
               "frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]"),
         .init("features.2.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15752,7 +15967,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][72]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 75271680,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 240] -> [n, 66, 66, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 240] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 75271680,
               "frozen: project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15782,7 +15997,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15816,7 +16031,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15850,7 +16065,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15884,7 +16099,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15918,7 +16133,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][72]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]"),
         .init("features.3.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15952,7 +16167,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][144]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 67744512,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 432] -> [n, 33, 33, 144]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 432] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 67744512,
               "frozen: project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -15982,7 +16197,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16016,7 +16231,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16050,7 +16265,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16084,7 +16299,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16118,7 +16333,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16152,7 +16367,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16186,7 +16401,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][144]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 135489024,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: 135489024,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]"),
         .init("features.4.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16220,7 +16435,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [864][200]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 188179200,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 200]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 188179200,
               "frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16250,7 +16465,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16284,7 +16499,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16318,7 +16533,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16352,7 +16567,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16386,7 +16601,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16420,7 +16635,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16454,7 +16669,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][200]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 261360000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: 261360000,
               "frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]"),
         .init("features.5.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16488,7 +16703,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1200][344]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 119299200,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 1200] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 119299200,
               "frozen: project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16518,7 +16733,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16552,7 +16767,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16586,7 +16801,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16620,7 +16835,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16654,7 +16869,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16688,7 +16903,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16722,7 +16937,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16756,7 +16971,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16790,7 +17005,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16824,7 +17039,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 205194624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: 205194624,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]"),
         .init("features.6.10.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16858,7 +17073,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][576]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 343581696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 576], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 343581696,
               "frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16888,7 +17103,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3456][576]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 575299584,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 575299584,
               "frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16922,7 +17137,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3456][576]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 575299584,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576], scaling its input by the SE's s where it runs banded"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 575299584,
               "frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]"),
         .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -16974,7 +17189,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1150599168,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576], scaling its input by the SE's s where it runs banded"),
         .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1990656,
               "squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 3456]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17004,7 +17219,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1150599168,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1990656,
               "squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 3456]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17032,7 +17247,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 687163392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17060,7 +17275,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17090,7 +17305,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17120,7 +17335,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17150,7 +17365,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17180,7 +17395,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17210,7 +17425,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17240,7 +17455,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17270,7 +17485,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17300,7 +17515,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17330,7 +17545,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17358,7 +17573,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 238598400,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 1200]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17386,7 +17601,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17416,7 +17631,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17446,7 +17661,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17476,7 +17691,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17506,7 +17721,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17536,7 +17751,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17566,7 +17781,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
               "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17594,7 +17809,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 376358400,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17622,7 +17837,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17652,7 +17867,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17682,7 +17897,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17712,7 +17927,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17742,7 +17957,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17772,7 +17987,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17802,7 +18017,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
               "squeeze-excitation 864 -> 36 -> 864 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17830,7 +18045,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 135489024,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 432]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17858,7 +18073,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17888,7 +18103,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17918,7 +18133,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17948,7 +18163,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17978,7 +18193,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18006,7 +18221,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 150543360,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 240]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18034,7 +18249,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18064,7 +18279,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18094,7 +18309,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18124,7 +18339,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18154,7 +18369,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18182,7 +18397,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 267632640,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 192]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18210,7 +18425,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 142737408,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -18232,7 +18447,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 142737408,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -18252,7 +18467,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249790464,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3136,
               "squeeze-excitation 56 -> 14 -> 56 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 56]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

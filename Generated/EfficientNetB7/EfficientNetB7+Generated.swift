@@ -4626,6 +4626,20 @@ public final class EfficientNetB7Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 64, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 64, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 192, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 288, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 288, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 480, outChannels: 80, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 480, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 960, outChannels: 160, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 960, outChannels: 224, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1344, outChannels: 224, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1344, outChannels: 384, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2304, outChannels: 384, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2304, outChannels: 640, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 3840, outChannels: 640, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, threads: pool.threadCount))
@@ -4860,19 +4874,23 @@ public final class EfficientNetB7Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 90000, channels: 64, squeezeChannels: 16, reduceWeights: s.p + 2816, reduceBias: s.p + 3840,
             activation: .silu, expandWeights: s.p + 3856, expandBias: s.p + 4880, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 90000 &* s.n,
+            inChannels: 64, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [64][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4944, outChannels: 32, inChannels: 64, into: s.f + 3840)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 64] -> [n, 300, 300, 32]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 64] -> [n, 300, 300, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 90000 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 32, output: s.tensor(8), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2470528, savedInvStd: s.f + 2470560,
-                runningMean: s.p + 7056, runningVar: s.p + 7088, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7056, runningVar: s.p + 7088,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 90000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 300, 300, 64] -> [n, 300, 300, 32]
@@ -4935,19 +4953,23 @@ public final class EfficientNetB7Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
             pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 7536, reduceBias: s.p + 7792,
             activation: .silu, expandWeights: s.p + 7808, expandBias: s.p + 8064, savedPooled: s.tensor(13),
-            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
+            savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 90000 &* s.n,
+            inChannels: 32, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8096, outChannels: 32, inChannels: 32, into: s.f + 3840)
         s.profiler?.stop(21)
-        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 90000 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2471232, savedInvStd: s.f + 2471264,
-                runningMean: s.p + 9184, runningVar: s.p + 9216, workspace: s.ws, pool: pool)
+                runningMean: s.p + 9184, runningVar: s.p + 9216,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(11), scale: s.tensor(15), imagePixels: 90000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 32]
@@ -5023,19 +5045,23 @@ public final class EfficientNetB7Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(21), output: s.tensor(22), batch: s.n,
             pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 9664, reduceBias: s.p + 9920,
             activation: .silu, expandWeights: s.p + 9936, expandBias: s.p + 10192, savedPooled: s.tensor(23),
-            savedHidden: s.tensor(24), savedScale: s.tensor(25), pool: pool)
+            savedHidden: s.tensor(24), savedScale: s.tensor(25),
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 90000 &* s.n,
+            inChannels: 32, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(32)
         // features.1.2.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10224, outChannels: 32, inChannels: 32, into: s.f + 3840)
         s.profiler?.stop(33)
-        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(22), pixels: 90000 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 32, output: s.tensor(26), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2471936, savedInvStd: s.f + 2471968,
-                runningMean: s.p + 11312, runningVar: s.p + 11344, workspace: s.ws, pool: pool)
+                runningMean: s.p + 11312, runningVar: s.p + 11344,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(21), scale: s.tensor(25), imagePixels: 90000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(34)
         }
         // features.1.2.block.2 frozen: project conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 32]
@@ -5111,19 +5137,23 @@ public final class EfficientNetB7Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(31), output: s.tensor(32), batch: s.n,
             pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 11792, reduceBias: s.p + 12048,
             activation: .silu, expandWeights: s.p + 12064, expandBias: s.p + 12320, savedPooled: s.tensor(33),
-            savedHidden: s.tensor(34), savedScale: s.tensor(35), pool: pool)
+            savedHidden: s.tensor(34), savedScale: s.tensor(35),
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 90000 &* s.n,
+            inChannels: 32, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(44)
         // features.1.3.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12352, outChannels: 32, inChannels: 32, into: s.f + 3840)
         s.profiler?.stop(45)
-        // features.1.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        // features.1.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(32), pixels: 90000 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 32, output: s.tensor(36), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2472640, savedInvStd: s.f + 2472672,
-                runningMean: s.p + 13440, runningVar: s.p + 13472, workspace: s.ws, pool: pool)
+                runningMean: s.p + 13440, runningVar: s.p + 13472,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(31), scale: s.tensor(35), imagePixels: 90000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(46)
         }
         // features.1.3.block.2 frozen: project conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 32]
@@ -5241,19 +5271,23 @@ public final class EfficientNetB7Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n,
             pixels: 22500, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 22912, reduceBias: s.p + 24448,
             activation: .silu, expandWeights: s.p + 24464, expandBias: s.p + 26000, savedPooled: s.tensor(45),
-            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
+            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5,
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n,
+            inChannels: 192, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(61)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [192][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 26192, outChannels: 48, inChannels: 192, into: s.f + 3840)
         s.profiler?.stop(62)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 192] -> [n, 150, 150, 48]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 192] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 22500 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 48, output: s.tensor(48), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2476928, savedInvStd: s.f + 2476976,
-                runningMean: s.p + 35504, runningVar: s.p + 35552, workspace: s.ws, pool: pool)
+                runningMean: s.p + 35504, runningVar: s.p + 35552,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(43), scale: s.tensor(47), imagePixels: 22500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(63)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 150, 150, 192] -> [n, 150, 150, 48]
@@ -5358,19 +5392,23 @@ public final class EfficientNetB7Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(53), output: s.tensor(54), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 54320, reduceBias: s.p + 57776,
             activation: .silu, expandWeights: s.p + 57792, expandBias: s.p + 61248, savedPooled: s.tensor(55),
-            savedHidden: s.tensor(56), savedScale: s.tensor(57), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
+            savedHidden: s.tensor(56), savedScale: s.tensor(57), meansTaken: s.options.frozenBlocks <= 6,
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n,
+            inChannels: 288, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(76)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 61536, outChannels: 48, inChannels: 288, into: s.f + 3840)
         s.profiler?.stop(77)
-        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(54), pixels: 22500 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 48, output: s.tensor(58), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2483360, savedInvStd: s.f + 2483408,
-                runningMean: s.p + 75456, runningVar: s.p + 75504, workspace: s.ws, pool: pool)
+                runningMean: s.p + 75456, runningVar: s.p + 75504,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(53), scale: s.tensor(57), imagePixels: 22500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(78)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
@@ -5488,19 +5526,23 @@ public final class EfficientNetB7Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(65), output: s.tensor(66), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 94272, reduceBias: s.p + 97728,
             activation: .silu, expandWeights: s.p + 97744, expandBias: s.p + 101200, savedPooled: s.tensor(67),
-            savedHidden: s.tensor(68), savedScale: s.tensor(69), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(68), savedScale: s.tensor(69), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n,
+            inChannels: 288, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(93)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 101488, outChannels: 48, inChannels: 288, into: s.f + 3840)
         s.profiler?.stop(94)
-        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(66), pixels: 22500 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 48, output: s.tensor(70), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2489792, savedInvStd: s.f + 2489840,
-                runningMean: s.p + 115408, runningVar: s.p + 115456, workspace: s.ws, pool: pool)
+                runningMean: s.p + 115408, runningVar: s.p + 115456,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(65), scale: s.tensor(69), imagePixels: 22500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(95)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
@@ -5618,19 +5660,23 @@ public final class EfficientNetB7Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(77), output: s.tensor(78), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 134224, reduceBias: s.p + 137680,
             activation: .silu, expandWeights: s.p + 137696, expandBias: s.p + 141152, savedPooled: s.tensor(79),
-            savedHidden: s.tensor(80), savedScale: s.tensor(81), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(80), savedScale: s.tensor(81), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n,
+            inChannels: 288, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(110)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 141440, outChannels: 48, inChannels: 288, into: s.f + 3840)
         s.profiler?.stop(111)
-        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 22500 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 48, output: s.tensor(82), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2496224, savedInvStd: s.f + 2496272,
-                runningMean: s.p + 155360, runningVar: s.p + 155408, workspace: s.ws, pool: pool)
+                runningMean: s.p + 155360, runningVar: s.p + 155408,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(77), scale: s.tensor(81), imagePixels: 22500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(112)
         }
         // features.2.3.block.3 frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
@@ -5748,19 +5794,23 @@ public final class EfficientNetB7Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(89), output: s.tensor(90), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 174176, reduceBias: s.p + 177632,
             activation: .silu, expandWeights: s.p + 177648, expandBias: s.p + 181104, savedPooled: s.tensor(91),
-            savedHidden: s.tensor(92), savedScale: s.tensor(93), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(92), savedScale: s.tensor(93), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n,
+            inChannels: 288, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(127)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 181392, outChannels: 48, inChannels: 288, into: s.f + 3840)
         s.profiler?.stop(128)
-        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(90), pixels: 22500 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 48, output: s.tensor(94), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2502656, savedInvStd: s.f + 2502704,
-                runningMean: s.p + 195312, runningVar: s.p + 195360, workspace: s.ws, pool: pool)
+                runningMean: s.p + 195312, runningVar: s.p + 195360,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(89), scale: s.tensor(93), imagePixels: 22500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
         // features.2.4.block.3 frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
@@ -5879,19 +5929,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 214128, reduceBias: s.p + 217584,
             activation: .silu, expandWeights: s.p + 217600, expandBias: s.p + 221056, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n,
+            inChannels: 288, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(144)
         // features.2.5.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 221344, outChannels: 48, inChannels: 288, into: s.f + 3840)
         s.profiler?.stop(145)
-        // features.2.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 22500 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 48, output: s.tensor(106), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2509088, savedInvStd: s.f + 2509136,
-                runningMean: s.p + 235264, runningVar: s.p + 235312, workspace: s.ws, pool: pool)
+                runningMean: s.p + 235264, runningVar: s.p + 235312,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(101), scale: s.tensor(105), imagePixels: 22500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(146)
         }
         // features.2.5.block.3 frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
@@ -6010,19 +6063,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 254080, reduceBias: s.p + 257536,
             activation: .silu, expandWeights: s.p + 257552, expandBias: s.p + 261008, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 11 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n,
+            inChannels: 288, outChannels: 48, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(161)
         // features.2.6.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 261296, outChannels: 48, inChannels: 288, into: s.f + 3840)
         s.profiler?.stop(162)
-        // features.2.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        // features.2.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 22500 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 48, output: s.tensor(118), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2515520, savedInvStd: s.f + 2515568,
-                runningMean: s.p + 275216, runningVar: s.p + 275264, workspace: s.ws, pool: pool)
+                runningMean: s.p + 275216, runningVar: s.p + 275264,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(113), scale: s.tensor(117), imagePixels: 22500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(163)
         }
         // features.2.6.block.3 frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
@@ -6141,19 +6197,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 298640, reduceBias: s.p + 302096,
             activation: .silu, expandWeights: s.p + 302112, expandBias: s.p + 305568, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 12 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n,
+            inChannels: 288, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(178)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [288][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 305856, outChannels: 80, inChannels: 288, into: s.f + 3840)
         s.profiler?.stop(179)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 288] -> [n, 75, 75, 80]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 288] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 5625 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 80, output: s.tensor(130), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2531168, savedInvStd: s.f + 2531248,
-                runningMean: s.p + 329056, runningVar: s.p + 329136, workspace: s.ws, pool: pool)
+                runningMean: s.p + 329056, runningVar: s.p + 329136,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(125), scale: s.tensor(129), imagePixels: 5625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(180)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 75, 75, 288] -> [n, 75, 75, 80]
@@ -6259,19 +6318,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 383456, reduceBias: s.p + 393056,
             activation: .silu, expandWeights: s.p + 393088, expandBias: s.p + 402688, savedPooled: s.tensor(137),
             savedHidden: s.tensor(138), savedScale: s.tensor(139), meansTaken: s.options.frozenBlocks <= 13,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 13 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(193)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 403168, outChannels: 80, inChannels: 480, into: s.f + 3840)
         s.profiler?.stop(194)
-        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(136), pixels: 5625 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 80, output: s.tensor(140), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2557248, savedInvStd: s.f + 2557328,
-                runningMean: s.p + 441728, runningVar: s.p + 441808, workspace: s.ws, pool: pool)
+                runningMean: s.p + 441728, runningVar: s.p + 441808,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(135), scale: s.tensor(139), imagePixels: 5625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(195)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
@@ -6390,19 +6452,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 496128, reduceBias: s.p + 505728,
             activation: .silu, expandWeights: s.p + 505760, expandBias: s.p + 515360, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), meansTaken: s.options.frozenBlocks <= 14,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 14 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(210)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 515840, outChannels: 80, inChannels: 480, into: s.f + 3840)
         s.profiler?.stop(211)
-        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 5625 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 80, output: s.tensor(152), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2583328, savedInvStd: s.f + 2583408,
-                runningMean: s.p + 554400, runningVar: s.p + 554480, workspace: s.ws, pool: pool)
+                runningMean: s.p + 554400, runningVar: s.p + 554480,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(147), scale: s.tensor(151), imagePixels: 5625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(212)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
@@ -6521,19 +6586,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 608800, reduceBias: s.p + 618400,
             activation: .silu, expandWeights: s.p + 618432, expandBias: s.p + 628032, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 15 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(227)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 628512, outChannels: 80, inChannels: 480, into: s.f + 3840)
         s.profiler?.stop(228)
-        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 5625 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 80, output: s.tensor(164), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2609408, savedInvStd: s.f + 2609488,
-                runningMean: s.p + 667072, runningVar: s.p + 667152, workspace: s.ws, pool: pool)
+                runningMean: s.p + 667072, runningVar: s.p + 667152,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(159), scale: s.tensor(163), imagePixels: 5625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(229)
         }
         // features.3.3.block.3 frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
@@ -6652,19 +6720,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 721472, reduceBias: s.p + 731072,
             activation: .silu, expandWeights: s.p + 731104, expandBias: s.p + 740704, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 16 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(244)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 741184, outChannels: 80, inChannels: 480, into: s.f + 3840)
         s.profiler?.stop(245)
-        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 5625 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 80, output: s.tensor(176), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2635488, savedInvStd: s.f + 2635568,
-                runningMean: s.p + 779744, runningVar: s.p + 779824, workspace: s.ws, pool: pool)
+                runningMean: s.p + 779744, runningVar: s.p + 779824,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(171), scale: s.tensor(175), imagePixels: 5625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(246)
         }
         // features.3.4.block.3 frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
@@ -6783,19 +6854,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 834144, reduceBias: s.p + 843744,
             activation: .silu, expandWeights: s.p + 843776, expandBias: s.p + 853376, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 17 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(261)
         // features.3.5.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 853856, outChannels: 80, inChannels: 480, into: s.f + 3840)
         s.profiler?.stop(262)
-        // features.3.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 5625 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 80, output: s.tensor(188), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2661568, savedInvStd: s.f + 2661648,
-                runningMean: s.p + 892416, runningVar: s.p + 892496, workspace: s.ws, pool: pool)
+                runningMean: s.p + 892416, runningVar: s.p + 892496,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(183), scale: s.tensor(187), imagePixels: 5625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(263)
         }
         // features.3.5.block.3 frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
@@ -6914,19 +6988,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 946816, reduceBias: s.p + 956416,
             activation: .silu, expandWeights: s.p + 956448, expandBias: s.p + 966048, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 18 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n,
+            inChannels: 480, outChannels: 80, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(278)
         // features.3.6.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 966528, outChannels: 80, inChannels: 480, into: s.f + 3840)
         s.profiler?.stop(279)
-        // features.3.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        // features.3.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 5625 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 80, output: s.tensor(200), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2687648, savedInvStd: s.f + 2687728,
-                runningMean: s.p + 1005088, runningVar: s.p + 1005168, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1005088, runningVar: s.p + 1005168,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(195), scale: s.tensor(199), imagePixels: 5625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(280)
         }
         // features.3.6.block.3 frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
@@ -7045,19 +7122,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 1051808, reduceBias: s.p + 1061408,
             activation: .silu, expandWeights: s.p + 1061440, expandBias: s.p + 1071040, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 19 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 480, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(295)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [480][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1071520, outChannels: 160, inChannels: 480, into: s.f + 3840)
         s.profiler?.stop(296)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 480] -> [n, 38, 38, 160]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 480] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 1444 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 160, output: s.tensor(212), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2698368, savedInvStd: s.f + 2698528,
-                runningMean: s.p + 1148640, runningVar: s.p + 1148800, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1148640, runningVar: s.p + 1148800,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(207), scale: s.tensor(211), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(297)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 38, 38, 480] -> [n, 38, 38, 160]
@@ -7163,19 +7243,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1318880, reduceBias: s.p + 1357280,
             activation: .silu, expandWeights: s.p + 1357328, expandBias: s.p + 1395728, savedPooled: s.tensor(219),
             savedHidden: s.tensor(220), savedScale: s.tensor(221), meansTaken: s.options.frozenBlocks <= 20,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 20 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(310)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1396688, outChannels: 160, inChannels: 960, into: s.f + 3840)
         s.profiler?.stop(311)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(218), pixels: 1444 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 160, output: s.tensor(222), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2719808, savedInvStd: s.f + 2719968,
-                runningMean: s.p + 1550608, runningVar: s.p + 1550768, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1550608, runningVar: s.p + 1550768,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(217), scale: s.tensor(221), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(312)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
@@ -7294,19 +7377,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1720848, reduceBias: s.p + 1759248,
             activation: .silu, expandWeights: s.p + 1759296, expandBias: s.p + 1797696, savedPooled: s.tensor(231),
             savedHidden: s.tensor(232), savedScale: s.tensor(233), meansTaken: s.options.frozenBlocks <= 21,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 21 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(327)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1798656, outChannels: 160, inChannels: 960, into: s.f + 3840)
         s.profiler?.stop(328)
-        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(230), pixels: 1444 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 160, output: s.tensor(234), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2741248, savedInvStd: s.f + 2741408,
-                runningMean: s.p + 1952576, runningVar: s.p + 1952736, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1952576, runningVar: s.p + 1952736,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(229), scale: s.tensor(233), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(329)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
@@ -7425,19 +7511,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2122816, reduceBias: s.p + 2161216,
             activation: .silu, expandWeights: s.p + 2161264, expandBias: s.p + 2199664, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 22 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(344)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2200624, outChannels: 160, inChannels: 960, into: s.f + 3840)
         s.profiler?.stop(345)
-        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 1444 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 160, output: s.tensor(246), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2762688, savedInvStd: s.f + 2762848,
-                runningMean: s.p + 2354544, runningVar: s.p + 2354704, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2354544, runningVar: s.p + 2354704,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(241), scale: s.tensor(245), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(346)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
@@ -7556,19 +7645,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2524784, reduceBias: s.p + 2563184,
             activation: .silu, expandWeights: s.p + 2563232, expandBias: s.p + 2601632, savedPooled: s.tensor(255),
             savedHidden: s.tensor(256), savedScale: s.tensor(257), meansTaken: s.options.frozenBlocks <= 23,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 23 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(361)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2602592, outChannels: 160, inChannels: 960, into: s.f + 3840)
         s.profiler?.stop(362)
-        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(254), pixels: 1444 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 160, output: s.tensor(258), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2784128, savedInvStd: s.f + 2784288,
-                runningMean: s.p + 2756512, runningVar: s.p + 2756672, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2756512, runningVar: s.p + 2756672,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(253), scale: s.tensor(257), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(363)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
@@ -7686,19 +7778,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2926752, reduceBias: s.p + 2965152,
             activation: .silu, expandWeights: s.p + 2965200, expandBias: s.p + 3003600, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), meansTaken: s.options.frozenBlocks <= 24,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 24 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(378)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3004560, outChannels: 160, inChannels: 960, into: s.f + 3840)
         s.profiler?.stop(379)
-        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 1444 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 160, output: s.tensor(270), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2805568, savedInvStd: s.f + 2805728,
-                runningMean: s.p + 3158480, runningVar: s.p + 3158640, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3158480, runningVar: s.p + 3158640,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(265), scale: s.tensor(269), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(380)
         }
         // features.4.5.block.3 frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
@@ -7817,19 +7912,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3328720, reduceBias: s.p + 3367120,
             activation: .silu, expandWeights: s.p + 3367168, expandBias: s.p + 3405568, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 25 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(395)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3406528, outChannels: 160, inChannels: 960, into: s.f + 3840)
         s.profiler?.stop(396)
-        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 1444 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 160, output: s.tensor(282), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2827008, savedInvStd: s.f + 2827168,
-                runningMean: s.p + 3560448, runningVar: s.p + 3560608, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3560448, runningVar: s.p + 3560608,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(277), scale: s.tensor(281), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(397)
         }
         // features.4.6.block.3 frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
@@ -7948,19 +8046,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3730688, reduceBias: s.p + 3769088,
             activation: .silu, expandWeights: s.p + 3769136, expandBias: s.p + 3807536, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), meansTaken: s.options.frozenBlocks <= 26,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 26 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(412)
         // features.4.7.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3808496, outChannels: 160, inChannels: 960, into: s.f + 3840)
         s.profiler?.stop(413)
-        // features.4.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 1444 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 160, output: s.tensor(294), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2848448, savedInvStd: s.f + 2848608,
-                runningMean: s.p + 3962416, runningVar: s.p + 3962576, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3962416, runningVar: s.p + 3962576,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(289), scale: s.tensor(293), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(414)
         }
         // features.4.7.block.3 frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
@@ -8079,19 +8180,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4132656, reduceBias: s.p + 4171056,
             activation: .silu, expandWeights: s.p + 4171104, expandBias: s.p + 4209504, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), meansTaken: s.options.frozenBlocks <= 27,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 27 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(429)
         // features.4.8.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4210464, outChannels: 160, inChannels: 960, into: s.f + 3840)
         s.profiler?.stop(430)
-        // features.4.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 1444 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 160, output: s.tensor(306), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2869888, savedInvStd: s.f + 2870048,
-                runningMean: s.p + 4364384, runningVar: s.p + 4364544, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4364384, runningVar: s.p + 4364544,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(301), scale: s.tensor(305), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(431)
         }
         // features.4.8.block.3 frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
@@ -8210,19 +8314,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4534624, reduceBias: s.p + 4573024,
             activation: .silu, expandWeights: s.p + 4573072, expandBias: s.p + 4611472, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), meansTaken: s.options.frozenBlocks <= 28,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 28 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 960, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(446)
         // features.4.9.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4612432, outChannels: 160, inChannels: 960, into: s.f + 3840)
         s.profiler?.stop(447)
-        // features.4.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        // features.4.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 1444 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 160, output: s.tensor(318), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2891328, savedInvStd: s.f + 2891488,
-                runningMean: s.p + 4766352, runningVar: s.p + 4766512, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4766352, runningVar: s.p + 4766512,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(313), scale: s.tensor(317), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(448)
         }
         // features.4.9.block.3 frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
@@ -8341,19 +8448,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4951952, reduceBias: s.p + 4990352,
             activation: .silu, expandWeights: s.p + 4990400, expandBias: s.p + 5028800, savedPooled: s.tensor(327),
             savedHidden: s.tensor(328), savedScale: s.tensor(329), meansTaken: s.options.frozenBlocks <= 29,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 29 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 960, outChannels: 224, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(463)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [960][224]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5029760, outChannels: 224, inChannels: 960, into: s.f + 3840)
         s.profiler?.stop(464)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 224]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(326), pixels: 1444 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 224, output: s.tensor(330), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2943488, savedInvStd: s.f + 2943712,
-                runningMean: s.p + 5245248, runningVar: s.p + 5245472, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5245248, runningVar: s.p + 5245472,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(325), scale: s.tensor(329), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(465)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 224]
@@ -8459,19 +8569,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 5591104, reduceBias: s.p + 5666368,
             activation: .silu, expandWeights: s.p + 5666432, expandBias: s.p + 5741696, savedPooled: s.tensor(337),
             savedHidden: s.tensor(338), savedScale: s.tensor(339), meansTaken: s.options.frozenBlocks <= 30,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 30 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 1344, outChannels: 224, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(478)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5743040, outChannels: 224, inChannels: 1344, into: s.f + 3840)
         s.profiler?.stop(479)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(336), pixels: 1444 &* s.n, inChannels: 1344,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 224, output: s.tensor(340), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3016512, savedInvStd: s.f + 3016736,
-                runningMean: s.p + 6044544, runningVar: s.p + 6044768, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6044544, runningVar: s.p + 6044768,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(335), scale: s.tensor(339), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(480)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
@@ -8590,19 +8703,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 6390400, reduceBias: s.p + 6465664,
             activation: .silu, expandWeights: s.p + 6465728, expandBias: s.p + 6540992, savedPooled: s.tensor(349),
             savedHidden: s.tensor(350), savedScale: s.tensor(351), meansTaken: s.options.frozenBlocks <= 31,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 31 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 1344, outChannels: 224, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(495)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6542336, outChannels: 224, inChannels: 1344, into: s.f + 3840)
         s.profiler?.stop(496)
-        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(348), pixels: 1444 &* s.n, inChannels: 1344,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 224, output: s.tensor(352), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3089536, savedInvStd: s.f + 3089760,
-                runningMean: s.p + 6843840, runningVar: s.p + 6844064, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6843840, runningVar: s.p + 6844064,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(347), scale: s.tensor(351), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(497)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
@@ -8721,19 +8837,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7189696, reduceBias: s.p + 7264960,
             activation: .silu, expandWeights: s.p + 7265024, expandBias: s.p + 7340288, savedPooled: s.tensor(361),
             savedHidden: s.tensor(362), savedScale: s.tensor(363), meansTaken: s.options.frozenBlocks <= 32,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 32 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 1344, outChannels: 224, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(512)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7341632, outChannels: 224, inChannels: 1344, into: s.f + 3840)
         s.profiler?.stop(513)
-        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(360), pixels: 1444 &* s.n, inChannels: 1344,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 224, output: s.tensor(364), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3162560, savedInvStd: s.f + 3162784,
-                runningMean: s.p + 7643136, runningVar: s.p + 7643360, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7643136, runningVar: s.p + 7643360,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(359), scale: s.tensor(363), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(514)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
@@ -8852,19 +8971,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7988992, reduceBias: s.p + 8064256,
             activation: .silu, expandWeights: s.p + 8064320, expandBias: s.p + 8139584, savedPooled: s.tensor(373),
             savedHidden: s.tensor(374), savedScale: s.tensor(375), meansTaken: s.options.frozenBlocks <= 33,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 33 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 1344, outChannels: 224, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(529)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8140928, outChannels: 224, inChannels: 1344, into: s.f + 3840)
         s.profiler?.stop(530)
-        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(372), pixels: 1444 &* s.n, inChannels: 1344,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 224, output: s.tensor(376), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3235584, savedInvStd: s.f + 3235808,
-                runningMean: s.p + 8442432, runningVar: s.p + 8442656, workspace: s.ws, pool: pool)
+                runningMean: s.p + 8442432, runningVar: s.p + 8442656,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(371), scale: s.tensor(375), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(531)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
@@ -8983,19 +9105,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 8788288, reduceBias: s.p + 8863552,
             activation: .silu, expandWeights: s.p + 8863616, expandBias: s.p + 8938880, savedPooled: s.tensor(385),
             savedHidden: s.tensor(386), savedScale: s.tensor(387), meansTaken: s.options.frozenBlocks <= 34,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 34 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 1344, outChannels: 224, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(546)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8940224, outChannels: 224, inChannels: 1344, into: s.f + 3840)
         s.profiler?.stop(547)
-        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(384), pixels: 1444 &* s.n, inChannels: 1344,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 224, output: s.tensor(388), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3308608, savedInvStd: s.f + 3308832,
-                runningMean: s.p + 9241728, runningVar: s.p + 9241952, workspace: s.ws, pool: pool)
+                runningMean: s.p + 9241728, runningVar: s.p + 9241952,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(383), scale: s.tensor(387), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(548)
         }
         // features.5.5.block.3 frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
@@ -9114,19 +9239,22 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 9587584, reduceBias: s.p + 9662848,
             activation: .silu, expandWeights: s.p + 9662912, expandBias: s.p + 9738176, savedPooled: s.tensor(397),
             savedHidden: s.tensor(398), savedScale: s.tensor(399), meansTaken: s.options.frozenBlocks <= 35,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 35 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 1344, outChannels: 224, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(563)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9739520, outChannels: 224, inChannels: 1344, into: s.f + 3840)
         s.profiler?.stop(564)
-        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(396), pixels: 1444 &* s.n, inChannels: 1344,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 224, output: s.tensor(400), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3381632, savedInvStd: s.f + 3381856,
-                runningMean: s.p + 10041024, runningVar: s.p + 10041248, workspace: s.ws, pool: pool)
+                runningMean: s.p + 10041024, runningVar: s.p + 10041248,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(395), scale: s.tensor(399), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(565)
         }
         // features.5.6.block.3 frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
@@ -9246,19 +9374,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 10386880,
             reduceBias: s.p + 10462144, activation: .silu, expandWeights: s.p + 10462208, expandBias: s.p + 10537472,
             savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411),
-            meansTaken: s.options.frozenBlocks <= 36, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 36,
+            writesOutput: s.options.frozenBlocks > 36 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 1344, outChannels: 224, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(580)
         // features.5.7.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10538816, outChannels: 224, inChannels: 1344, into: s.f + 3840)
         s.profiler?.stop(581)
-        // features.5.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(408), pixels: 1444 &* s.n, inChannels: 1344,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 224, output: s.tensor(412), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3454656, savedInvStd: s.f + 3454880,
-                runningMean: s.p + 10840320, runningVar: s.p + 10840544, workspace: s.ws, pool: pool)
+                runningMean: s.p + 10840320, runningVar: s.p + 10840544,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(407), scale: s.tensor(411), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(582)
         }
         // features.5.7.block.3 frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
@@ -9378,19 +9510,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11186176,
             reduceBias: s.p + 11261440, activation: .silu, expandWeights: s.p + 11261504, expandBias: s.p + 11336768,
             savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423),
-            meansTaken: s.options.frozenBlocks <= 37, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 37,
+            writesOutput: s.options.frozenBlocks > 37 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 1344, outChannels: 224, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(597)
         // features.5.8.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11338112, outChannels: 224, inChannels: 1344, into: s.f + 3840)
         s.profiler?.stop(598)
-        // features.5.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(420), pixels: 1444 &* s.n, inChannels: 1344,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 224, output: s.tensor(424), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3527680, savedInvStd: s.f + 3527904,
-                runningMean: s.p + 11639616, runningVar: s.p + 11639840, workspace: s.ws, pool: pool)
+                runningMean: s.p + 11639616, runningVar: s.p + 11639840,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(419), scale: s.tensor(423), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(599)
         }
         // features.5.8.block.3 frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
@@ -9510,19 +9646,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11985472,
             reduceBias: s.p + 12060736, activation: .silu, expandWeights: s.p + 12060800, expandBias: s.p + 12136064,
             savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435),
-            meansTaken: s.options.frozenBlocks <= 38, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 38,
+            writesOutput: s.options.frozenBlocks > 38 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n,
+            inChannels: 1344, outChannels: 224, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(614)
         // features.5.9.block.3 project conv 1x1 weights to the GEMM layout [1344][224]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12137408, outChannels: 224, inChannels: 1344, into: s.f + 3840)
         s.profiler?.stop(615)
-        // features.5.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        // features.5.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(432), pixels: 1444 &* s.n, inChannels: 1344,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 224, output: s.tensor(436), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3600704, savedInvStd: s.f + 3600928,
-                runningMean: s.p + 12438912, runningVar: s.p + 12439136, workspace: s.ws, pool: pool)
+                runningMean: s.p + 12438912, runningVar: s.p + 12439136,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(431), scale: s.tensor(435), imagePixels: 1444),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(616)
         }
         // features.5.9.block.3 frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
@@ -9642,19 +9782,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 12784768,
             reduceBias: s.p + 12860032, activation: .silu, expandWeights: s.p + 12860096, expandBias: s.p + 12935360,
             savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447),
-            meansTaken: s.options.frozenBlocks <= 39, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 39,
+            writesOutput: s.options.frozenBlocks > 39 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 1344, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(631)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1344][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12936704, outChannels: 384, inChannels: 1344, into: s.f + 3840)
         s.profiler?.stop(632)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 1344] -> [n, 19, 19, 384]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 1344] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(444), pixels: 361 &* s.n, inChannels: 1344,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(448), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3673728, savedInvStd: s.f + 3674112,
-                runningMean: s.p + 13453568, runningVar: s.p + 13453952, workspace: s.ws, pool: pool)
+                runningMean: s.p + 13453568, runningVar: s.p + 13453952,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(443), scale: s.tensor(447), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(633)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 19, 19, 1344] -> [n, 19, 19, 384]
@@ -9761,19 +9905,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 14415104,
             reduceBias: s.p + 14636288, activation: .silu, expandWeights: s.p + 14636384, expandBias: s.p + 14857568,
             savedPooled: s.tensor(455), savedHidden: s.tensor(456), savedScale: s.tensor(457),
-            meansTaken: s.options.frozenBlocks <= 40, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 40,
+            writesOutput: s.options.frozenBlocks > 40 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(646)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 14859872, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(647)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(454), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(458), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3798912, savedInvStd: s.f + 3799296,
-                runningMean: s.p + 15745376, runningVar: s.p + 15745760, workspace: s.ws, pool: pool)
+                runningMean: s.p + 15745376, runningVar: s.p + 15745760,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(453), scale: s.tensor(457), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(648)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -9893,19 +10041,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 16706912,
             reduceBias: s.p + 16928096, activation: .silu, expandWeights: s.p + 16928192, expandBias: s.p + 17149376,
             savedPooled: s.tensor(467), savedHidden: s.tensor(468), savedScale: s.tensor(469),
-            meansTaken: s.options.frozenBlocks <= 41, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 41,
+            writesOutput: s.options.frozenBlocks > 41 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(663)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17151680, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(664)
-        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(466), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(470), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3924096, savedInvStd: s.f + 3924480,
-                runningMean: s.p + 18037184, runningVar: s.p + 18037568, workspace: s.ws, pool: pool)
+                runningMean: s.p + 18037184, runningVar: s.p + 18037568,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(465), scale: s.tensor(469), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(665)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -10025,19 +10177,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 18998720,
             reduceBias: s.p + 19219904, activation: .silu, expandWeights: s.p + 19220000, expandBias: s.p + 19441184,
             savedPooled: s.tensor(479), savedHidden: s.tensor(480), savedScale: s.tensor(481),
-            meansTaken: s.options.frozenBlocks <= 42, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 42,
+            writesOutput: s.options.frozenBlocks > 42 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(680)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19443488, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(681)
-        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(478), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(482), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4049280, savedInvStd: s.f + 4049664,
-                runningMean: s.p + 20328992, runningVar: s.p + 20329376, workspace: s.ws, pool: pool)
+                runningMean: s.p + 20328992, runningVar: s.p + 20329376,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(477), scale: s.tensor(481), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(682)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -10157,19 +10313,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 21290528,
             reduceBias: s.p + 21511712, activation: .silu, expandWeights: s.p + 21511808, expandBias: s.p + 21732992,
             savedPooled: s.tensor(491), savedHidden: s.tensor(492), savedScale: s.tensor(493),
-            meansTaken: s.options.frozenBlocks <= 43, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 43,
+            writesOutput: s.options.frozenBlocks > 43 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(697)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21735296, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(698)
-        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(490), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(494), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4174464, savedInvStd: s.f + 4174848,
-                runningMean: s.p + 22620800, runningVar: s.p + 22621184, workspace: s.ws, pool: pool)
+                runningMean: s.p + 22620800, runningVar: s.p + 22621184,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(489), scale: s.tensor(493), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(699)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -10289,19 +10449,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 23582336,
             reduceBias: s.p + 23803520, activation: .silu, expandWeights: s.p + 23803616, expandBias: s.p + 24024800,
             savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505),
-            meansTaken: s.options.frozenBlocks <= 44, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 44,
+            writesOutput: s.options.frozenBlocks > 44 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(714)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 24027104, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(715)
-        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(502), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(506), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4299648, savedInvStd: s.f + 4300032,
-                runningMean: s.p + 24912608, runningVar: s.p + 24912992, workspace: s.ws, pool: pool)
+                runningMean: s.p + 24912608, runningVar: s.p + 24912992,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(501), scale: s.tensor(505), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(716)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -10421,19 +10585,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 25874144,
             reduceBias: s.p + 26095328, activation: .silu, expandWeights: s.p + 26095424, expandBias: s.p + 26316608,
             savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517),
-            meansTaken: s.options.frozenBlocks <= 45, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 45,
+            writesOutput: s.options.frozenBlocks > 45 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(731)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 26318912, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(732)
-        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(514), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(518), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4424832, savedInvStd: s.f + 4425216,
-                runningMean: s.p + 27204416, runningVar: s.p + 27204800, workspace: s.ws, pool: pool)
+                runningMean: s.p + 27204416, runningVar: s.p + 27204800,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(513), scale: s.tensor(517), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(733)
         }
         // features.6.6.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -10552,19 +10720,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 28165952,
             reduceBias: s.p + 28387136, activation: .silu, expandWeights: s.p + 28387232, expandBias: s.p + 28608416,
             savedPooled: s.tensor(527), savedHidden: s.tensor(528), savedScale: s.tensor(529),
-            meansTaken: s.options.frozenBlocks <= 46, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 46,
+            writesOutput: s.options.frozenBlocks > 46 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(748)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28610720, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(749)
-        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(526), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(530), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4550016, savedInvStd: s.f + 4550400,
-                runningMean: s.p + 29496224, runningVar: s.p + 29496608, workspace: s.ws, pool: pool)
+                runningMean: s.p + 29496224, runningVar: s.p + 29496608,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(525), scale: s.tensor(529), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(750)
         }
         // features.6.7.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -10684,19 +10856,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 30457760,
             reduceBias: s.p + 30678944, activation: .silu, expandWeights: s.p + 30679040, expandBias: s.p + 30900224,
             savedPooled: s.tensor(539), savedHidden: s.tensor(540), savedScale: s.tensor(541),
-            meansTaken: s.options.frozenBlocks <= 47, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 47,
+            writesOutput: s.options.frozenBlocks > 47 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(765)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30902528, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(766)
-        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(538), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(542), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4675200, savedInvStd: s.f + 4675584,
-                runningMean: s.p + 31788032, runningVar: s.p + 31788416, workspace: s.ws, pool: pool)
+                runningMean: s.p + 31788032, runningVar: s.p + 31788416,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(537), scale: s.tensor(541), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(767)
         }
         // features.6.8.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -10816,19 +10992,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 32749568,
             reduceBias: s.p + 32970752, activation: .silu, expandWeights: s.p + 32970848, expandBias: s.p + 33192032,
             savedPooled: s.tensor(551), savedHidden: s.tensor(552), savedScale: s.tensor(553),
-            meansTaken: s.options.frozenBlocks <= 48, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 48,
+            writesOutput: s.options.frozenBlocks > 48 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(782)
         // features.6.9.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 33194336, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(783)
-        // features.6.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(550), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(554), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4800384, savedInvStd: s.f + 4800768,
-                runningMean: s.p + 34079840, runningVar: s.p + 34080224, workspace: s.ws, pool: pool)
+                runningMean: s.p + 34079840, runningVar: s.p + 34080224,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(549), scale: s.tensor(553), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(784)
         }
         // features.6.9.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -10948,19 +11128,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 35041376,
             reduceBias: s.p + 35262560, activation: .silu, expandWeights: s.p + 35262656, expandBias: s.p + 35483840,
             savedPooled: s.tensor(563), savedHidden: s.tensor(564), savedScale: s.tensor(565),
-            meansTaken: s.options.frozenBlocks <= 49, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 49,
+            writesOutput: s.options.frozenBlocks > 49 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(799)
         // features.6.10.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 35486144, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(800)
-        // features.6.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(562), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(566), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4925568, savedInvStd: s.f + 4925952,
-                runningMean: s.p + 36371648, runningVar: s.p + 36372032, workspace: s.ws, pool: pool)
+                runningMean: s.p + 36371648, runningVar: s.p + 36372032,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(561), scale: s.tensor(565), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(801)
         }
         // features.6.10.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -11080,19 +11264,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 37333184,
             reduceBias: s.p + 37554368, activation: .silu, expandWeights: s.p + 37554464, expandBias: s.p + 37775648,
             savedPooled: s.tensor(575), savedHidden: s.tensor(576), savedScale: s.tensor(577),
-            meansTaken: s.options.frozenBlocks <= 50, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 50,
+            writesOutput: s.options.frozenBlocks > 50 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(816)
         // features.6.11.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 37777952, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(817)
-        // features.6.11.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.11.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(574), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(578), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5050752, savedInvStd: s.f + 5051136,
-                runningMean: s.p + 38663456, runningVar: s.p + 38663840, workspace: s.ws, pool: pool)
+                runningMean: s.p + 38663456, runningVar: s.p + 38663840,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(573), scale: s.tensor(577), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(818)
         }
         // features.6.11.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -11212,19 +11400,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 39624992,
             reduceBias: s.p + 39846176, activation: .silu, expandWeights: s.p + 39846272, expandBias: s.p + 40067456,
             savedPooled: s.tensor(587), savedHidden: s.tensor(588), savedScale: s.tensor(589),
-            meansTaken: s.options.frozenBlocks <= 51, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 51,
+            writesOutput: s.options.frozenBlocks > 51 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 384, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(833)
         // features.6.12.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 40069760, outChannels: 384, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(834)
-        // features.6.12.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        // features.6.12.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(586), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 384, output: s.tensor(590), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5175936, savedInvStd: s.f + 5176320,
-                runningMean: s.p + 40955264, runningVar: s.p + 40955648, workspace: s.ws, pool: pool)
+                runningMean: s.p + 40955264, runningVar: s.p + 40955648,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(585), scale: s.tensor(589), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(835)
         }
         // features.6.12.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
@@ -11344,19 +11536,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 41879936,
             reduceBias: s.p + 42101120, activation: .silu, expandWeights: s.p + 42101216, expandBias: s.p + 42322400,
             savedPooled: s.tensor(599), savedHidden: s.tensor(600), savedScale: s.tensor(601),
-            meansTaken: s.options.frozenBlocks <= 52, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 52,
+            writesOutput: s.options.frozenBlocks > 52 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 2304, outChannels: 640, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(850)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [2304][640]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 42324704, outChannels: 640, inChannels: 2304, into: s.f + 3840)
         s.profiler?.stop(851)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 640]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 640], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(598), pixels: 361 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 640, output: s.tensor(602), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5227392, savedInvStd: s.f + 5228032,
-                runningMean: s.p + 43800544, runningVar: s.p + 43801184, workspace: s.ws, pool: pool)
+                runningMean: s.p + 43800544, runningVar: s.p + 43801184,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(597), scale: s.tensor(601), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(852)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 640]
@@ -11463,19 +11659,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 46324704,
             reduceBias: s.p + 46939104, activation: .silu, expandWeights: s.p + 46939264, expandBias: s.p + 47553664,
             savedPooled: s.tensor(609), savedHidden: s.tensor(610), savedScale: s.tensor(611),
-            meansTaken: s.options.frozenBlocks <= 53, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 53,
+            writesOutput: s.options.frozenBlocks > 53 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 3840, outChannels: 640, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(865)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [3840][640]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 47557504, outChannels: 640, inChannels: 3840, into: s.f + 3840)
         s.profiler?.stop(866)
-        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640]
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(608), pixels: 361 &* s.n, inChannels: 3840,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 640, output: s.tensor(612), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5313152, savedInvStd: s.f + 5313792,
-                runningMean: s.p + 50016384, runningVar: s.p + 50017024, workspace: s.ws, pool: pool)
+                runningMean: s.p + 50016384, runningVar: s.p + 50017024,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(607), scale: s.tensor(611), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(867)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 19, 19, 3840] -> [n, 19, 19, 640]
@@ -11595,19 +11795,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 52540544,
             reduceBias: s.p + 53154944, activation: .silu, expandWeights: s.p + 53155104, expandBias: s.p + 53769504,
             savedPooled: s.tensor(621), savedHidden: s.tensor(622), savedScale: s.tensor(623),
-            meansTaken: s.options.frozenBlocks <= 54, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 54,
+            writesOutput: s.options.frozenBlocks > 54 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 3840, outChannels: 640, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(882)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [3840][640]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 53773344, outChannels: 640, inChannels: 3840, into: s.f + 3840)
         s.profiler?.stop(883)
-        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640]
+        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(620), pixels: 361 &* s.n, inChannels: 3840,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 640, output: s.tensor(624), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5398912, savedInvStd: s.f + 5399552,
-                runningMean: s.p + 56232224, runningVar: s.p + 56232864, workspace: s.ws, pool: pool)
+                runningMean: s.p + 56232224, runningVar: s.p + 56232864,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(619), scale: s.tensor(623), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(884)
         }
         // features.7.2.block.3 frozen: project conv 1x1, [n, 19, 19, 3840] -> [n, 19, 19, 640]
@@ -11727,19 +11931,23 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 58756384,
             reduceBias: s.p + 59370784, activation: .silu, expandWeights: s.p + 59370944, expandBias: s.p + 59985344,
             savedPooled: s.tensor(633), savedHidden: s.tensor(634), savedScale: s.tensor(635),
-            meansTaken: s.options.frozenBlocks <= 55, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 55,
+            writesOutput: s.options.frozenBlocks > 55 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n,
+            inChannels: 3840, outChannels: 640, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(899)
         // features.7.3.block.3 project conv 1x1 weights to the GEMM layout [3840][640]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 59989184, outChannels: 640, inChannels: 3840, into: s.f + 3840)
         s.profiler?.stop(900)
-        // features.7.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640]
+        // features.7.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(632), pixels: 361 &* s.n, inChannels: 3840,
                 inputMajorWeights: s.f + 3840, bias: s.f, outChannels: 640, output: s.tensor(636), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5484672, savedInvStd: s.f + 5485312,
-                runningMean: s.p + 62448064, runningVar: s.p + 62448704, workspace: s.ws, pool: pool)
+                runningMean: s.p + 62448064, runningVar: s.p + 62448704,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(631), scale: s.tensor(635), imagePixels: 361),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(901)
         }
         // features.7.3.block.3 frozen: project conv 1x1, [n, 19, 19, 3840] -> [n, 19, 19, 640]
@@ -11921,18 +12129,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(925)
         }
         // features.7.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(654), savedScale: s.tensor(635), batch: s.n,
                 pixels: 361, channels: 3840, output: s.tensor(653), pool: pool)
             s.profiler?.stop(926)
         }
-        // features.7.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]
+        // features.7.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(651), preActivation: s.tensor(636),
             gamma: s.p + 62446784, beta: s.p + 62447424, savedMean: s.f + 5484672, savedInvStd: s.f + 5485312,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(653), weights: s.p + 59989184,
-            pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(652),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(653),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(654), scale: s.tensor(635), imagePixels: 361),
+            weights: s.p + 59989184, pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(652),
             gradWeights: s.g + 59989184, workspace: s.ws, pool: pool)
         s.profiler?.stop(927)
         // features.7.3.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]
@@ -12031,18 +12240,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(940)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(661), savedScale: s.tensor(623), batch: s.n,
                 pixels: 361, channels: 3840, output: s.tensor(660), pool: pool)
             s.profiler?.stop(941)
         }
-        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]
+        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(658), preActivation: s.tensor(624),
             gamma: s.p + 56230944, beta: s.p + 56231584, savedMean: s.f + 5398912, savedInvStd: s.f + 5399552,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(660), weights: s.p + 53773344,
-            pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(659),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(660),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(661), scale: s.tensor(623), imagePixels: 361),
+            weights: s.p + 53773344, pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(659),
             gradWeights: s.g + 53773344, workspace: s.ws, pool: pool)
         s.profiler?.stop(942)
         // features.7.2.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]
@@ -12141,18 +12351,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(955)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(668), savedScale: s.tensor(611), batch: s.n,
                 pixels: 361, channels: 3840, output: s.tensor(667), pool: pool)
             s.profiler?.stop(956)
         }
-        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(665), preActivation: s.tensor(612),
             gamma: s.p + 50015104, beta: s.p + 50015744, savedMean: s.f + 5313152, savedInvStd: s.f + 5313792,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(667), weights: s.p + 47557504,
-            pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(666),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(667),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(668), scale: s.tensor(611), imagePixels: 361),
+            weights: s.p + 47557504, pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(666),
             gradWeights: s.g + 47557504, workspace: s.ws, pool: pool)
         s.profiler?.stop(957)
         // features.7.1.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]
@@ -12245,18 +12456,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(969)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 640, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(674), savedScale: s.tensor(601), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(673), pool: pool)
             s.profiler?.stop(970)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 640]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 640], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(671), preActivation: s.tensor(602),
             gamma: s.p + 43799264, beta: s.p + 43799904, savedMean: s.f + 5227392, savedInvStd: s.f + 5228032,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(673), weights: s.p + 42324704,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 640, gradInput: s.tensor(672),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(673),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(674), scale: s.tensor(601), imagePixels: 361),
+            weights: s.p + 42324704, pixels: 361 &* s.n, inChannels: 2304, outChannels: 640, gradInput: s.tensor(672),
             gradWeights: s.g + 42324704, workspace: s.ws, pool: pool)
         s.profiler?.stop(971)
         // features.7.0.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -12351,18 +12563,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(983)
         }
         // features.6.12.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(681), savedScale: s.tensor(589), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(680), pool: pool)
             s.profiler?.stop(984)
         }
-        // features.6.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(678), preActivation: s.tensor(590),
             gamma: s.p + 40954496, beta: s.p + 40954880, savedMean: s.f + 5175936, savedInvStd: s.f + 5176320,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(680), weights: s.p + 40069760,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(679),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(680),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(681), scale: s.tensor(589), imagePixels: 361),
+            weights: s.p + 40069760, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(679),
             gradWeights: s.g + 40069760, workspace: s.ws, pool: pool)
         s.profiler?.stop(985)
         // features.6.12.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -12461,18 +12674,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(998)
         }
         // features.6.11.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(688), savedScale: s.tensor(577), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(687), pool: pool)
             s.profiler?.stop(999)
         }
-        // features.6.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(685), preActivation: s.tensor(578),
             gamma: s.p + 38662688, beta: s.p + 38663072, savedMean: s.f + 5050752, savedInvStd: s.f + 5051136,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(687), weights: s.p + 37777952,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(686),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(687),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(688), scale: s.tensor(577), imagePixels: 361),
+            weights: s.p + 37777952, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(686),
             gradWeights: s.g + 37777952, workspace: s.ws, pool: pool)
         s.profiler?.stop(1000)
         // features.6.11.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -12571,18 +12785,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1013)
         }
         // features.6.10.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(695), savedScale: s.tensor(565), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(694), pool: pool)
             s.profiler?.stop(1014)
         }
-        // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(692), preActivation: s.tensor(566),
             gamma: s.p + 36370880, beta: s.p + 36371264, savedMean: s.f + 4925568, savedInvStd: s.f + 4925952,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(694), weights: s.p + 35486144,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(693),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(694),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(695), scale: s.tensor(565), imagePixels: 361),
+            weights: s.p + 35486144, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(693),
             gradWeights: s.g + 35486144, workspace: s.ws, pool: pool)
         s.profiler?.stop(1015)
         // features.6.10.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -12681,18 +12896,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1028)
         }
         // features.6.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(702), savedScale: s.tensor(553), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(701), pool: pool)
             s.profiler?.stop(1029)
         }
-        // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(699), preActivation: s.tensor(554),
             gamma: s.p + 34079072, beta: s.p + 34079456, savedMean: s.f + 4800384, savedInvStd: s.f + 4800768,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(701), weights: s.p + 33194336,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(700),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(701),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(702), scale: s.tensor(553), imagePixels: 361),
+            weights: s.p + 33194336, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(700),
             gradWeights: s.g + 33194336, workspace: s.ws, pool: pool)
         s.profiler?.stop(1030)
         // features.6.9.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -12791,18 +13007,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1043)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(709), savedScale: s.tensor(541), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(708), pool: pool)
             s.profiler?.stop(1044)
         }
-        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(706), preActivation: s.tensor(542),
             gamma: s.p + 31787264, beta: s.p + 31787648, savedMean: s.f + 4675200, savedInvStd: s.f + 4675584,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(708), weights: s.p + 30902528,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(707),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(708),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(709), scale: s.tensor(541), imagePixels: 361),
+            weights: s.p + 30902528, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(707),
             gradWeights: s.g + 30902528, workspace: s.ws, pool: pool)
         s.profiler?.stop(1045)
         // features.6.8.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -12901,18 +13118,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1058)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(716), savedScale: s.tensor(529), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(715), pool: pool)
             s.profiler?.stop(1059)
         }
-        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(713), preActivation: s.tensor(530),
             gamma: s.p + 29495456, beta: s.p + 29495840, savedMean: s.f + 4550016, savedInvStd: s.f + 4550400,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(715), weights: s.p + 28610720,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(714),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(715),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(716), scale: s.tensor(529), imagePixels: 361),
+            weights: s.p + 28610720, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(714),
             gradWeights: s.g + 28610720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1060)
         // features.6.7.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -13011,18 +13229,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1073)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(723), savedScale: s.tensor(517), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(722), pool: pool)
             s.profiler?.stop(1074)
         }
-        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(720), preActivation: s.tensor(518),
             gamma: s.p + 27203648, beta: s.p + 27204032, savedMean: s.f + 4424832, savedInvStd: s.f + 4425216,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(722), weights: s.p + 26318912,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(721),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(722),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(723), scale: s.tensor(517), imagePixels: 361),
+            weights: s.p + 26318912, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(721),
             gradWeights: s.g + 26318912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1075)
         // features.6.6.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -13121,18 +13340,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1088)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(730), savedScale: s.tensor(505), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(729), pool: pool)
             s.profiler?.stop(1089)
         }
-        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(727), preActivation: s.tensor(506),
             gamma: s.p + 24911840, beta: s.p + 24912224, savedMean: s.f + 4299648, savedInvStd: s.f + 4300032,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(729), weights: s.p + 24027104,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(728),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(729),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(730), scale: s.tensor(505), imagePixels: 361),
+            weights: s.p + 24027104, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(728),
             gradWeights: s.g + 24027104, workspace: s.ws, pool: pool)
         s.profiler?.stop(1090)
         // features.6.5.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -13231,18 +13451,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1103)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(737), savedScale: s.tensor(493), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(736), pool: pool)
             s.profiler?.stop(1104)
         }
-        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(734), preActivation: s.tensor(494),
             gamma: s.p + 22620032, beta: s.p + 22620416, savedMean: s.f + 4174464, savedInvStd: s.f + 4174848,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(736), weights: s.p + 21735296,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(735),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(736),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(737), scale: s.tensor(493), imagePixels: 361),
+            weights: s.p + 21735296, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(735),
             gradWeights: s.g + 21735296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1105)
         // features.6.4.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -13341,18 +13562,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1118)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(744), savedScale: s.tensor(481), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(743), pool: pool)
             s.profiler?.stop(1119)
         }
-        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(741), preActivation: s.tensor(482),
             gamma: s.p + 20328224, beta: s.p + 20328608, savedMean: s.f + 4049280, savedInvStd: s.f + 4049664,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(743), weights: s.p + 19443488,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(742),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(743),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(744), scale: s.tensor(481), imagePixels: 361),
+            weights: s.p + 19443488, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(742),
             gradWeights: s.g + 19443488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1120)
         // features.6.3.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -13451,18 +13673,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1133)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(751), savedScale: s.tensor(469), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(750), pool: pool)
             s.profiler?.stop(1134)
         }
-        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(748), preActivation: s.tensor(470),
             gamma: s.p + 18036416, beta: s.p + 18036800, savedMean: s.f + 3924096, savedInvStd: s.f + 3924480,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(750), weights: s.p + 17151680,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(749),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(750),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(751), scale: s.tensor(469), imagePixels: 361),
+            weights: s.p + 17151680, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(749),
             gradWeights: s.g + 17151680, workspace: s.ws, pool: pool)
         s.profiler?.stop(1135)
         // features.6.2.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -13561,18 +13784,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1148)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(758), savedScale: s.tensor(457), batch: s.n,
                 pixels: 361, channels: 2304, output: s.tensor(757), pool: pool)
             s.profiler?.stop(1149)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(755), preActivation: s.tensor(458),
             gamma: s.p + 15744608, beta: s.p + 15744992, savedMean: s.f + 3798912, savedInvStd: s.f + 3799296,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(757), weights: s.p + 14859872,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(756),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(757),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(758), scale: s.tensor(457), imagePixels: 361),
+            weights: s.p + 14859872, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(756),
             gradWeights: s.g + 14859872, workspace: s.ws, pool: pool)
         s.profiler?.stop(1150)
         // features.6.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
@@ -13665,18 +13889,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1162)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 361 &* s.n, inChannels: 1344, outChannels: 384, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(764), savedScale: s.tensor(447), batch: s.n,
                 pixels: 361, channels: 1344, output: s.tensor(763), pool: pool)
             s.profiler?.stop(1163)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 1344] <- [n, 19, 19, 384]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 1344] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(761), preActivation: s.tensor(448),
             gamma: s.p + 13452800, beta: s.p + 13453184, savedMean: s.f + 3673728, savedInvStd: s.f + 3674112,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(763), weights: s.p + 12936704,
-            pixels: 361 &* s.n, inChannels: 1344, outChannels: 384, gradInput: s.tensor(762),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(763),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(764), scale: s.tensor(447), imagePixels: 361),
+            weights: s.p + 12936704, pixels: 361 &* s.n, inChannels: 1344, outChannels: 384, gradInput: s.tensor(762),
             gradWeights: s.g + 12936704, workspace: s.ws, pool: pool)
         s.profiler?.stop(1164)
         // features.6.0.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 1344]
@@ -13771,18 +13996,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1176)
         }
         // features.5.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(771), savedScale: s.tensor(435), batch: s.n,
                 pixels: 1444, channels: 1344, output: s.tensor(770), pool: pool)
             s.profiler?.stop(1177)
         }
-        // features.5.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
+        // features.5.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(768), preActivation: s.tensor(436),
             gamma: s.p + 12438464, beta: s.p + 12438688, savedMean: s.f + 3600704, savedInvStd: s.f + 3600928,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(770), weights: s.p + 12137408,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(769),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(770),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(771), scale: s.tensor(435), imagePixels: 1444),
+            weights: s.p + 12137408, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(769),
             gradWeights: s.g + 12137408, workspace: s.ws, pool: pool)
         s.profiler?.stop(1178)
         // features.5.9.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
@@ -13881,18 +14107,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1191)
         }
         // features.5.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(778), savedScale: s.tensor(423), batch: s.n,
                 pixels: 1444, channels: 1344, output: s.tensor(777), pool: pool)
             s.profiler?.stop(1192)
         }
-        // features.5.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
+        // features.5.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(775), preActivation: s.tensor(424),
             gamma: s.p + 11639168, beta: s.p + 11639392, savedMean: s.f + 3527680, savedInvStd: s.f + 3527904,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(777), weights: s.p + 11338112,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(776),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(777),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(778), scale: s.tensor(423), imagePixels: 1444),
+            weights: s.p + 11338112, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(776),
             gradWeights: s.g + 11338112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1193)
         // features.5.8.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
@@ -13991,18 +14218,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1206)
         }
         // features.5.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(785), savedScale: s.tensor(411), batch: s.n,
                 pixels: 1444, channels: 1344, output: s.tensor(784), pool: pool)
             s.profiler?.stop(1207)
         }
-        // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
+        // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(782), preActivation: s.tensor(412),
             gamma: s.p + 10839872, beta: s.p + 10840096, savedMean: s.f + 3454656, savedInvStd: s.f + 3454880,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(784), weights: s.p + 10538816,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(783),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(784),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(785), scale: s.tensor(411), imagePixels: 1444),
+            weights: s.p + 10538816, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(783),
             gradWeights: s.g + 10538816, workspace: s.ws, pool: pool)
         s.profiler?.stop(1208)
         // features.5.7.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
@@ -14101,18 +14329,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1221)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(792), savedScale: s.tensor(399), batch: s.n,
                 pixels: 1444, channels: 1344, output: s.tensor(791), pool: pool)
             s.profiler?.stop(1222)
         }
-        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
+        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(789), preActivation: s.tensor(400),
             gamma: s.p + 10040576, beta: s.p + 10040800, savedMean: s.f + 3381632, savedInvStd: s.f + 3381856,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(791), weights: s.p + 9739520,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(790),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(791),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(792), scale: s.tensor(399), imagePixels: 1444),
+            weights: s.p + 9739520, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(790),
             gradWeights: s.g + 9739520, workspace: s.ws, pool: pool)
         s.profiler?.stop(1223)
         // features.5.6.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
@@ -14211,18 +14440,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1236)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(799), savedScale: s.tensor(387), batch: s.n,
                 pixels: 1444, channels: 1344, output: s.tensor(798), pool: pool)
             s.profiler?.stop(1237)
         }
-        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
+        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(796), preActivation: s.tensor(388),
             gamma: s.p + 9241280, beta: s.p + 9241504, savedMean: s.f + 3308608, savedInvStd: s.f + 3308832,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(798), weights: s.p + 8940224,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(797),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(798),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(799), scale: s.tensor(387), imagePixels: 1444),
+            weights: s.p + 8940224, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(797),
             gradWeights: s.g + 8940224, workspace: s.ws, pool: pool)
         s.profiler?.stop(1238)
         // features.5.5.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
@@ -14321,18 +14551,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1251)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(806), savedScale: s.tensor(375), batch: s.n,
                 pixels: 1444, channels: 1344, output: s.tensor(805), pool: pool)
             s.profiler?.stop(1252)
         }
-        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(803), preActivation: s.tensor(376),
             gamma: s.p + 8441984, beta: s.p + 8442208, savedMean: s.f + 3235584, savedInvStd: s.f + 3235808,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(805), weights: s.p + 8140928,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(804),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(805),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(806), scale: s.tensor(375), imagePixels: 1444),
+            weights: s.p + 8140928, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(804),
             gradWeights: s.g + 8140928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1253)
         // features.5.4.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
@@ -14431,18 +14662,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1266)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(813), savedScale: s.tensor(363), batch: s.n,
                 pixels: 1444, channels: 1344, output: s.tensor(812), pool: pool)
             s.profiler?.stop(1267)
         }
-        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(810), preActivation: s.tensor(364),
             gamma: s.p + 7642688, beta: s.p + 7642912, savedMean: s.f + 3162560, savedInvStd: s.f + 3162784,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(812), weights: s.p + 7341632,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(811),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(812),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(813), scale: s.tensor(363), imagePixels: 1444),
+            weights: s.p + 7341632, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(811),
             gradWeights: s.g + 7341632, workspace: s.ws, pool: pool)
         s.profiler?.stop(1268)
         // features.5.3.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
@@ -14541,18 +14773,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1281)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(820), savedScale: s.tensor(351), batch: s.n,
                 pixels: 1444, channels: 1344, output: s.tensor(819), pool: pool)
             s.profiler?.stop(1282)
         }
-        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(817), preActivation: s.tensor(352),
             gamma: s.p + 6843392, beta: s.p + 6843616, savedMean: s.f + 3089536, savedInvStd: s.f + 3089760,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(819), weights: s.p + 6542336,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(818),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(819),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(820), scale: s.tensor(351), imagePixels: 1444),
+            weights: s.p + 6542336, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(818),
             gradWeights: s.g + 6542336, workspace: s.ws, pool: pool)
         s.profiler?.stop(1283)
         // features.5.2.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
@@ -14651,18 +14884,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1296)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(827), savedScale: s.tensor(339), batch: s.n,
                 pixels: 1444, channels: 1344, output: s.tensor(826), pool: pool)
             s.profiler?.stop(1297)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(824), preActivation: s.tensor(340),
             gamma: s.p + 6044096, beta: s.p + 6044320, savedMean: s.f + 3016512, savedInvStd: s.f + 3016736,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(826), weights: s.p + 5743040,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(825),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(826),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(827), scale: s.tensor(339), imagePixels: 1444),
+            weights: s.p + 5743040, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(825),
             gradWeights: s.g + 5743040, workspace: s.ws, pool: pool)
         s.profiler?.stop(1298)
         // features.5.1.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
@@ -14755,18 +14989,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1310)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 960, outChannels: 224, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(833), savedScale: s.tensor(329), batch: s.n,
                 pixels: 1444, channels: 960, output: s.tensor(832), pool: pool)
             s.profiler?.stop(1311)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 224]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(830), preActivation: s.tensor(330),
             gamma: s.p + 5244800, beta: s.p + 5245024, savedMean: s.f + 2943488, savedInvStd: s.f + 2943712,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(832), weights: s.p + 5029760,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 224, gradInput: s.tensor(831),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(832),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(833), scale: s.tensor(329), imagePixels: 1444),
+            weights: s.p + 5029760, pixels: 1444 &* s.n, inChannels: 960, outChannels: 224, gradInput: s.tensor(831),
             gradWeights: s.g + 5029760, workspace: s.ws, pool: pool)
         s.profiler?.stop(1312)
         // features.5.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
@@ -14861,18 +15096,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1324)
         }
         // features.4.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(840), savedScale: s.tensor(317), batch: s.n,
                 pixels: 1444, channels: 960, output: s.tensor(839), pool: pool)
             s.profiler?.stop(1325)
         }
-        // features.4.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
+        // features.4.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(837), preActivation: s.tensor(318),
             gamma: s.p + 4766032, beta: s.p + 4766192, savedMean: s.f + 2891328, savedInvStd: s.f + 2891488,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(839), weights: s.p + 4612432,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(838),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(839),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(840), scale: s.tensor(317), imagePixels: 1444),
+            weights: s.p + 4612432, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(838),
             gradWeights: s.g + 4612432, workspace: s.ws, pool: pool)
         s.profiler?.stop(1326)
         // features.4.9.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
@@ -14971,18 +15207,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1339)
         }
         // features.4.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(847), savedScale: s.tensor(305), batch: s.n,
                 pixels: 1444, channels: 960, output: s.tensor(846), pool: pool)
             s.profiler?.stop(1340)
         }
-        // features.4.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
+        // features.4.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(844), preActivation: s.tensor(306),
             gamma: s.p + 4364064, beta: s.p + 4364224, savedMean: s.f + 2869888, savedInvStd: s.f + 2870048,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(846), weights: s.p + 4210464,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(845),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(846),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(847), scale: s.tensor(305), imagePixels: 1444),
+            weights: s.p + 4210464, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(845),
             gradWeights: s.g + 4210464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1341)
         // features.4.8.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
@@ -15081,18 +15318,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1354)
         }
         // features.4.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(854), savedScale: s.tensor(293), batch: s.n,
                 pixels: 1444, channels: 960, output: s.tensor(853), pool: pool)
             s.profiler?.stop(1355)
         }
-        // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
+        // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(851), preActivation: s.tensor(294),
             gamma: s.p + 3962096, beta: s.p + 3962256, savedMean: s.f + 2848448, savedInvStd: s.f + 2848608,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(853), weights: s.p + 3808496,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(852),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(853),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(854), scale: s.tensor(293), imagePixels: 1444),
+            weights: s.p + 3808496, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(852),
             gradWeights: s.g + 3808496, workspace: s.ws, pool: pool)
         s.profiler?.stop(1356)
         // features.4.7.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
@@ -15191,18 +15429,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1369)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(861), savedScale: s.tensor(281), batch: s.n,
                 pixels: 1444, channels: 960, output: s.tensor(860), pool: pool)
             s.profiler?.stop(1370)
         }
-        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
+        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(858), preActivation: s.tensor(282),
             gamma: s.p + 3560128, beta: s.p + 3560288, savedMean: s.f + 2827008, savedInvStd: s.f + 2827168,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(860), weights: s.p + 3406528,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(859),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(860),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(861), scale: s.tensor(281), imagePixels: 1444),
+            weights: s.p + 3406528, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(859),
             gradWeights: s.g + 3406528, workspace: s.ws, pool: pool)
         s.profiler?.stop(1371)
         // features.4.6.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
@@ -15301,18 +15540,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1384)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(868), savedScale: s.tensor(269), batch: s.n,
                 pixels: 1444, channels: 960, output: s.tensor(867), pool: pool)
             s.profiler?.stop(1385)
         }
-        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
+        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(865), preActivation: s.tensor(270),
             gamma: s.p + 3158160, beta: s.p + 3158320, savedMean: s.f + 2805568, savedInvStd: s.f + 2805728,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(867), weights: s.p + 3004560,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(866),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(867),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(868), scale: s.tensor(269), imagePixels: 1444),
+            weights: s.p + 3004560, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(866),
             gradWeights: s.g + 3004560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1386)
         // features.4.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
@@ -15411,18 +15651,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1399)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(875), savedScale: s.tensor(257), batch: s.n,
                 pixels: 1444, channels: 960, output: s.tensor(874), pool: pool)
             s.profiler?.stop(1400)
         }
-        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(872), preActivation: s.tensor(258),
             gamma: s.p + 2756192, beta: s.p + 2756352, savedMean: s.f + 2784128, savedInvStd: s.f + 2784288,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(874), weights: s.p + 2602592,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(873),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(874),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(875), scale: s.tensor(257), imagePixels: 1444),
+            weights: s.p + 2602592, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(873),
             gradWeights: s.g + 2602592, workspace: s.ws, pool: pool)
         s.profiler?.stop(1401)
         // features.4.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
@@ -15521,18 +15762,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1414)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(882), savedScale: s.tensor(245), batch: s.n,
                 pixels: 1444, channels: 960, output: s.tensor(881), pool: pool)
             s.profiler?.stop(1415)
         }
-        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(879), preActivation: s.tensor(246),
             gamma: s.p + 2354224, beta: s.p + 2354384, savedMean: s.f + 2762688, savedInvStd: s.f + 2762848,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(881), weights: s.p + 2200624,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(880),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(881),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(882), scale: s.tensor(245), imagePixels: 1444),
+            weights: s.p + 2200624, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(880),
             gradWeights: s.g + 2200624, workspace: s.ws, pool: pool)
         s.profiler?.stop(1416)
         // features.4.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
@@ -15631,18 +15873,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1429)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(889), savedScale: s.tensor(233), batch: s.n,
                 pixels: 1444, channels: 960, output: s.tensor(888), pool: pool)
             s.profiler?.stop(1430)
         }
-        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(886), preActivation: s.tensor(234),
             gamma: s.p + 1952256, beta: s.p + 1952416, savedMean: s.f + 2741248, savedInvStd: s.f + 2741408,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(888), weights: s.p + 1798656,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(887),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(888),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(889), scale: s.tensor(233), imagePixels: 1444),
+            weights: s.p + 1798656, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(887),
             gradWeights: s.g + 1798656, workspace: s.ws, pool: pool)
         s.profiler?.stop(1431)
         // features.4.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
@@ -15741,18 +15984,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1444)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(896), savedScale: s.tensor(221), batch: s.n,
                 pixels: 1444, channels: 960, output: s.tensor(895), pool: pool)
             s.profiler?.stop(1445)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(893), preActivation: s.tensor(222),
             gamma: s.p + 1550288, beta: s.p + 1550448, savedMean: s.f + 2719808, savedInvStd: s.f + 2719968,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(895), weights: s.p + 1396688,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(894),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(895),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(896), scale: s.tensor(221), imagePixels: 1444),
+            weights: s.p + 1396688, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(894),
             gradWeights: s.g + 1396688, workspace: s.ws, pool: pool)
         s.profiler?.stop(1446)
         // features.4.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
@@ -15845,18 +16089,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1458)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1444 &* s.n, inChannels: 480, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(902), savedScale: s.tensor(211), batch: s.n,
                 pixels: 1444, channels: 480, output: s.tensor(901), pool: pool)
             s.profiler?.stop(1459)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 480] <- [n, 38, 38, 160]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 480] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(899), preActivation: s.tensor(212),
             gamma: s.p + 1148320, beta: s.p + 1148480, savedMean: s.f + 2698368, savedInvStd: s.f + 2698528,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(901), weights: s.p + 1071520,
-            pixels: 1444 &* s.n, inChannels: 480, outChannels: 160, gradInput: s.tensor(900),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(901),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(902), scale: s.tensor(211), imagePixels: 1444),
+            weights: s.p + 1071520, pixels: 1444 &* s.n, inChannels: 480, outChannels: 160, gradInput: s.tensor(900),
             gradWeights: s.g + 1071520, workspace: s.ws, pool: pool)
         s.profiler?.stop(1460)
         // features.4.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 480]
@@ -15951,19 +16196,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1472)
         }
         // features.3.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(909), savedScale: s.tensor(199), batch: s.n,
                 pixels: 5625, channels: 480, output: s.tensor(908), pool: pool)
             s.profiler?.stop(1473)
         }
-        // features.3.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
+        // features.3.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(906), preActivation: s.tensor(200),
             gamma: s.p + 1004928, beta: s.p + 1005008, savedMean: s.f + 2687648, savedInvStd: s.f + 2687728,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(908), weights: s.p + 966528,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(907), gradWeights: s.g + 966528,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(908),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(909), scale: s.tensor(199), imagePixels: 5625),
+            weights: s.p + 966528, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(907),
+            gradWeights: s.g + 966528, workspace: s.ws, pool: pool)
         s.profiler?.stop(1474)
         // features.3.6.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
@@ -16061,19 +16307,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1487)
         }
         // features.3.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(916), savedScale: s.tensor(187), batch: s.n,
                 pixels: 5625, channels: 480, output: s.tensor(915), pool: pool)
             s.profiler?.stop(1488)
         }
-        // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
+        // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(913), preActivation: s.tensor(188),
             gamma: s.p + 892256, beta: s.p + 892336, savedMean: s.f + 2661568, savedInvStd: s.f + 2661648,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(915), weights: s.p + 853856,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(914), gradWeights: s.g + 853856,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(915),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(916), scale: s.tensor(187), imagePixels: 5625),
+            weights: s.p + 853856, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(914),
+            gradWeights: s.g + 853856, workspace: s.ws, pool: pool)
         s.profiler?.stop(1489)
         // features.3.5.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
@@ -16171,19 +16418,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1502)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(923), savedScale: s.tensor(175), batch: s.n,
                 pixels: 5625, channels: 480, output: s.tensor(922), pool: pool)
             s.profiler?.stop(1503)
         }
-        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
+        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(920), preActivation: s.tensor(176),
             gamma: s.p + 779584, beta: s.p + 779664, savedMean: s.f + 2635488, savedInvStd: s.f + 2635568,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(922), weights: s.p + 741184,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(921), gradWeights: s.g + 741184,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(922),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(923), scale: s.tensor(175), imagePixels: 5625),
+            weights: s.p + 741184, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(921),
+            gradWeights: s.g + 741184, workspace: s.ws, pool: pool)
         s.profiler?.stop(1504)
         // features.3.4.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
@@ -16281,19 +16529,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1517)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(930), savedScale: s.tensor(163), batch: s.n,
                 pixels: 5625, channels: 480, output: s.tensor(929), pool: pool)
             s.profiler?.stop(1518)
         }
-        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
+        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(927), preActivation: s.tensor(164),
             gamma: s.p + 666912, beta: s.p + 666992, savedMean: s.f + 2609408, savedInvStd: s.f + 2609488,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(929), weights: s.p + 628512,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(928), gradWeights: s.g + 628512,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(929),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(930), scale: s.tensor(163), imagePixels: 5625),
+            weights: s.p + 628512, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(928),
+            gradWeights: s.g + 628512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1519)
         // features.3.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
@@ -16391,19 +16640,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1532)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(937), savedScale: s.tensor(151), batch: s.n,
                 pixels: 5625, channels: 480, output: s.tensor(936), pool: pool)
             s.profiler?.stop(1533)
         }
-        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(934), preActivation: s.tensor(152),
             gamma: s.p + 554240, beta: s.p + 554320, savedMean: s.f + 2583328, savedInvStd: s.f + 2583408,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(936), weights: s.p + 515840,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(935), gradWeights: s.g + 515840,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(936),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(937), scale: s.tensor(151), imagePixels: 5625),
+            weights: s.p + 515840, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(935),
+            gradWeights: s.g + 515840, workspace: s.ws, pool: pool)
         s.profiler?.stop(1534)
         // features.3.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
@@ -16501,19 +16751,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1547)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(944), savedScale: s.tensor(139), batch: s.n,
                 pixels: 5625, channels: 480, output: s.tensor(943), pool: pool)
             s.profiler?.stop(1548)
         }
-        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(941), preActivation: s.tensor(140),
             gamma: s.p + 441568, beta: s.p + 441648, savedMean: s.f + 2557248, savedInvStd: s.f + 2557328,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(943), weights: s.p + 403168,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(942), gradWeights: s.g + 403168,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(943),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(944), scale: s.tensor(139), imagePixels: 5625),
+            weights: s.p + 403168, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(942),
+            gradWeights: s.g + 403168, workspace: s.ws, pool: pool)
         s.profiler?.stop(1549)
         // features.3.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
@@ -16605,19 +16856,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1561)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 5625 &* s.n, inChannels: 288, outChannels: 80, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(950), savedScale: s.tensor(129), batch: s.n,
                 pixels: 5625, channels: 288, output: s.tensor(949), pool: pool)
             s.profiler?.stop(1562)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 288] <- [n, 75, 75, 80]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 288] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(947), preActivation: s.tensor(130),
             gamma: s.p + 328896, beta: s.p + 328976, savedMean: s.f + 2531168, savedInvStd: s.f + 2531248,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(949), weights: s.p + 305856,
-            pixels: 5625 &* s.n, inChannels: 288, outChannels: 80, gradInput: s.tensor(948), gradWeights: s.g + 305856,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(949),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(950), scale: s.tensor(129), imagePixels: 5625),
+            weights: s.p + 305856, pixels: 5625 &* s.n, inChannels: 288, outChannels: 80, gradInput: s.tensor(948),
+            gradWeights: s.g + 305856, workspace: s.ws, pool: pool)
         s.profiler?.stop(1563)
         // features.3.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 288]
         s.profiler?.start()
@@ -16711,18 +16963,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1575)
         }
         // features.2.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(957), savedScale: s.tensor(117), batch: s.n,
                 pixels: 22500, channels: 288, output: s.tensor(956), pool: pool)
             s.profiler?.stop(1576)
         }
-        // features.2.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
+        // features.2.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(954), preActivation: s.tensor(118),
             gamma: s.p + 275120, beta: s.p + 275168, savedMean: s.f + 2515520, savedInvStd: s.f + 2515568,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(956), weights: s.p + 261296,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(955),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(956),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(957), scale: s.tensor(117), imagePixels: 22500),
+            weights: s.p + 261296, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(955),
             gradWeights: s.g + 261296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1577)
         // features.2.6.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
@@ -16821,18 +17074,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1590)
         }
         // features.2.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(964), savedScale: s.tensor(105), batch: s.n,
                 pixels: 22500, channels: 288, output: s.tensor(963), pool: pool)
             s.profiler?.stop(1591)
         }
-        // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
+        // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(961), preActivation: s.tensor(106),
             gamma: s.p + 235168, beta: s.p + 235216, savedMean: s.f + 2509088, savedInvStd: s.f + 2509136,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(963), weights: s.p + 221344,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(962),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(963),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(964), scale: s.tensor(105), imagePixels: 22500),
+            weights: s.p + 221344, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(962),
             gradWeights: s.g + 221344, workspace: s.ws, pool: pool)
         s.profiler?.stop(1592)
         // features.2.5.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
@@ -16931,18 +17185,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1605)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(971), savedScale: s.tensor(93), batch: s.n,
                 pixels: 22500, channels: 288, output: s.tensor(970), pool: pool)
             s.profiler?.stop(1606)
         }
-        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
+        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(968), preActivation: s.tensor(94),
             gamma: s.p + 195216, beta: s.p + 195264, savedMean: s.f + 2502656, savedInvStd: s.f + 2502704,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(970), weights: s.p + 181392,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(969),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(970),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(971), scale: s.tensor(93), imagePixels: 22500),
+            weights: s.p + 181392, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(969),
             gradWeights: s.g + 181392, workspace: s.ws, pool: pool)
         s.profiler?.stop(1607)
         // features.2.4.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
@@ -17041,18 +17296,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1620)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(978), savedScale: s.tensor(81), batch: s.n,
                 pixels: 22500, channels: 288, output: s.tensor(977), pool: pool)
             s.profiler?.stop(1621)
         }
-        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
+        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(975), preActivation: s.tensor(82),
             gamma: s.p + 155264, beta: s.p + 155312, savedMean: s.f + 2496224, savedInvStd: s.f + 2496272,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(977), weights: s.p + 141440,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(976),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(977),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(978), scale: s.tensor(81), imagePixels: 22500),
+            weights: s.p + 141440, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(976),
             gradWeights: s.g + 141440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1622)
         // features.2.3.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
@@ -17151,18 +17407,19 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1635)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(985), savedScale: s.tensor(69), batch: s.n,
                 pixels: 22500, channels: 288, output: s.tensor(984), pool: pool)
             s.profiler?.stop(1636)
         }
-        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(982), preActivation: s.tensor(70),
             gamma: s.p + 115312, beta: s.p + 115360, savedMean: s.f + 2489792, savedInvStd: s.f + 2489840,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(984), weights: s.p + 101488,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(983),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(984),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(985), scale: s.tensor(69), imagePixels: 22500),
+            weights: s.p + 101488, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(983),
             gradWeights: s.g + 101488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1637)
         // features.2.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
@@ -17259,19 +17516,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1650)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(992), savedScale: s.tensor(57), batch: s.n,
                 pixels: 22500, channels: 288, output: s.tensor(991), pool: pool)
             s.profiler?.stop(1651)
         }
-        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(989), preActivation: s.tensor(58),
             gamma: s.p + 75360, beta: s.p + 75408, savedMean: s.f + 2483360, savedInvStd: s.f + 2483408,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(991), weights: s.p + 61536,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(990), gradWeights: s.g + 61536,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(991),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(992), scale: s.tensor(57), imagePixels: 22500),
+            weights: s.p + 61536, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(990),
+            gradWeights: s.g + 61536, workspace: s.ws, pool: pool)
         s.profiler?.stop(1652)
         // features.2.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
         s.profiler?.start()
@@ -17361,19 +17619,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1664)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 22500 &* s.n, inChannels: 192, outChannels: 48, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(998), savedScale: s.tensor(47), batch: s.n,
                 pixels: 22500, channels: 192, output: s.tensor(997), pool: pool)
             s.profiler?.stop(1665)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 192] <- [n, 150, 150, 48]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 192] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(995), preActivation: s.tensor(48),
             gamma: s.p + 35408, beta: s.p + 35456, savedMean: s.f + 2476928, savedInvStd: s.f + 2476976,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(997), weights: s.p + 26192,
-            pixels: 22500 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(996), gradWeights: s.g + 26192,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(997),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(998), scale: s.tensor(47), imagePixels: 22500),
+            weights: s.p + 26192, pixels: 22500 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(996),
+            gradWeights: s.g + 26192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1666)
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 192]
         s.profiler?.start()
@@ -17465,19 +17724,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1678)
         }
         // features.1.3.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1005), savedScale: s.tensor(35), batch: s.n,
                 pixels: 90000, channels: 32, output: s.tensor(1004), pool: pool)
             s.profiler?.stop(1679)
         }
-        // features.1.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
+        // features.1.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1002), preActivation: s.tensor(36),
             gamma: s.p + 13376, beta: s.p + 13408, savedMean: s.f + 2472640, savedInvStd: s.f + 2472672,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1004), weights: s.p + 12352,
-            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1003), gradWeights: s.g + 12352,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1004),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1005), scale: s.tensor(35), imagePixels: 90000),
+            weights: s.p + 12352, pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1003),
+            gradWeights: s.g + 12352, workspace: s.ws, pool: pool)
         s.profiler?.stop(1680)
         // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]
         s.profiler?.start()
@@ -17544,19 +17804,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1689)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1010), savedScale: s.tensor(25), batch: s.n,
                 pixels: 90000, channels: 32, output: s.tensor(1009), pool: pool)
             s.profiler?.stop(1690)
         }
-        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
+        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1007), preActivation: s.tensor(26),
             gamma: s.p + 11248, beta: s.p + 11280, savedMean: s.f + 2471936, savedInvStd: s.f + 2471968,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1009), weights: s.p + 10224,
-            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1008), gradWeights: s.g + 10224,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1009),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1010), scale: s.tensor(25), imagePixels: 90000),
+            weights: s.p + 10224, pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1008),
+            gradWeights: s.g + 10224, workspace: s.ws, pool: pool)
         s.profiler?.stop(1691)
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]
         s.profiler?.start()
@@ -17622,19 +17883,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1700)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1015), savedScale: s.tensor(15), batch: s.n,
                 pixels: 90000, channels: 32, output: s.tensor(1014), pool: pool)
             s.profiler?.stop(1701)
         }
-        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1012), preActivation: s.tensor(16),
             gamma: s.p + 9120, beta: s.p + 9152, savedMean: s.f + 2471232, savedInvStd: s.f + 2471264,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1014), weights: s.p + 8096,
-            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1013), gradWeights: s.g + 8096,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1014),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1015), scale: s.tensor(15), imagePixels: 90000),
+            weights: s.p + 8096, pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1013),
+            gradWeights: s.g + 8096, workspace: s.ws, pool: pool)
         s.profiler?.stop(1702)
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]
         s.profiler?.start()
@@ -17694,19 +17956,20 @@ public final class EfficientNetB7Training: TrainableModel {
             s.profiler?.stop(1710)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 90000 &* s.n, inChannels: 64, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1019), savedScale: s.tensor(7), batch: s.n,
                 pixels: 90000, channels: 64, output: s.tensor(1018), pool: pool)
             s.profiler?.stop(1711)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 32]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1016), preActivation: s.tensor(8),
             gamma: s.p + 6992, beta: s.p + 7024, savedMean: s.f + 2470528, savedInvStd: s.f + 2470560,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1018), weights: s.p + 4944,
-            pixels: 90000 &* s.n, inChannels: 64, outChannels: 32, gradInput: s.tensor(1017), gradWeights: s.g + 4944,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1018),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1019), scale: s.tensor(7), imagePixels: 90000),
+            weights: s.p + 4944, pixels: 90000 &* s.n, inChannels: 64, outChannels: 32, gradInput: s.tensor(1017),
+            gradWeights: s.g + 4944, workspace: s.ws, pool: pool)
         s.profiler?.stop(1712)
         // features.1.0.block.1 squeeze-excitation 64 -> 16 -> 64 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 64]
         s.profiler?.start()
@@ -18826,7 +19089,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [64][32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 184320000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 64] -> [n, 300, 300, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 64] -> [n, 300, 300, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 184320000,
               "frozen: project conv 1x1, [n, 300, 300, 64] -> [n, 300, 300, 32]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -18846,7 +19109,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 92160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 92160000,
               "frozen: project conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -18870,7 +19133,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 92160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 92160000,
               "frozen: project conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
         .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -18894,7 +19157,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
         .init("features.1.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 92160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 300, 300, 32] -> [n, 300, 300, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.3.block.2", kind: "conv 1x1 forward", macsPerImage: 92160000,
               "frozen: project conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 32]"),
         .init("features.1.3.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -18928,7 +19191,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][48]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 207360000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 192] -> [n, 150, 150, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 192] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 207360000,
               "frozen: project conv 1x1, [n, 150, 150, 192] -> [n, 150, 150, 48]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -18958,7 +19221,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -18992,7 +19255,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19026,7 +19289,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19060,7 +19323,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
         .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19094,7 +19357,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
         .init("features.2.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19128,7 +19391,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][48]"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 311040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 288] -> [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward", macsPerImage: 311040000,
               "frozen: project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]"),
         .init("features.2.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19162,7 +19425,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [288][80]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 129600000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 288] -> [n, 75, 75, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 288] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 129600000,
               "frozen: project conv 1x1, [n, 75, 75, 288] -> [n, 75, 75, 80]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19192,7 +19455,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19226,7 +19489,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19260,7 +19523,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19294,7 +19557,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
         .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19328,7 +19591,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
         .init("features.3.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19362,7 +19625,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][80]"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 216000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 480] -> [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward", macsPerImage: 216000000,
               "frozen: project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]"),
         .init("features.3.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19396,7 +19659,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [480][160]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 110899200,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 480] -> [n, 38, 38, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 480] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 110899200,
               "frozen: project conv 1x1, [n, 38, 38, 480] -> [n, 38, 38, 160]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19426,7 +19689,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19460,7 +19723,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19494,7 +19757,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19528,7 +19791,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19562,7 +19825,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19596,7 +19859,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
         .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19630,7 +19893,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
         .init("features.4.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19664,7 +19927,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
         .init("features.4.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19698,7 +19961,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][160]"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 221798400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward", macsPerImage: 221798400,
               "frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]"),
         .init("features.4.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19732,7 +19995,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [960][224]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 310517760,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 224]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 960] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 310517760,
               "frozen: project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 224]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19762,7 +20025,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19796,7 +20059,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19830,7 +20093,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19864,7 +20127,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19898,7 +20161,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19932,7 +20195,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
         .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -19966,7 +20229,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
         .init("features.5.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20000,7 +20263,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
         .init("features.5.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20034,7 +20297,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][224]"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 434724864,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 1344] -> [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward", macsPerImage: 434724864,
               "frozen: project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]"),
         .init("features.5.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20068,7 +20331,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1344][384]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 186310656,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 1344] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 1344] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 186310656,
               "frozen: project conv 1x1, [n, 19, 19, 1344] -> [n, 19, 19, 384]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20098,7 +20361,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20132,7 +20395,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20166,7 +20429,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20200,7 +20463,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20234,7 +20497,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20268,7 +20531,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20302,7 +20565,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20336,7 +20599,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20370,7 +20633,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20404,7 +20667,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.10.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20438,7 +20701,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.11.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.11.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20472,7 +20735,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.12.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][384]"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 319389696,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward", macsPerImage: 319389696,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]"),
         .init("features.6.12.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20506,7 +20769,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2304][640]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 532316160,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 640]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 2304] -> [n, 19, 19, 640], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 532316160,
               "frozen: project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 640]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20536,7 +20799,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3840][640]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 887193600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 887193600,
               "frozen: project conv 1x1, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20570,7 +20833,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3840][640]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 887193600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640], scaling its input by the SE's s where it runs banded"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 887193600,
               "frozen: project conv 1x1, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
         .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20604,7 +20867,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [3840][640]"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 887193600,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 3840] -> [n, 19, 19, 640], scaling its input by the SE's s where it runs banded"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward", macsPerImage: 887193600,
               "frozen: project conv 1x1, [n, 19, 19, 3840] -> [n, 19, 19, 640]"),
         .init("features.7.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -20656,7 +20919,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1774387200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640], scaling its input by the SE's s where it runs banded"),
         .init("features.7.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2457600,
               "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20686,7 +20949,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1774387200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640], scaling its input by the SE's s where it runs banded"),
         .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2457600,
               "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20716,7 +20979,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1774387200,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2457600,
               "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20744,7 +21007,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1064632320,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 640]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 640], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20772,7 +21035,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.12.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20802,7 +21065,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.11.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20832,7 +21095,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20862,7 +21125,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20892,7 +21155,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20922,7 +21185,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20952,7 +21215,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20982,7 +21245,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21012,7 +21275,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21042,7 +21305,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21072,7 +21335,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21102,7 +21365,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
               "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21130,7 +21393,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 372621312,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 1344] <- [n, 19, 19, 384]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 1344] <- [n, 19, 19, 384], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
               "squeeze-excitation 1344 -> 56 -> 1344 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 1344]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21158,7 +21421,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
               "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21188,7 +21451,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
               "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21218,7 +21481,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
               "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21248,7 +21511,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
               "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21278,7 +21541,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
               "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21308,7 +21571,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
               "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21338,7 +21601,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
               "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21368,7 +21631,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
               "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21398,7 +21661,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
               "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21426,7 +21689,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 621035520,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 224]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 224], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21454,7 +21717,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21484,7 +21747,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21514,7 +21777,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21544,7 +21807,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21574,7 +21837,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21604,7 +21867,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21634,7 +21897,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21664,7 +21927,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21694,7 +21957,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
               "squeeze-excitation 960 -> 40 -> 960 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21722,7 +21985,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 221798400,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 480] <- [n, 38, 38, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 480] <- [n, 38, 38, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 480]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21750,7 +22013,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21780,7 +22043,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21810,7 +22073,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21840,7 +22103,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21870,7 +22133,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21900,7 +22163,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
               "squeeze-excitation 480 -> 20 -> 480 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21928,7 +22191,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 259200000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 288] <- [n, 75, 75, 80]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 288] <- [n, 75, 75, 80], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 288]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21956,7 +22219,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21986,7 +22249,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22016,7 +22279,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22046,7 +22309,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22076,7 +22339,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22106,7 +22369,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
               "squeeze-excitation 288 -> 12 -> 288 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22134,7 +22397,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 414720000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 192] <- [n, 150, 150, 48]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 192] <- [n, 150, 150, 48], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 192]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22162,7 +22425,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 184320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.3.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -22184,7 +22447,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 184320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -22206,7 +22469,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 184320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -22226,7 +22489,7 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 368640000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4096,
               "squeeze-excitation 64 -> 16 -> 64 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 64]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

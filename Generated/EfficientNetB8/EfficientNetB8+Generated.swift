@@ -5456,6 +5456,20 @@ public final class EfficientNetB8Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 72, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 72, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 192, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 336, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 336, outChannels: 88, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 528, outChannels: 88, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 528, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1056, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1056, outChannels: 248, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1488, outChannels: 248, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1488, outChannels: 424, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2544, outChannels: 424, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2544, outChannels: 704, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 4224, outChannels: 704, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 21, width: 21, channels: 2544, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, threads: pool.threadCount))
@@ -5702,19 +5716,23 @@ public final class EfficientNetB8Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 112896, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 3248, reduceBias: s.p + 4544,
             activation: .silu, expandWeights: s.p + 4576, expandBias: s.p + 5872, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 112896 &* s.n,
+            inChannels: 72, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [72][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5952, outChannels: 32, inChannels: 72, into: s.f + 4224)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 72] -> [n, 336, 336, 32]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 72] -> [n, 336, 336, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 112896 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 32, output: s.tensor(8), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2987952, savedInvStd: s.f + 2987984,
-                runningMean: s.p + 8320, runningVar: s.p + 8352, workspace: s.ws, pool: pool)
+                runningMean: s.p + 8320, runningVar: s.p + 8352,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 112896),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 336, 336, 72] -> [n, 336, 336, 32]
@@ -5777,19 +5795,23 @@ public final class EfficientNetB8Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
             pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8800, reduceBias: s.p + 9056,
             activation: .silu, expandWeights: s.p + 9072, expandBias: s.p + 9328, savedPooled: s.tensor(13),
-            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
+            savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 112896 &* s.n,
+            inChannels: 32, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9360, outChannels: 32, inChannels: 32, into: s.f + 4224)
         s.profiler?.stop(21)
-        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 112896 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2988656, savedInvStd: s.f + 2988688,
-                runningMean: s.p + 10448, runningVar: s.p + 10480, workspace: s.ws, pool: pool)
+                runningMean: s.p + 10448, runningVar: s.p + 10480,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(11), scale: s.tensor(15), imagePixels: 112896),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 32]
@@ -5865,19 +5887,23 @@ public final class EfficientNetB8Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(21), output: s.tensor(22), batch: s.n,
             pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 10928, reduceBias: s.p + 11184,
             activation: .silu, expandWeights: s.p + 11200, expandBias: s.p + 11456, savedPooled: s.tensor(23),
-            savedHidden: s.tensor(24), savedScale: s.tensor(25), pool: pool)
+            savedHidden: s.tensor(24), savedScale: s.tensor(25),
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 112896 &* s.n,
+            inChannels: 32, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(32)
         // features.1.2.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11488, outChannels: 32, inChannels: 32, into: s.f + 4224)
         s.profiler?.stop(33)
-        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(22), pixels: 112896 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 32, output: s.tensor(26), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2989360, savedInvStd: s.f + 2989392,
-                runningMean: s.p + 12576, runningVar: s.p + 12608, workspace: s.ws, pool: pool)
+                runningMean: s.p + 12576, runningVar: s.p + 12608,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(21), scale: s.tensor(25), imagePixels: 112896),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(34)
         }
         // features.1.2.block.2 frozen: project conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 32]
@@ -5953,19 +5979,23 @@ public final class EfficientNetB8Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(31), output: s.tensor(32), batch: s.n,
             pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 13056, reduceBias: s.p + 13312,
             activation: .silu, expandWeights: s.p + 13328, expandBias: s.p + 13584, savedPooled: s.tensor(33),
-            savedHidden: s.tensor(34), savedScale: s.tensor(35), pool: pool)
+            savedHidden: s.tensor(34), savedScale: s.tensor(35),
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 112896 &* s.n,
+            inChannels: 32, outChannels: 32, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(44)
         // features.1.3.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13616, outChannels: 32, inChannels: 32, into: s.f + 4224)
         s.profiler?.stop(45)
-        // features.1.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        // features.1.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(32), pixels: 112896 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 32, output: s.tensor(36), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2990064, savedInvStd: s.f + 2990096,
-                runningMean: s.p + 14704, runningVar: s.p + 14736, workspace: s.ws, pool: pool)
+                runningMean: s.p + 14704, runningVar: s.p + 14736,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(31), scale: s.tensor(35), imagePixels: 112896),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(46)
         }
         // features.1.3.block.2 frozen: project conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 32]
@@ -6083,19 +6113,23 @@ public final class EfficientNetB8Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n,
             pixels: 28224, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 24176, reduceBias: s.p + 25712,
             activation: .silu, expandWeights: s.p + 25728, expandBias: s.p + 27264, savedPooled: s.tensor(45),
-            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
+            savedHidden: s.tensor(46), savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5,
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n,
+            inChannels: 192, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(61)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [192][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 27456, outChannels: 56, inChannels: 192, into: s.f + 4224)
         s.profiler?.stop(62)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 192] -> [n, 168, 168, 56]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 192] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 28224 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 56, output: s.tensor(48), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2994352, savedInvStd: s.f + 2994408,
-                runningMean: s.p + 38336, runningVar: s.p + 38400, workspace: s.ws, pool: pool)
+                runningMean: s.p + 38336, runningVar: s.p + 38400,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(43), scale: s.tensor(47), imagePixels: 28224),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(63)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 168, 168, 192] -> [n, 168, 168, 56]
@@ -6200,19 +6234,23 @@ public final class EfficientNetB8Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(53), output: s.tensor(54), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 62992, reduceBias: s.p + 67696,
             activation: .silu, expandWeights: s.p + 67712, expandBias: s.p + 72416, savedPooled: s.tensor(55),
-            savedHidden: s.tensor(56), savedScale: s.tensor(57), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
+            savedHidden: s.tensor(56), savedScale: s.tensor(57), meansTaken: s.options.frozenBlocks <= 6,
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(76)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 72752, outChannels: 56, inChannels: 336, into: s.f + 4224)
         s.profiler?.stop(77)
-        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(54), pixels: 28224 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 56, output: s.tensor(58), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3001856, savedInvStd: s.f + 3001912,
-                runningMean: s.p + 91696, runningVar: s.p + 91760, workspace: s.ws, pool: pool)
+                runningMean: s.p + 91696, runningVar: s.p + 91760,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(53), scale: s.tensor(57), imagePixels: 28224),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(78)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
@@ -6330,19 +6368,23 @@ public final class EfficientNetB8Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(65), output: s.tensor(66), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 116352, reduceBias: s.p + 121056,
             activation: .silu, expandWeights: s.p + 121072, expandBias: s.p + 125776, savedPooled: s.tensor(67),
-            savedHidden: s.tensor(68), savedScale: s.tensor(69), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(68), savedScale: s.tensor(69), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(93)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 126112, outChannels: 56, inChannels: 336, into: s.f + 4224)
         s.profiler?.stop(94)
-        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(66), pixels: 28224 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 56, output: s.tensor(70), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3009360, savedInvStd: s.f + 3009416,
-                runningMean: s.p + 145056, runningVar: s.p + 145120, workspace: s.ws, pool: pool)
+                runningMean: s.p + 145056, runningVar: s.p + 145120,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(65), scale: s.tensor(69), imagePixels: 28224),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(95)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
@@ -6460,19 +6502,23 @@ public final class EfficientNetB8Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(77), output: s.tensor(78), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 169712, reduceBias: s.p + 174416,
             activation: .silu, expandWeights: s.p + 174432, expandBias: s.p + 179136, savedPooled: s.tensor(79),
-            savedHidden: s.tensor(80), savedScale: s.tensor(81), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(80), savedScale: s.tensor(81), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(110)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 179472, outChannels: 56, inChannels: 336, into: s.f + 4224)
         s.profiler?.stop(111)
-        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 28224 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 56, output: s.tensor(82), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3016864, savedInvStd: s.f + 3016920,
-                runningMean: s.p + 198416, runningVar: s.p + 198480, workspace: s.ws, pool: pool)
+                runningMean: s.p + 198416, runningVar: s.p + 198480,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(77), scale: s.tensor(81), imagePixels: 28224),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(112)
         }
         // features.2.3.block.3 frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
@@ -6590,19 +6636,23 @@ public final class EfficientNetB8Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(89), output: s.tensor(90), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 223072, reduceBias: s.p + 227776,
             activation: .silu, expandWeights: s.p + 227792, expandBias: s.p + 232496, savedPooled: s.tensor(91),
-            savedHidden: s.tensor(92), savedScale: s.tensor(93), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(92), savedScale: s.tensor(93), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(127)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 232832, outChannels: 56, inChannels: 336, into: s.f + 4224)
         s.profiler?.stop(128)
-        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(90), pixels: 28224 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 56, output: s.tensor(94), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3024368, savedInvStd: s.f + 3024424,
-                runningMean: s.p + 251776, runningVar: s.p + 251840, workspace: s.ws, pool: pool)
+                runningMean: s.p + 251776, runningVar: s.p + 251840,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(89), scale: s.tensor(93), imagePixels: 28224),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
         // features.2.4.block.3 frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
@@ -6721,19 +6771,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 276432, reduceBias: s.p + 281136,
             activation: .silu, expandWeights: s.p + 281152, expandBias: s.p + 285856, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(144)
         // features.2.5.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 286192, outChannels: 56, inChannels: 336, into: s.f + 4224)
         s.profiler?.stop(145)
-        // features.2.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(102), pixels: 28224 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 56, output: s.tensor(106), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3031872, savedInvStd: s.f + 3031928,
-                runningMean: s.p + 305136, runningVar: s.p + 305200, workspace: s.ws, pool: pool)
+                runningMean: s.p + 305136, runningVar: s.p + 305200,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(101), scale: s.tensor(105), imagePixels: 28224),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(146)
         }
         // features.2.5.block.3 frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
@@ -6852,19 +6905,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 329792, reduceBias: s.p + 334496,
             activation: .silu, expandWeights: s.p + 334512, expandBias: s.p + 339216, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), meansTaken: s.options.frozenBlocks <= 11,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 11 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(161)
         // features.2.6.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 339552, outChannels: 56, inChannels: 336, into: s.f + 4224)
         s.profiler?.stop(162)
-        // features.2.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(114), pixels: 28224 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 56, output: s.tensor(118), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3039376, savedInvStd: s.f + 3039432,
-                runningMean: s.p + 358496, runningVar: s.p + 358560, workspace: s.ws, pool: pool)
+                runningMean: s.p + 358496, runningVar: s.p + 358560,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(113), scale: s.tensor(117), imagePixels: 28224),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(163)
         }
         // features.2.6.block.3 frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
@@ -6983,19 +7039,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 383152, reduceBias: s.p + 387856,
             activation: .silu, expandWeights: s.p + 387872, expandBias: s.p + 392576, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), meansTaken: s.options.frozenBlocks <= 12,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 12 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(178)
         // features.2.7.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 392912, outChannels: 56, inChannels: 336, into: s.f + 4224)
         s.profiler?.stop(179)
-        // features.2.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        // features.2.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(126), pixels: 28224 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 56, output: s.tensor(130), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3046880, savedInvStd: s.f + 3046936,
-                runningMean: s.p + 411856, runningVar: s.p + 411920, workspace: s.ws, pool: pool)
+                runningMean: s.p + 411856, runningVar: s.p + 411920,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(125), scale: s.tensor(129), imagePixels: 28224),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(180)
         }
         // features.2.7.block.3 frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
@@ -7114,19 +7173,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 441888, reduceBias: s.p + 446592,
             activation: .silu, expandWeights: s.p + 446608, expandBias: s.p + 451312, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), meansTaken: s.options.frozenBlocks <= 13,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 13 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n,
+            inChannels: 336, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(195)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [336][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 451648, outChannels: 88, inChannels: 336, into: s.f + 4224)
         s.profiler?.stop(196)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 336] -> [n, 84, 84, 88]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 336] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(138), pixels: 7056 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 88, output: s.tensor(142), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3065136, savedInvStd: s.f + 3065224,
-                runningMean: s.p + 481408, runningVar: s.p + 481504, workspace: s.ws, pool: pool)
+                runningMean: s.p + 481408, runningVar: s.p + 481504,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(137), scale: s.tensor(141), imagePixels: 7056),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(197)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 84, 84, 336] -> [n, 84, 84, 88]
@@ -7232,19 +7294,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 545488, reduceBias: s.p + 557104,
             activation: .silu, expandWeights: s.p + 557136, expandBias: s.p + 568752, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), meansTaken: s.options.frozenBlocks <= 14,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 14 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n,
+            inChannels: 528, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(210)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 569280, outChannels: 88, inChannels: 528, into: s.f + 4224)
         s.profiler?.stop(211)
-        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(148), pixels: 7056 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 88, output: s.tensor(152), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3093824, savedInvStd: s.f + 3093912,
-                runningMean: s.p + 615936, runningVar: s.p + 616032, workspace: s.ws, pool: pool)
+                runningMean: s.p + 615936, runningVar: s.p + 616032,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(147), scale: s.tensor(151), imagePixels: 7056),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(212)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
@@ -7363,19 +7428,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 680016, reduceBias: s.p + 691632,
             activation: .silu, expandWeights: s.p + 691664, expandBias: s.p + 703280, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), meansTaken: s.options.frozenBlocks <= 15,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 15 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n,
+            inChannels: 528, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(227)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 703808, outChannels: 88, inChannels: 528, into: s.f + 4224)
         s.profiler?.stop(228)
-        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(160), pixels: 7056 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 88, output: s.tensor(164), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3122512, savedInvStd: s.f + 3122600,
-                runningMean: s.p + 750464, runningVar: s.p + 750560, workspace: s.ws, pool: pool)
+                runningMean: s.p + 750464, runningVar: s.p + 750560,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(159), scale: s.tensor(163), imagePixels: 7056),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(229)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
@@ -7494,19 +7562,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 814544, reduceBias: s.p + 826160,
             activation: .silu, expandWeights: s.p + 826192, expandBias: s.p + 837808, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), meansTaken: s.options.frozenBlocks <= 16,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 16 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n,
+            inChannels: 528, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(244)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 838336, outChannels: 88, inChannels: 528, into: s.f + 4224)
         s.profiler?.stop(245)
-        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(172), pixels: 7056 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 88, output: s.tensor(176), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3151200, savedInvStd: s.f + 3151288,
-                runningMean: s.p + 884992, runningVar: s.p + 885088, workspace: s.ws, pool: pool)
+                runningMean: s.p + 884992, runningVar: s.p + 885088,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(171), scale: s.tensor(175), imagePixels: 7056),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(246)
         }
         // features.3.3.block.3 frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
@@ -7625,19 +7696,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 949072, reduceBias: s.p + 960688,
             activation: .silu, expandWeights: s.p + 960720, expandBias: s.p + 972336, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), meansTaken: s.options.frozenBlocks <= 17,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 17 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n,
+            inChannels: 528, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(261)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 972864, outChannels: 88, inChannels: 528, into: s.f + 4224)
         s.profiler?.stop(262)
-        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(184), pixels: 7056 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 88, output: s.tensor(188), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3179888, savedInvStd: s.f + 3179976,
-                runningMean: s.p + 1019520, runningVar: s.p + 1019616, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1019520, runningVar: s.p + 1019616,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(183), scale: s.tensor(187), imagePixels: 7056),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(263)
         }
         // features.3.4.block.3 frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
@@ -7756,19 +7830,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1083600, reduceBias: s.p + 1095216,
             activation: .silu, expandWeights: s.p + 1095248, expandBias: s.p + 1106864, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), meansTaken: s.options.frozenBlocks <= 18,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 18 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n,
+            inChannels: 528, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(278)
         // features.3.5.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1107392, outChannels: 88, inChannels: 528, into: s.f + 4224)
         s.profiler?.stop(279)
-        // features.3.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(196), pixels: 7056 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 88, output: s.tensor(200), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3208576, savedInvStd: s.f + 3208664,
-                runningMean: s.p + 1154048, runningVar: s.p + 1154144, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1154048, runningVar: s.p + 1154144,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(195), scale: s.tensor(199), imagePixels: 7056),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(280)
         }
         // features.3.5.block.3 frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
@@ -7887,19 +7964,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1218128, reduceBias: s.p + 1229744,
             activation: .silu, expandWeights: s.p + 1229776, expandBias: s.p + 1241392, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), meansTaken: s.options.frozenBlocks <= 19,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 19 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n,
+            inChannels: 528, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(295)
         // features.3.6.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1241920, outChannels: 88, inChannels: 528, into: s.f + 4224)
         s.profiler?.stop(296)
-        // features.3.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(208), pixels: 7056 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 88, output: s.tensor(212), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3237264, savedInvStd: s.f + 3237352,
-                runningMean: s.p + 1288576, runningVar: s.p + 1288672, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1288576, runningVar: s.p + 1288672,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(207), scale: s.tensor(211), imagePixels: 7056),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(297)
         }
         // features.3.6.block.3 frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
@@ -8018,19 +8098,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1352656, reduceBias: s.p + 1364272,
             activation: .silu, expandWeights: s.p + 1364304, expandBias: s.p + 1375920, savedPooled: s.tensor(221),
             savedHidden: s.tensor(222), savedScale: s.tensor(223), meansTaken: s.options.frozenBlocks <= 20,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 20 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n,
+            inChannels: 528, outChannels: 88, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(312)
         // features.3.7.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1376448, outChannels: 88, inChannels: 528, into: s.f + 4224)
         s.profiler?.stop(313)
-        // features.3.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        // features.3.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(220), pixels: 7056 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 88, output: s.tensor(224), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3265952, savedInvStd: s.f + 3266040,
-                runningMean: s.p + 1423104, runningVar: s.p + 1423200, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1423104, runningVar: s.p + 1423200,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(219), scale: s.tensor(223), imagePixels: 7056),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(314)
         }
         // features.3.7.block.3 frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
@@ -8149,19 +8232,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1478736, reduceBias: s.p + 1490352,
             activation: .silu, expandWeights: s.p + 1490384, expandBias: s.p + 1502000, savedPooled: s.tensor(233),
             savedHidden: s.tensor(234), savedScale: s.tensor(235), meansTaken: s.options.frozenBlocks <= 21,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 21 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 528, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(329)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [528][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1502528, outChannels: 176, inChannels: 528, into: s.f + 4224)
         s.profiler?.stop(330)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 528] -> [n, 42, 42, 176]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 528] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(232), pixels: 1764 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(236), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3277744, savedInvStd: s.f + 3277920,
-                runningMean: s.p + 1595808, runningVar: s.p + 1595984, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1595808, runningVar: s.p + 1595984,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(231), scale: s.tensor(235), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(331)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 42, 42, 528] -> [n, 42, 42, 176]
@@ -8267,19 +8353,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 1799968, reduceBias: s.p + 1846432,
             activation: .silu, expandWeights: s.p + 1846480, expandBias: s.p + 1892944, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), meansTaken: s.options.frozenBlocks <= 22,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 22 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(344)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1894000, outChannels: 176, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(345)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(242), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(246), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3301328, savedInvStd: s.f + 3301504,
-                runningMean: s.p + 2080208, runningVar: s.p + 2080384, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2080208, runningVar: s.p + 2080384,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(241), scale: s.tensor(245), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(346)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
@@ -8398,19 +8487,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2284368, reduceBias: s.p + 2330832,
             activation: .silu, expandWeights: s.p + 2330880, expandBias: s.p + 2377344, savedPooled: s.tensor(255),
             savedHidden: s.tensor(256), savedScale: s.tensor(257), meansTaken: s.options.frozenBlocks <= 23,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 23 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(361)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2378400, outChannels: 176, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(362)
-        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(254), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(258), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3324912, savedInvStd: s.f + 3325088,
-                runningMean: s.p + 2564608, runningVar: s.p + 2564784, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2564608, runningVar: s.p + 2564784,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(253), scale: s.tensor(257), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(363)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
@@ -8529,19 +8621,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2768768, reduceBias: s.p + 2815232,
             activation: .silu, expandWeights: s.p + 2815280, expandBias: s.p + 2861744, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), meansTaken: s.options.frozenBlocks <= 24,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 24 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(378)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2862800, outChannels: 176, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(379)
-        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(266), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(270), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3348496, savedInvStd: s.f + 3348672,
-                runningMean: s.p + 3049008, runningVar: s.p + 3049184, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3049008, runningVar: s.p + 3049184,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(265), scale: s.tensor(269), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(380)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
@@ -8660,19 +8755,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3253168, reduceBias: s.p + 3299632,
             activation: .silu, expandWeights: s.p + 3299680, expandBias: s.p + 3346144, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), meansTaken: s.options.frozenBlocks <= 25,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 25 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(395)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3347200, outChannels: 176, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(396)
-        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(278), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(282), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3372080, savedInvStd: s.f + 3372256,
-                runningMean: s.p + 3533408, runningVar: s.p + 3533584, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3533408, runningVar: s.p + 3533584,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(277), scale: s.tensor(281), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(397)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
@@ -8791,19 +8889,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3737568, reduceBias: s.p + 3784032,
             activation: .silu, expandWeights: s.p + 3784080, expandBias: s.p + 3830544, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), meansTaken: s.options.frozenBlocks <= 26,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 26 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(412)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3831600, outChannels: 176, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(413)
-        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(290), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(294), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3395664, savedInvStd: s.f + 3395840,
-                runningMean: s.p + 4017808, runningVar: s.p + 4017984, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4017808, runningVar: s.p + 4017984,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(289), scale: s.tensor(293), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(414)
         }
         // features.4.5.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
@@ -8922,19 +9023,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4221968, reduceBias: s.p + 4268432,
             activation: .silu, expandWeights: s.p + 4268480, expandBias: s.p + 4314944, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), meansTaken: s.options.frozenBlocks <= 27,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 27 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(429)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4316000, outChannels: 176, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(430)
-        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(302), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(306), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3419248, savedInvStd: s.f + 3419424,
-                runningMean: s.p + 4502208, runningVar: s.p + 4502384, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4502208, runningVar: s.p + 4502384,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(301), scale: s.tensor(305), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(431)
         }
         // features.4.6.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
@@ -9053,19 +9157,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4706368, reduceBias: s.p + 4752832,
             activation: .silu, expandWeights: s.p + 4752880, expandBias: s.p + 4799344, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), meansTaken: s.options.frozenBlocks <= 28,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 28 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(446)
         // features.4.7.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4800400, outChannels: 176, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(447)
-        // features.4.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(314), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(318), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3442832, savedInvStd: s.f + 3443008,
-                runningMean: s.p + 4986608, runningVar: s.p + 4986784, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4986608, runningVar: s.p + 4986784,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(313), scale: s.tensor(317), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(448)
         }
         // features.4.7.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
@@ -9184,19 +9291,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5190768, reduceBias: s.p + 5237232,
             activation: .silu, expandWeights: s.p + 5237280, expandBias: s.p + 5283744, savedPooled: s.tensor(327),
             savedHidden: s.tensor(328), savedScale: s.tensor(329), meansTaken: s.options.frozenBlocks <= 29,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 29 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(463)
         // features.4.8.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5284800, outChannels: 176, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(464)
-        // features.4.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(326), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(330), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3466416, savedInvStd: s.f + 3466592,
-                runningMean: s.p + 5471008, runningVar: s.p + 5471184, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5471008, runningVar: s.p + 5471184,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(325), scale: s.tensor(329), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(465)
         }
         // features.4.8.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
@@ -9315,19 +9425,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5675168, reduceBias: s.p + 5721632,
             activation: .silu, expandWeights: s.p + 5721680, expandBias: s.p + 5768144, savedPooled: s.tensor(339),
             savedHidden: s.tensor(340), savedScale: s.tensor(341), meansTaken: s.options.frozenBlocks <= 30,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 30 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(480)
         // features.4.9.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5769200, outChannels: 176, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(481)
-        // features.4.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(338), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(342), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3490000, savedInvStd: s.f + 3490176,
-                runningMean: s.p + 5955408, runningVar: s.p + 5955584, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5955408, runningVar: s.p + 5955584,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(337), scale: s.tensor(341), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(482)
         }
         // features.4.9.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
@@ -9446,19 +9559,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6159568, reduceBias: s.p + 6206032,
             activation: .silu, expandWeights: s.p + 6206080, expandBias: s.p + 6252544, savedPooled: s.tensor(351),
             savedHidden: s.tensor(352), savedScale: s.tensor(353), meansTaken: s.options.frozenBlocks <= 31,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 31 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(497)
         // features.4.10.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6253600, outChannels: 176, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(498)
-        // features.4.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        // features.4.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(350), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 176, output: s.tensor(354), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3513584, savedInvStd: s.f + 3513760,
-                runningMean: s.p + 6439808, runningVar: s.p + 6439984, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6439808, runningVar: s.p + 6439984,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(349), scale: s.tensor(353), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(499)
         }
         // features.4.10.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
@@ -9577,19 +9693,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6660864, reduceBias: s.p + 6707328,
             activation: .silu, expandWeights: s.p + 6707376, expandBias: s.p + 6753840, savedPooled: s.tensor(363),
             savedHidden: s.tensor(364), savedScale: s.tensor(365), meansTaken: s.options.frozenBlocks <= 32,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 32 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1056, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(514)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [1056][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6754896, outChannels: 248, inChannels: 1056, into: s.f + 4224)
         s.profiler?.stop(515)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 248]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(362), pixels: 1764 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(366), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3570960, savedInvStd: s.f + 3571208,
-                runningMean: s.p + 7017296, runningVar: s.p + 7017552, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7017296, runningVar: s.p + 7017552,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(361), scale: s.tensor(365), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(516)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 248]
@@ -9695,19 +9814,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 7435936, reduceBias: s.p + 7528192,
             activation: .silu, expandWeights: s.p + 7528256, expandBias: s.p + 7620512, savedPooled: s.tensor(373),
             savedHidden: s.tensor(374), savedScale: s.tensor(375), meansTaken: s.options.frozenBlocks <= 33,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 33 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1488, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(529)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7622000, outChannels: 248, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(530)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(372), pixels: 1764 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(376), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3651808, savedInvStd: s.f + 3652056,
-                runningMean: s.p + 7991536, runningVar: s.p + 7991792, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7991536, runningVar: s.p + 7991792,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(371), scale: s.tensor(375), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(531)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
@@ -9826,19 +9948,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 8410176, reduceBias: s.p + 8502432,
             activation: .silu, expandWeights: s.p + 8502496, expandBias: s.p + 8594752, savedPooled: s.tensor(385),
             savedHidden: s.tensor(386), savedScale: s.tensor(387), meansTaken: s.options.frozenBlocks <= 34,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 34 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1488, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(546)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8596240, outChannels: 248, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(547)
-        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(384), pixels: 1764 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(388), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3732656, savedInvStd: s.f + 3732904,
-                runningMean: s.p + 8965776, runningVar: s.p + 8966032, workspace: s.ws, pool: pool)
+                runningMean: s.p + 8965776, runningVar: s.p + 8966032,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(383), scale: s.tensor(387), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(548)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
@@ -9957,19 +10082,22 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 9384416, reduceBias: s.p + 9476672,
             activation: .silu, expandWeights: s.p + 9476736, expandBias: s.p + 9568992, savedPooled: s.tensor(397),
             savedHidden: s.tensor(398), savedScale: s.tensor(399), meansTaken: s.options.frozenBlocks <= 35,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 35 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1488, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(563)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9570480, outChannels: 248, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(564)
-        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(396), pixels: 1764 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(400), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3813504, savedInvStd: s.f + 3813752,
-                runningMean: s.p + 9940016, runningVar: s.p + 9940272, workspace: s.ws, pool: pool)
+                runningMean: s.p + 9940016, runningVar: s.p + 9940272,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(395), scale: s.tensor(399), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(565)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
@@ -10089,19 +10217,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 10358656,
             reduceBias: s.p + 10450912, activation: .silu, expandWeights: s.p + 10450976, expandBias: s.p + 10543232,
             savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411),
-            meansTaken: s.options.frozenBlocks <= 36, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 36,
+            writesOutput: s.options.frozenBlocks > 36 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1488, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(580)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10544720, outChannels: 248, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(581)
-        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(408), pixels: 1764 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(412), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3894352, savedInvStd: s.f + 3894600,
-                runningMean: s.p + 10914256, runningVar: s.p + 10914512, workspace: s.ws, pool: pool)
+                runningMean: s.p + 10914256, runningVar: s.p + 10914512,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(407), scale: s.tensor(411), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(582)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
@@ -10221,19 +10353,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 11332896,
             reduceBias: s.p + 11425152, activation: .silu, expandWeights: s.p + 11425216, expandBias: s.p + 11517472,
             savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423),
-            meansTaken: s.options.frozenBlocks <= 37, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 37,
+            writesOutput: s.options.frozenBlocks > 37 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1488, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(597)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11518960, outChannels: 248, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(598)
-        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(420), pixels: 1764 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(424), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3975200, savedInvStd: s.f + 3975448,
-                runningMean: s.p + 11888496, runningVar: s.p + 11888752, workspace: s.ws, pool: pool)
+                runningMean: s.p + 11888496, runningVar: s.p + 11888752,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(419), scale: s.tensor(423), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(599)
         }
         // features.5.5.block.3 frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
@@ -10353,19 +10489,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 12307136,
             reduceBias: s.p + 12399392, activation: .silu, expandWeights: s.p + 12399456, expandBias: s.p + 12491712,
             savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435),
-            meansTaken: s.options.frozenBlocks <= 38, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 38,
+            writesOutput: s.options.frozenBlocks > 38 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1488, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(614)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12493200, outChannels: 248, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(615)
-        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(432), pixels: 1764 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(436), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4056048, savedInvStd: s.f + 4056296,
-                runningMean: s.p + 12862736, runningVar: s.p + 12862992, workspace: s.ws, pool: pool)
+                runningMean: s.p + 12862736, runningVar: s.p + 12862992,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(431), scale: s.tensor(435), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(616)
         }
         // features.5.6.block.3 frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
@@ -10485,19 +10625,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 13281376,
             reduceBias: s.p + 13373632, activation: .silu, expandWeights: s.p + 13373696, expandBias: s.p + 13465952,
             savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447),
-            meansTaken: s.options.frozenBlocks <= 39, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 39,
+            writesOutput: s.options.frozenBlocks > 39 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1488, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(631)
         // features.5.7.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13467440, outChannels: 248, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(632)
-        // features.5.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(444), pixels: 1764 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(448), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4136896, savedInvStd: s.f + 4137144,
-                runningMean: s.p + 13836976, runningVar: s.p + 13837232, workspace: s.ws, pool: pool)
+                runningMean: s.p + 13836976, runningVar: s.p + 13837232,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(443), scale: s.tensor(447), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(633)
         }
         // features.5.7.block.3 frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
@@ -10617,19 +10761,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 14255616,
             reduceBias: s.p + 14347872, activation: .silu, expandWeights: s.p + 14347936, expandBias: s.p + 14440192,
             savedPooled: s.tensor(457), savedHidden: s.tensor(458), savedScale: s.tensor(459),
-            meansTaken: s.options.frozenBlocks <= 40, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 40,
+            writesOutput: s.options.frozenBlocks > 40 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1488, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(648)
         // features.5.8.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 14441680, outChannels: 248, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(649)
-        // features.5.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(456), pixels: 1764 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(460), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4217744, savedInvStd: s.f + 4217992,
-                runningMean: s.p + 14811216, runningVar: s.p + 14811472, workspace: s.ws, pool: pool)
+                runningMean: s.p + 14811216, runningVar: s.p + 14811472,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(455), scale: s.tensor(459), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(650)
         }
         // features.5.8.block.3 frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
@@ -10749,19 +10897,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 15229856,
             reduceBias: s.p + 15322112, activation: .silu, expandWeights: s.p + 15322176, expandBias: s.p + 15414432,
             savedPooled: s.tensor(469), savedHidden: s.tensor(470), savedScale: s.tensor(471),
-            meansTaken: s.options.frozenBlocks <= 41, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 41,
+            writesOutput: s.options.frozenBlocks > 41 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1488, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(665)
         // features.5.9.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15415920, outChannels: 248, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(666)
-        // features.5.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(468), pixels: 1764 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(472), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4298592, savedInvStd: s.f + 4298840,
-                runningMean: s.p + 15785456, runningVar: s.p + 15785712, workspace: s.ws, pool: pool)
+                runningMean: s.p + 15785456, runningVar: s.p + 15785712,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(467), scale: s.tensor(471), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(667)
         }
         // features.5.9.block.3 frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
@@ -10881,19 +11033,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 16204096,
             reduceBias: s.p + 16296352, activation: .silu, expandWeights: s.p + 16296416, expandBias: s.p + 16388672,
             savedPooled: s.tensor(481), savedHidden: s.tensor(482), savedScale: s.tensor(483),
-            meansTaken: s.options.frozenBlocks <= 42, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 42,
+            writesOutput: s.options.frozenBlocks > 42 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n,
+            inChannels: 1488, outChannels: 248, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(682)
         // features.5.10.block.3 project conv 1x1 weights to the GEMM layout [1488][248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16390160, outChannels: 248, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(683)
-        // features.5.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        // features.5.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(480), pixels: 1764 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 248, output: s.tensor(484), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4379440, savedInvStd: s.f + 4379688,
-                runningMean: s.p + 16759696, runningVar: s.p + 16759952, workspace: s.ws, pool: pool)
+                runningMean: s.p + 16759696, runningVar: s.p + 16759952,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(479), scale: s.tensor(483), imagePixels: 1764),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(684)
         }
         // features.5.10.block.3 frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
@@ -11013,19 +11169,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 17178336,
             reduceBias: s.p + 17270592, activation: .silu, expandWeights: s.p + 17270656, expandBias: s.p + 17362912,
             savedPooled: s.tensor(493), savedHidden: s.tensor(494), savedScale: s.tensor(495),
-            meansTaken: s.options.frozenBlocks <= 43, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 43,
+            writesOutput: s.options.frozenBlocks > 43 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 1488, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(699)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1488][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17364400, outChannels: 424, inChannels: 1488, into: s.f + 4224)
         s.profiler?.stop(700)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 1488] -> [n, 21, 21, 424]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 1488] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(492), pixels: 441 &* s.n, inChannels: 1488,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(496), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4460288, savedInvStd: s.f + 4460712,
-                runningMean: s.p + 17996176, runningVar: s.p + 17996608, workspace: s.ws, pool: pool)
+                runningMean: s.p + 17996176, runningVar: s.p + 17996608,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(491), scale: s.tensor(495), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(701)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 21, 21, 1488] -> [n, 21, 21, 424]
@@ -11132,19 +11292,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 19159648,
             reduceBias: s.p + 19429312, activation: .silu, expandWeights: s.p + 19429424, expandBias: s.p + 19699088,
             savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505),
-            meansTaken: s.options.frozenBlocks <= 44, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 44,
+            writesOutput: s.options.frozenBlocks > 44 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(714)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19701632, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(715)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(502), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(506), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4598512, savedInvStd: s.f + 4598936,
-                runningMean: s.p + 20781152, runningVar: s.p + 20781584, workspace: s.ws, pool: pool)
+                runningMean: s.p + 20781152, runningVar: s.p + 20781584,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(501), scale: s.tensor(505), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(716)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -11264,19 +11428,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 21944624,
             reduceBias: s.p + 22214288, activation: .silu, expandWeights: s.p + 22214400, expandBias: s.p + 22484064,
             savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517),
-            meansTaken: s.options.frozenBlocks <= 45, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 45,
+            writesOutput: s.options.frozenBlocks > 45 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(731)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22486608, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(732)
-        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(514), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(518), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4736736, savedInvStd: s.f + 4737160,
-                runningMean: s.p + 23566128, runningVar: s.p + 23566560, workspace: s.ws, pool: pool)
+                runningMean: s.p + 23566128, runningVar: s.p + 23566560,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(513), scale: s.tensor(517), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(733)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -11396,19 +11564,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 24729600,
             reduceBias: s.p + 24999264, activation: .silu, expandWeights: s.p + 24999376, expandBias: s.p + 25269040,
             savedPooled: s.tensor(527), savedHidden: s.tensor(528), savedScale: s.tensor(529),
-            meansTaken: s.options.frozenBlocks <= 46, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 46,
+            writesOutput: s.options.frozenBlocks > 46 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(748)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 25271584, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(749)
-        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(526), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(530), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4874960, savedInvStd: s.f + 4875384,
-                runningMean: s.p + 26351104, runningVar: s.p + 26351536, workspace: s.ws, pool: pool)
+                runningMean: s.p + 26351104, runningVar: s.p + 26351536,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(525), scale: s.tensor(529), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(750)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -11528,19 +11700,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 27514576,
             reduceBias: s.p + 27784240, activation: .silu, expandWeights: s.p + 27784352, expandBias: s.p + 28054016,
             savedPooled: s.tensor(539), savedHidden: s.tensor(540), savedScale: s.tensor(541),
-            meansTaken: s.options.frozenBlocks <= 47, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 47,
+            writesOutput: s.options.frozenBlocks > 47 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(765)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28056560, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(766)
-        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(538), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(542), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5013184, savedInvStd: s.f + 5013608,
-                runningMean: s.p + 29136080, runningVar: s.p + 29136512, workspace: s.ws, pool: pool)
+                runningMean: s.p + 29136080, runningVar: s.p + 29136512,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(537), scale: s.tensor(541), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(767)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -11660,19 +11836,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 30299552,
             reduceBias: s.p + 30569216, activation: .silu, expandWeights: s.p + 30569328, expandBias: s.p + 30838992,
             savedPooled: s.tensor(551), savedHidden: s.tensor(552), savedScale: s.tensor(553),
-            meansTaken: s.options.frozenBlocks <= 48, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 48,
+            writesOutput: s.options.frozenBlocks > 48 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(782)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30841536, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(783)
-        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(550), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(554), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5151408, savedInvStd: s.f + 5151832,
-                runningMean: s.p + 31921056, runningVar: s.p + 31921488, workspace: s.ws, pool: pool)
+                runningMean: s.p + 31921056, runningVar: s.p + 31921488,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(549), scale: s.tensor(553), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(784)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -11792,19 +11972,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 33084528,
             reduceBias: s.p + 33354192, activation: .silu, expandWeights: s.p + 33354304, expandBias: s.p + 33623968,
             savedPooled: s.tensor(563), savedHidden: s.tensor(564), savedScale: s.tensor(565),
-            meansTaken: s.options.frozenBlocks <= 49, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 49,
+            writesOutput: s.options.frozenBlocks > 49 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(799)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 33626512, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(800)
-        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(562), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(566), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5289632, savedInvStd: s.f + 5290056,
-                runningMean: s.p + 34706032, runningVar: s.p + 34706464, workspace: s.ws, pool: pool)
+                runningMean: s.p + 34706032, runningVar: s.p + 34706464,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(561), scale: s.tensor(565), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(801)
         }
         // features.6.6.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -11924,19 +12108,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 35869504,
             reduceBias: s.p + 36139168, activation: .silu, expandWeights: s.p + 36139280, expandBias: s.p + 36408944,
             savedPooled: s.tensor(575), savedHidden: s.tensor(576), savedScale: s.tensor(577),
-            meansTaken: s.options.frozenBlocks <= 50, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 50,
+            writesOutput: s.options.frozenBlocks > 50 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(816)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 36411488, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(817)
-        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(574), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(578), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5427856, savedInvStd: s.f + 5428280,
-                runningMean: s.p + 37491008, runningVar: s.p + 37491440, workspace: s.ws, pool: pool)
+                runningMean: s.p + 37491008, runningVar: s.p + 37491440,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(573), scale: s.tensor(577), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(818)
         }
         // features.6.7.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -12056,19 +12244,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 38654480,
             reduceBias: s.p + 38924144, activation: .silu, expandWeights: s.p + 38924256, expandBias: s.p + 39193920,
             savedPooled: s.tensor(587), savedHidden: s.tensor(588), savedScale: s.tensor(589),
-            meansTaken: s.options.frozenBlocks <= 51, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 51,
+            writesOutput: s.options.frozenBlocks > 51 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(833)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 39196464, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(834)
-        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(586), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(590), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5566080, savedInvStd: s.f + 5566504,
-                runningMean: s.p + 40275984, runningVar: s.p + 40276416, workspace: s.ws, pool: pool)
+                runningMean: s.p + 40275984, runningVar: s.p + 40276416,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(585), scale: s.tensor(589), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(835)
         }
         // features.6.8.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -12188,19 +12380,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 41439456,
             reduceBias: s.p + 41709120, activation: .silu, expandWeights: s.p + 41709232, expandBias: s.p + 41978896,
             savedPooled: s.tensor(599), savedHidden: s.tensor(600), savedScale: s.tensor(601),
-            meansTaken: s.options.frozenBlocks <= 52, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 52,
+            writesOutput: s.options.frozenBlocks > 52 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(850)
         // features.6.9.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 41981440, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(851)
-        // features.6.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(598), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(602), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5704304, savedInvStd: s.f + 5704728,
-                runningMean: s.p + 43060960, runningVar: s.p + 43061392, workspace: s.ws, pool: pool)
+                runningMean: s.p + 43060960, runningVar: s.p + 43061392,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(597), scale: s.tensor(601), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(852)
         }
         // features.6.9.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -12320,19 +12516,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 44224432,
             reduceBias: s.p + 44494096, activation: .silu, expandWeights: s.p + 44494208, expandBias: s.p + 44763872,
             savedPooled: s.tensor(611), savedHidden: s.tensor(612), savedScale: s.tensor(613),
-            meansTaken: s.options.frozenBlocks <= 53, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 53,
+            writesOutput: s.options.frozenBlocks > 53 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(867)
         // features.6.10.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 44766416, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(868)
-        // features.6.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(610), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(614), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5842528, savedInvStd: s.f + 5842952,
-                runningMean: s.p + 45845936, runningVar: s.p + 45846368, workspace: s.ws, pool: pool)
+                runningMean: s.p + 45845936, runningVar: s.p + 45846368,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(609), scale: s.tensor(613), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(869)
         }
         // features.6.10.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -12452,19 +12652,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 47009408,
             reduceBias: s.p + 47279072, activation: .silu, expandWeights: s.p + 47279184, expandBias: s.p + 47548848,
             savedPooled: s.tensor(623), savedHidden: s.tensor(624), savedScale: s.tensor(625),
-            meansTaken: s.options.frozenBlocks <= 54, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 54,
+            writesOutput: s.options.frozenBlocks > 54 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(884)
         // features.6.11.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 47551392, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(885)
-        // features.6.11.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.11.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(622), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(626), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 5980752, savedInvStd: s.f + 5981176,
-                runningMean: s.p + 48630912, runningVar: s.p + 48631344, workspace: s.ws, pool: pool)
+                runningMean: s.p + 48630912, runningVar: s.p + 48631344,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(621), scale: s.tensor(625), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(886)
         }
         // features.6.11.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -12584,19 +12788,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 49794384,
             reduceBias: s.p + 50064048, activation: .silu, expandWeights: s.p + 50064160, expandBias: s.p + 50333824,
             savedPooled: s.tensor(635), savedHidden: s.tensor(636), savedScale: s.tensor(637),
-            meansTaken: s.options.frozenBlocks <= 55, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 55,
+            writesOutput: s.options.frozenBlocks > 55 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(901)
         // features.6.12.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 50336368, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(902)
-        // features.6.12.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.12.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(634), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(638), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 6118976, savedInvStd: s.f + 6119400,
-                runningMean: s.p + 51415888, runningVar: s.p + 51416320, workspace: s.ws, pool: pool)
+                runningMean: s.p + 51415888, runningVar: s.p + 51416320,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(633), scale: s.tensor(637), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(903)
         }
         // features.6.12.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -12716,19 +12924,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 52579360,
             reduceBias: s.p + 52849024, activation: .silu, expandWeights: s.p + 52849136, expandBias: s.p + 53118800,
             savedPooled: s.tensor(647), savedHidden: s.tensor(648), savedScale: s.tensor(649),
-            meansTaken: s.options.frozenBlocks <= 56, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 56,
+            writesOutput: s.options.frozenBlocks > 56 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(918)
         // features.6.13.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 53121344, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(919)
-        // features.6.13.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.13.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 56 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(646), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(650), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 6257200, savedInvStd: s.f + 6257624,
-                runningMean: s.p + 54200864, runningVar: s.p + 54201296, workspace: s.ws, pool: pool)
+                runningMean: s.p + 54200864, runningVar: s.p + 54201296,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(645), scale: s.tensor(649), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(920)
         }
         // features.6.13.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -12848,19 +13060,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 55364336,
             reduceBias: s.p + 55634000, activation: .silu, expandWeights: s.p + 55634112, expandBias: s.p + 55903776,
             savedPooled: s.tensor(659), savedHidden: s.tensor(660), savedScale: s.tensor(661),
-            meansTaken: s.options.frozenBlocks <= 57, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 57,
+            writesOutput: s.options.frozenBlocks > 57 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 424, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(935)
         // features.6.14.block.3 project conv 1x1 weights to the GEMM layout [2544][424]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 55906320, outChannels: 424, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(936)
-        // features.6.14.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        // features.6.14.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 57 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(658), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 424, output: s.tensor(662), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 6395424, savedInvStd: s.f + 6395848,
-                runningMean: s.p + 56985840, runningVar: s.p + 56986272, workspace: s.ws, pool: pool)
+                runningMean: s.p + 56985840, runningVar: s.p + 56986272,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(657), scale: s.tensor(661), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(937)
         }
         // features.6.14.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
@@ -12980,19 +13196,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 58108608,
             reduceBias: s.p + 58378272, activation: .silu, expandWeights: s.p + 58378384, expandBias: s.p + 58648048,
             savedPooled: s.tensor(671), savedHidden: s.tensor(672), savedScale: s.tensor(673),
-            meansTaken: s.options.frozenBlocks <= 58, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 58,
+            writesOutput: s.options.frozenBlocks > 58 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 2544, outChannels: 704, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(952)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [2544][704]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 58650592, outChannels: 704, inChannels: 2544, into: s.f + 4224)
         s.profiler?.stop(953)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 704]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 704], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 58 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(670), pixels: 441 &* s.n, inChannels: 2544,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 704, output: s.tensor(674), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 6452240, savedInvStd: s.f + 6452944,
-                runningMean: s.p + 60442976, runningVar: s.p + 60443680, workspace: s.ws, pool: pool)
+                runningMean: s.p + 60442976, runningVar: s.p + 60443680,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(669), scale: s.tensor(673), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(954)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 704]
@@ -13099,19 +13319,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 63489888,
             reduceBias: s.p + 64233312, activation: .silu, expandWeights: s.p + 64233488, expandBias: s.p + 64976912,
             savedPooled: s.tensor(681), savedHidden: s.tensor(682), savedScale: s.tensor(683),
-            meansTaken: s.options.frozenBlocks <= 59, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 59,
+            writesOutput: s.options.frozenBlocks > 59 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 4224, outChannels: 704, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(967)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [4224][704]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 64981136, outChannels: 704, inChannels: 4224, into: s.f + 4224)
         s.profiler?.stop(968)
-        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704]
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 59 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(680), pixels: 441 &* s.n, inChannels: 4224,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 704, output: s.tensor(684), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 6546576, savedInvStd: s.f + 6547280,
-                runningMean: s.p + 67956240, runningVar: s.p + 67956944, workspace: s.ws, pool: pool)
+                runningMean: s.p + 67956240, runningVar: s.p + 67956944,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(679), scale: s.tensor(683), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(969)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 21, 21, 4224] -> [n, 21, 21, 704]
@@ -13231,19 +13455,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 71003152,
             reduceBias: s.p + 71746576, activation: .silu, expandWeights: s.p + 71746752, expandBias: s.p + 72490176,
             savedPooled: s.tensor(693), savedHidden: s.tensor(694), savedScale: s.tensor(695),
-            meansTaken: s.options.frozenBlocks <= 60, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 60,
+            writesOutput: s.options.frozenBlocks > 60 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 4224, outChannels: 704, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(984)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [4224][704]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 72494400, outChannels: 704, inChannels: 4224, into: s.f + 4224)
         s.profiler?.stop(985)
-        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704]
+        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 60 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(692), pixels: 441 &* s.n, inChannels: 4224,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 704, output: s.tensor(696), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 6640912, savedInvStd: s.f + 6641616,
-                runningMean: s.p + 75469504, runningVar: s.p + 75470208, workspace: s.ws, pool: pool)
+                runningMean: s.p + 75469504, runningVar: s.p + 75470208,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(691), scale: s.tensor(695), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(986)
         }
         // features.7.2.block.3 frozen: project conv 1x1, [n, 21, 21, 4224] -> [n, 21, 21, 704]
@@ -13363,19 +13591,23 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 78516416,
             reduceBias: s.p + 79259840, activation: .silu, expandWeights: s.p + 79260016, expandBias: s.p + 80003440,
             savedPooled: s.tensor(705), savedHidden: s.tensor(706), savedScale: s.tensor(707),
-            meansTaken: s.options.frozenBlocks <= 61, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 61,
+            writesOutput: s.options.frozenBlocks > 61 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n,
+            inChannels: 4224, outChannels: 704, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1001)
         // features.7.3.block.3 project conv 1x1 weights to the GEMM layout [4224][704]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 80007664, outChannels: 704, inChannels: 4224, into: s.f + 4224)
         s.profiler?.stop(1002)
-        // features.7.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704]
+        // features.7.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 61 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(704), pixels: 441 &* s.n, inChannels: 4224,
                 inputMajorWeights: s.f + 4224, bias: s.f, outChannels: 704, output: s.tensor(708), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 6735248, savedInvStd: s.f + 6735952,
-                runningMean: s.p + 82982768, runningVar: s.p + 82983472, workspace: s.ws, pool: pool)
+                runningMean: s.p + 82982768, runningVar: s.p + 82983472,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(703), scale: s.tensor(707), imagePixels: 441),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1003)
         }
         // features.7.3.block.3 frozen: project conv 1x1, [n, 21, 21, 4224] -> [n, 21, 21, 704]
@@ -13557,18 +13789,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1027)
         }
         // features.7.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(726), savedScale: s.tensor(707), batch: s.n,
                 pixels: 441, channels: 4224, output: s.tensor(725), pool: pool)
             s.profiler?.stop(1028)
         }
-        // features.7.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]
+        // features.7.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(723), preActivation: s.tensor(708),
             gamma: s.p + 82981360, beta: s.p + 82982064, savedMean: s.f + 6735248, savedInvStd: s.f + 6735952,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(725), weights: s.p + 80007664,
-            pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(724),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(725),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(726), scale: s.tensor(707), imagePixels: 441),
+            weights: s.p + 80007664, pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(724),
             gradWeights: s.g + 80007664, workspace: s.ws, pool: pool)
         s.profiler?.stop(1029)
         // features.7.3.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]
@@ -13667,18 +13900,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1042)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(733), savedScale: s.tensor(695), batch: s.n,
                 pixels: 441, channels: 4224, output: s.tensor(732), pool: pool)
             s.profiler?.stop(1043)
         }
-        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]
+        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(730), preActivation: s.tensor(696),
             gamma: s.p + 75468096, beta: s.p + 75468800, savedMean: s.f + 6640912, savedInvStd: s.f + 6641616,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(732), weights: s.p + 72494400,
-            pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(731),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(732),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(733), scale: s.tensor(695), imagePixels: 441),
+            weights: s.p + 72494400, pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(731),
             gradWeights: s.g + 72494400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1044)
         // features.7.2.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]
@@ -13777,18 +14011,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1057)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(740), savedScale: s.tensor(683), batch: s.n,
                 pixels: 441, channels: 4224, output: s.tensor(739), pool: pool)
             s.profiler?.stop(1058)
         }
-        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(737), preActivation: s.tensor(684),
             gamma: s.p + 67954832, beta: s.p + 67955536, savedMean: s.f + 6546576, savedInvStd: s.f + 6547280,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(739), weights: s.p + 64981136,
-            pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(738),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(739),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(740), scale: s.tensor(683), imagePixels: 441),
+            weights: s.p + 64981136, pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(738),
             gradWeights: s.g + 64981136, workspace: s.ws, pool: pool)
         s.profiler?.stop(1059)
         // features.7.1.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]
@@ -13881,18 +14116,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1071)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 704, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(746), savedScale: s.tensor(673), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(745), pool: pool)
             s.profiler?.stop(1072)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 704]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 704], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(743), preActivation: s.tensor(674),
             gamma: s.p + 60441568, beta: s.p + 60442272, savedMean: s.f + 6452240, savedInvStd: s.f + 6452944,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(745), weights: s.p + 58650592,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 704, gradInput: s.tensor(744),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(745),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(746), scale: s.tensor(673), imagePixels: 441),
+            weights: s.p + 58650592, pixels: 441 &* s.n, inChannels: 2544, outChannels: 704, gradInput: s.tensor(744),
             gradWeights: s.g + 58650592, workspace: s.ws, pool: pool)
         s.profiler?.stop(1073)
         // features.7.0.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -13987,18 +14223,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1085)
         }
         // features.6.14.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(753), savedScale: s.tensor(661), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(752), pool: pool)
             s.profiler?.stop(1086)
         }
-        // features.6.14.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.14.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(750), preActivation: s.tensor(662),
             gamma: s.p + 56984976, beta: s.p + 56985408, savedMean: s.f + 6395424, savedInvStd: s.f + 6395848,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(752), weights: s.p + 55906320,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(751),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(752),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(753), scale: s.tensor(661), imagePixels: 441),
+            weights: s.p + 55906320, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(751),
             gradWeights: s.g + 55906320, workspace: s.ws, pool: pool)
         s.profiler?.stop(1087)
         // features.6.14.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -14097,18 +14334,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1100)
         }
         // features.6.13.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(760), savedScale: s.tensor(649), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(759), pool: pool)
             s.profiler?.stop(1101)
         }
-        // features.6.13.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.13.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(757), preActivation: s.tensor(650),
             gamma: s.p + 54200000, beta: s.p + 54200432, savedMean: s.f + 6257200, savedInvStd: s.f + 6257624,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(759), weights: s.p + 53121344,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(758),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(759),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(760), scale: s.tensor(649), imagePixels: 441),
+            weights: s.p + 53121344, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(758),
             gradWeights: s.g + 53121344, workspace: s.ws, pool: pool)
         s.profiler?.stop(1102)
         // features.6.13.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -14207,18 +14445,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1115)
         }
         // features.6.12.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(767), savedScale: s.tensor(637), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(766), pool: pool)
             s.profiler?.stop(1116)
         }
-        // features.6.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(764), preActivation: s.tensor(638),
             gamma: s.p + 51415024, beta: s.p + 51415456, savedMean: s.f + 6118976, savedInvStd: s.f + 6119400,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(766), weights: s.p + 50336368,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(765),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(766),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(767), scale: s.tensor(637), imagePixels: 441),
+            weights: s.p + 50336368, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(765),
             gradWeights: s.g + 50336368, workspace: s.ws, pool: pool)
         s.profiler?.stop(1117)
         // features.6.12.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -14317,18 +14556,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1130)
         }
         // features.6.11.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(774), savedScale: s.tensor(625), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(773), pool: pool)
             s.profiler?.stop(1131)
         }
-        // features.6.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(771), preActivation: s.tensor(626),
             gamma: s.p + 48630048, beta: s.p + 48630480, savedMean: s.f + 5980752, savedInvStd: s.f + 5981176,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(773), weights: s.p + 47551392,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(772),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(773),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(774), scale: s.tensor(625), imagePixels: 441),
+            weights: s.p + 47551392, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(772),
             gradWeights: s.g + 47551392, workspace: s.ws, pool: pool)
         s.profiler?.stop(1132)
         // features.6.11.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -14427,18 +14667,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1145)
         }
         // features.6.10.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(781), savedScale: s.tensor(613), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(780), pool: pool)
             s.profiler?.stop(1146)
         }
-        // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(778), preActivation: s.tensor(614),
             gamma: s.p + 45845072, beta: s.p + 45845504, savedMean: s.f + 5842528, savedInvStd: s.f + 5842952,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(780), weights: s.p + 44766416,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(779),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(780),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(781), scale: s.tensor(613), imagePixels: 441),
+            weights: s.p + 44766416, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(779),
             gradWeights: s.g + 44766416, workspace: s.ws, pool: pool)
         s.profiler?.stop(1147)
         // features.6.10.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -14537,18 +14778,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1160)
         }
         // features.6.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(788), savedScale: s.tensor(601), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(787), pool: pool)
             s.profiler?.stop(1161)
         }
-        // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(785), preActivation: s.tensor(602),
             gamma: s.p + 43060096, beta: s.p + 43060528, savedMean: s.f + 5704304, savedInvStd: s.f + 5704728,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(787), weights: s.p + 41981440,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(786),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(787),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(788), scale: s.tensor(601), imagePixels: 441),
+            weights: s.p + 41981440, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(786),
             gradWeights: s.g + 41981440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1162)
         // features.6.9.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -14647,18 +14889,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1175)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(795), savedScale: s.tensor(589), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(794), pool: pool)
             s.profiler?.stop(1176)
         }
-        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(792), preActivation: s.tensor(590),
             gamma: s.p + 40275120, beta: s.p + 40275552, savedMean: s.f + 5566080, savedInvStd: s.f + 5566504,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(794), weights: s.p + 39196464,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(793),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(794),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(795), scale: s.tensor(589), imagePixels: 441),
+            weights: s.p + 39196464, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(793),
             gradWeights: s.g + 39196464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1177)
         // features.6.8.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -14757,18 +15000,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1190)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(802), savedScale: s.tensor(577), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(801), pool: pool)
             s.profiler?.stop(1191)
         }
-        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(799), preActivation: s.tensor(578),
             gamma: s.p + 37490144, beta: s.p + 37490576, savedMean: s.f + 5427856, savedInvStd: s.f + 5428280,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(801), weights: s.p + 36411488,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(800),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(801),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(802), scale: s.tensor(577), imagePixels: 441),
+            weights: s.p + 36411488, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(800),
             gradWeights: s.g + 36411488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1192)
         // features.6.7.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -14867,18 +15111,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1205)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(809), savedScale: s.tensor(565), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(808), pool: pool)
             s.profiler?.stop(1206)
         }
-        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(806), preActivation: s.tensor(566),
             gamma: s.p + 34705168, beta: s.p + 34705600, savedMean: s.f + 5289632, savedInvStd: s.f + 5290056,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(808), weights: s.p + 33626512,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(807),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(808),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(809), scale: s.tensor(565), imagePixels: 441),
+            weights: s.p + 33626512, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(807),
             gradWeights: s.g + 33626512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1207)
         // features.6.6.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -14977,18 +15222,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1220)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(816), savedScale: s.tensor(553), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(815), pool: pool)
             s.profiler?.stop(1221)
         }
-        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(813), preActivation: s.tensor(554),
             gamma: s.p + 31920192, beta: s.p + 31920624, savedMean: s.f + 5151408, savedInvStd: s.f + 5151832,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(815), weights: s.p + 30841536,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(814),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(815),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(816), scale: s.tensor(553), imagePixels: 441),
+            weights: s.p + 30841536, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(814),
             gradWeights: s.g + 30841536, workspace: s.ws, pool: pool)
         s.profiler?.stop(1222)
         // features.6.5.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -15087,18 +15333,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1235)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(823), savedScale: s.tensor(541), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(822), pool: pool)
             s.profiler?.stop(1236)
         }
-        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(820), preActivation: s.tensor(542),
             gamma: s.p + 29135216, beta: s.p + 29135648, savedMean: s.f + 5013184, savedInvStd: s.f + 5013608,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(822), weights: s.p + 28056560,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(821),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(822),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(823), scale: s.tensor(541), imagePixels: 441),
+            weights: s.p + 28056560, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(821),
             gradWeights: s.g + 28056560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1237)
         // features.6.4.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -15197,18 +15444,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1250)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(830), savedScale: s.tensor(529), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(829), pool: pool)
             s.profiler?.stop(1251)
         }
-        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(827), preActivation: s.tensor(530),
             gamma: s.p + 26350240, beta: s.p + 26350672, savedMean: s.f + 4874960, savedInvStd: s.f + 4875384,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(829), weights: s.p + 25271584,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(828),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(829),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(830), scale: s.tensor(529), imagePixels: 441),
+            weights: s.p + 25271584, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(828),
             gradWeights: s.g + 25271584, workspace: s.ws, pool: pool)
         s.profiler?.stop(1252)
         // features.6.3.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -15307,18 +15555,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1265)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(837), savedScale: s.tensor(517), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(836), pool: pool)
             s.profiler?.stop(1266)
         }
-        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(834), preActivation: s.tensor(518),
             gamma: s.p + 23565264, beta: s.p + 23565696, savedMean: s.f + 4736736, savedInvStd: s.f + 4737160,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(836), weights: s.p + 22486608,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(835),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(836),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(837), scale: s.tensor(517), imagePixels: 441),
+            weights: s.p + 22486608, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(835),
             gradWeights: s.g + 22486608, workspace: s.ws, pool: pool)
         s.profiler?.stop(1267)
         // features.6.2.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -15417,18 +15666,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1280)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(844), savedScale: s.tensor(505), batch: s.n,
                 pixels: 441, channels: 2544, output: s.tensor(843), pool: pool)
             s.profiler?.stop(1281)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(841), preActivation: s.tensor(506),
             gamma: s.p + 20780288, beta: s.p + 20780720, savedMean: s.f + 4598512, savedInvStd: s.f + 4598936,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(843), weights: s.p + 19701632,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(842),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(843),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(844), scale: s.tensor(505), imagePixels: 441),
+            weights: s.p + 19701632, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(842),
             gradWeights: s.g + 19701632, workspace: s.ws, pool: pool)
         s.profiler?.stop(1282)
         // features.6.1.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
@@ -15521,18 +15771,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1294)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 441 &* s.n, inChannels: 1488, outChannels: 424, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(850), savedScale: s.tensor(495), batch: s.n,
                 pixels: 441, channels: 1488, output: s.tensor(849), pool: pool)
             s.profiler?.stop(1295)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 1488] <- [n, 21, 21, 424]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 1488] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(847), preActivation: s.tensor(496),
             gamma: s.p + 17995312, beta: s.p + 17995744, savedMean: s.f + 4460288, savedInvStd: s.f + 4460712,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(849), weights: s.p + 17364400,
-            pixels: 441 &* s.n, inChannels: 1488, outChannels: 424, gradInput: s.tensor(848),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(849),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(850), scale: s.tensor(495), imagePixels: 441),
+            weights: s.p + 17364400, pixels: 441 &* s.n, inChannels: 1488, outChannels: 424, gradInput: s.tensor(848),
             gradWeights: s.g + 17364400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1296)
         // features.6.0.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 1488]
@@ -15627,18 +15878,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1308)
         }
         // features.5.10.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(857), savedScale: s.tensor(483), batch: s.n,
                 pixels: 1764, channels: 1488, output: s.tensor(856), pool: pool)
             s.profiler?.stop(1309)
         }
-        // features.5.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
+        // features.5.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(854), preActivation: s.tensor(484),
             gamma: s.p + 16759184, beta: s.p + 16759440, savedMean: s.f + 4379440, savedInvStd: s.f + 4379688,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(856), weights: s.p + 16390160,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(855),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(856),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(857), scale: s.tensor(483), imagePixels: 1764),
+            weights: s.p + 16390160, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(855),
             gradWeights: s.g + 16390160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1310)
         // features.5.10.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
@@ -15737,18 +15989,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1323)
         }
         // features.5.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(864), savedScale: s.tensor(471), batch: s.n,
                 pixels: 1764, channels: 1488, output: s.tensor(863), pool: pool)
             s.profiler?.stop(1324)
         }
-        // features.5.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
+        // features.5.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(861), preActivation: s.tensor(472),
             gamma: s.p + 15784944, beta: s.p + 15785200, savedMean: s.f + 4298592, savedInvStd: s.f + 4298840,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(863), weights: s.p + 15415920,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(862),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(863),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(864), scale: s.tensor(471), imagePixels: 1764),
+            weights: s.p + 15415920, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(862),
             gradWeights: s.g + 15415920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1325)
         // features.5.9.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
@@ -15847,18 +16100,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1338)
         }
         // features.5.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(871), savedScale: s.tensor(459), batch: s.n,
                 pixels: 1764, channels: 1488, output: s.tensor(870), pool: pool)
             s.profiler?.stop(1339)
         }
-        // features.5.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
+        // features.5.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(868), preActivation: s.tensor(460),
             gamma: s.p + 14810704, beta: s.p + 14810960, savedMean: s.f + 4217744, savedInvStd: s.f + 4217992,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(870), weights: s.p + 14441680,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(869),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(870),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(871), scale: s.tensor(459), imagePixels: 1764),
+            weights: s.p + 14441680, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(869),
             gradWeights: s.g + 14441680, workspace: s.ws, pool: pool)
         s.profiler?.stop(1340)
         // features.5.8.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
@@ -15957,18 +16211,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1353)
         }
         // features.5.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(878), savedScale: s.tensor(447), batch: s.n,
                 pixels: 1764, channels: 1488, output: s.tensor(877), pool: pool)
             s.profiler?.stop(1354)
         }
-        // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
+        // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(875), preActivation: s.tensor(448),
             gamma: s.p + 13836464, beta: s.p + 13836720, savedMean: s.f + 4136896, savedInvStd: s.f + 4137144,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(877), weights: s.p + 13467440,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(876),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(877),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(878), scale: s.tensor(447), imagePixels: 1764),
+            weights: s.p + 13467440, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(876),
             gradWeights: s.g + 13467440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1355)
         // features.5.7.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
@@ -16067,18 +16322,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1368)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(885), savedScale: s.tensor(435), batch: s.n,
                 pixels: 1764, channels: 1488, output: s.tensor(884), pool: pool)
             s.profiler?.stop(1369)
         }
-        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
+        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(882), preActivation: s.tensor(436),
             gamma: s.p + 12862224, beta: s.p + 12862480, savedMean: s.f + 4056048, savedInvStd: s.f + 4056296,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(884), weights: s.p + 12493200,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(883),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(884),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(885), scale: s.tensor(435), imagePixels: 1764),
+            weights: s.p + 12493200, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(883),
             gradWeights: s.g + 12493200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1370)
         // features.5.6.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
@@ -16177,18 +16433,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1383)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(892), savedScale: s.tensor(423), batch: s.n,
                 pixels: 1764, channels: 1488, output: s.tensor(891), pool: pool)
             s.profiler?.stop(1384)
         }
-        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
+        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(889), preActivation: s.tensor(424),
             gamma: s.p + 11887984, beta: s.p + 11888240, savedMean: s.f + 3975200, savedInvStd: s.f + 3975448,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(891), weights: s.p + 11518960,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(890),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(891),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(892), scale: s.tensor(423), imagePixels: 1764),
+            weights: s.p + 11518960, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(890),
             gradWeights: s.g + 11518960, workspace: s.ws, pool: pool)
         s.profiler?.stop(1385)
         // features.5.5.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
@@ -16287,18 +16544,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1398)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(899), savedScale: s.tensor(411), batch: s.n,
                 pixels: 1764, channels: 1488, output: s.tensor(898), pool: pool)
             s.profiler?.stop(1399)
         }
-        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(896), preActivation: s.tensor(412),
             gamma: s.p + 10913744, beta: s.p + 10914000, savedMean: s.f + 3894352, savedInvStd: s.f + 3894600,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(898), weights: s.p + 10544720,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(897),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(898),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(899), scale: s.tensor(411), imagePixels: 1764),
+            weights: s.p + 10544720, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(897),
             gradWeights: s.g + 10544720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1400)
         // features.5.4.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
@@ -16397,18 +16655,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1413)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(906), savedScale: s.tensor(399), batch: s.n,
                 pixels: 1764, channels: 1488, output: s.tensor(905), pool: pool)
             s.profiler?.stop(1414)
         }
-        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(903), preActivation: s.tensor(400),
             gamma: s.p + 9939504, beta: s.p + 9939760, savedMean: s.f + 3813504, savedInvStd: s.f + 3813752,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(905), weights: s.p + 9570480,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(904),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(905),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(906), scale: s.tensor(399), imagePixels: 1764),
+            weights: s.p + 9570480, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(904),
             gradWeights: s.g + 9570480, workspace: s.ws, pool: pool)
         s.profiler?.stop(1415)
         // features.5.3.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
@@ -16507,18 +16766,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1428)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(913), savedScale: s.tensor(387), batch: s.n,
                 pixels: 1764, channels: 1488, output: s.tensor(912), pool: pool)
             s.profiler?.stop(1429)
         }
-        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(910), preActivation: s.tensor(388),
             gamma: s.p + 8965264, beta: s.p + 8965520, savedMean: s.f + 3732656, savedInvStd: s.f + 3732904,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(912), weights: s.p + 8596240,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(911),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(912),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(913), scale: s.tensor(387), imagePixels: 1764),
+            weights: s.p + 8596240, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(911),
             gradWeights: s.g + 8596240, workspace: s.ws, pool: pool)
         s.profiler?.stop(1430)
         // features.5.2.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
@@ -16617,18 +16877,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1443)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(920), savedScale: s.tensor(375), batch: s.n,
                 pixels: 1764, channels: 1488, output: s.tensor(919), pool: pool)
             s.profiler?.stop(1444)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(917), preActivation: s.tensor(376),
             gamma: s.p + 7991024, beta: s.p + 7991280, savedMean: s.f + 3651808, savedInvStd: s.f + 3652056,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(919), weights: s.p + 7622000,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(918),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(919),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(920), scale: s.tensor(375), imagePixels: 1764),
+            weights: s.p + 7622000, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(918),
             gradWeights: s.g + 7622000, workspace: s.ws, pool: pool)
         s.profiler?.stop(1445)
         // features.5.1.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
@@ -16721,18 +16982,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1457)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 248, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(926), savedScale: s.tensor(365), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(925), pool: pool)
             s.profiler?.stop(1458)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 248]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(923), preActivation: s.tensor(366),
             gamma: s.p + 7016784, beta: s.p + 7017040, savedMean: s.f + 3570960, savedInvStd: s.f + 3571208,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(925), weights: s.p + 6754896,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 248, gradInput: s.tensor(924),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(925),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(926), scale: s.tensor(365), imagePixels: 1764),
+            weights: s.p + 6754896, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 248, gradInput: s.tensor(924),
             gradWeights: s.g + 6754896, workspace: s.ws, pool: pool)
         s.profiler?.stop(1459)
         // features.5.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -16827,18 +17089,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1471)
         }
         // features.4.10.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(933), savedScale: s.tensor(353), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(932), pool: pool)
             s.profiler?.stop(1472)
         }
-        // features.4.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
+        // features.4.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(930), preActivation: s.tensor(354),
             gamma: s.p + 6439456, beta: s.p + 6439632, savedMean: s.f + 3513584, savedInvStd: s.f + 3513760,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(932), weights: s.p + 6253600,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(931),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(932),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(933), scale: s.tensor(353), imagePixels: 1764),
+            weights: s.p + 6253600, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(931),
             gradWeights: s.g + 6253600, workspace: s.ws, pool: pool)
         s.profiler?.stop(1473)
         // features.4.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -16937,18 +17200,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1486)
         }
         // features.4.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(940), savedScale: s.tensor(341), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(939), pool: pool)
             s.profiler?.stop(1487)
         }
-        // features.4.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
+        // features.4.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(937), preActivation: s.tensor(342),
             gamma: s.p + 5955056, beta: s.p + 5955232, savedMean: s.f + 3490000, savedInvStd: s.f + 3490176,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(939), weights: s.p + 5769200,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(938),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(939),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(940), scale: s.tensor(341), imagePixels: 1764),
+            weights: s.p + 5769200, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(938),
             gradWeights: s.g + 5769200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1488)
         // features.4.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -17047,18 +17311,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1501)
         }
         // features.4.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(947), savedScale: s.tensor(329), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(946), pool: pool)
             s.profiler?.stop(1502)
         }
-        // features.4.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
+        // features.4.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(944), preActivation: s.tensor(330),
             gamma: s.p + 5470656, beta: s.p + 5470832, savedMean: s.f + 3466416, savedInvStd: s.f + 3466592,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(946), weights: s.p + 5284800,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(945),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(946),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(947), scale: s.tensor(329), imagePixels: 1764),
+            weights: s.p + 5284800, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(945),
             gradWeights: s.g + 5284800, workspace: s.ws, pool: pool)
         s.profiler?.stop(1503)
         // features.4.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -17157,18 +17422,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1516)
         }
         // features.4.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(954), savedScale: s.tensor(317), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(953), pool: pool)
             s.profiler?.stop(1517)
         }
-        // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
+        // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(951), preActivation: s.tensor(318),
             gamma: s.p + 4986256, beta: s.p + 4986432, savedMean: s.f + 3442832, savedInvStd: s.f + 3443008,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(953), weights: s.p + 4800400,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(952),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(953),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(954), scale: s.tensor(317), imagePixels: 1764),
+            weights: s.p + 4800400, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(952),
             gradWeights: s.g + 4800400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1518)
         // features.4.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -17267,18 +17533,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1531)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(961), savedScale: s.tensor(305), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(960), pool: pool)
             s.profiler?.stop(1532)
         }
-        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
+        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(958), preActivation: s.tensor(306),
             gamma: s.p + 4501856, beta: s.p + 4502032, savedMean: s.f + 3419248, savedInvStd: s.f + 3419424,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(960), weights: s.p + 4316000,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(959),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(960),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(961), scale: s.tensor(305), imagePixels: 1764),
+            weights: s.p + 4316000, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(959),
             gradWeights: s.g + 4316000, workspace: s.ws, pool: pool)
         s.profiler?.stop(1533)
         // features.4.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -17377,18 +17644,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1546)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(968), savedScale: s.tensor(293), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(967), pool: pool)
             s.profiler?.stop(1547)
         }
-        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
+        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(965), preActivation: s.tensor(294),
             gamma: s.p + 4017456, beta: s.p + 4017632, savedMean: s.f + 3395664, savedInvStd: s.f + 3395840,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(967), weights: s.p + 3831600,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(966),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(967),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(968), scale: s.tensor(293), imagePixels: 1764),
+            weights: s.p + 3831600, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(966),
             gradWeights: s.g + 3831600, workspace: s.ws, pool: pool)
         s.profiler?.stop(1548)
         // features.4.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -17487,18 +17755,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1561)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(975), savedScale: s.tensor(281), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(974), pool: pool)
             s.profiler?.stop(1562)
         }
-        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(972), preActivation: s.tensor(282),
             gamma: s.p + 3533056, beta: s.p + 3533232, savedMean: s.f + 3372080, savedInvStd: s.f + 3372256,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(974), weights: s.p + 3347200,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(973),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(974),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(975), scale: s.tensor(281), imagePixels: 1764),
+            weights: s.p + 3347200, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(973),
             gradWeights: s.g + 3347200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1563)
         // features.4.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -17597,18 +17866,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1576)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(982), savedScale: s.tensor(269), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(981), pool: pool)
             s.profiler?.stop(1577)
         }
-        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(979), preActivation: s.tensor(270),
             gamma: s.p + 3048656, beta: s.p + 3048832, savedMean: s.f + 3348496, savedInvStd: s.f + 3348672,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(981), weights: s.p + 2862800,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(980),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(981),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(982), scale: s.tensor(269), imagePixels: 1764),
+            weights: s.p + 2862800, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(980),
             gradWeights: s.g + 2862800, workspace: s.ws, pool: pool)
         s.profiler?.stop(1578)
         // features.4.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -17707,18 +17977,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1591)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(989), savedScale: s.tensor(257), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(988), pool: pool)
             s.profiler?.stop(1592)
         }
-        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(986), preActivation: s.tensor(258),
             gamma: s.p + 2564256, beta: s.p + 2564432, savedMean: s.f + 3324912, savedInvStd: s.f + 3325088,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(988), weights: s.p + 2378400,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(987),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(988),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(989), scale: s.tensor(257), imagePixels: 1764),
+            weights: s.p + 2378400, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(987),
             gradWeights: s.g + 2378400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1593)
         // features.4.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -17817,18 +18088,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1606)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(996), savedScale: s.tensor(245), batch: s.n,
                 pixels: 1764, channels: 1056, output: s.tensor(995), pool: pool)
             s.profiler?.stop(1607)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(993), preActivation: s.tensor(246),
             gamma: s.p + 2079856, beta: s.p + 2080032, savedMean: s.f + 3301328, savedInvStd: s.f + 3301504,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(995), weights: s.p + 1894000,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(994),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(995),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(996), scale: s.tensor(245), imagePixels: 1764),
+            weights: s.p + 1894000, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(994),
             gradWeights: s.g + 1894000, workspace: s.ws, pool: pool)
         s.profiler?.stop(1608)
         // features.4.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
@@ -17921,18 +18193,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1620)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1764 &* s.n, inChannels: 528, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1002), savedScale: s.tensor(235), batch: s.n,
                 pixels: 1764, channels: 528, output: s.tensor(1001), pool: pool)
             s.profiler?.stop(1621)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 528] <- [n, 42, 42, 176]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 528] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(999), preActivation: s.tensor(236),
             gamma: s.p + 1595456, beta: s.p + 1595632, savedMean: s.f + 3277744, savedInvStd: s.f + 3277920,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1001), weights: s.p + 1502528,
-            pixels: 1764 &* s.n, inChannels: 528, outChannels: 176, gradInput: s.tensor(1000),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1001),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1002), scale: s.tensor(235), imagePixels: 1764),
+            weights: s.p + 1502528, pixels: 1764 &* s.n, inChannels: 528, outChannels: 176, gradInput: s.tensor(1000),
             gradWeights: s.g + 1502528, workspace: s.ws, pool: pool)
         s.profiler?.stop(1622)
         // features.4.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 528]
@@ -18028,18 +18301,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1634)
         }
         // features.3.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1009), savedScale: s.tensor(223), batch: s.n,
                 pixels: 7056, channels: 528, output: s.tensor(1008), pool: pool)
             s.profiler?.stop(1635)
         }
-        // features.3.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
+        // features.3.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1006), preActivation: s.tensor(224),
             gamma: s.p + 1422912, beta: s.p + 1423008, savedMean: s.f + 3265952, savedInvStd: s.f + 3266040,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1008), weights: s.p + 1376448,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1007),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1008),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1009), scale: s.tensor(223), imagePixels: 7056),
+            weights: s.p + 1376448, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1007),
             gradWeights: s.g + 1376448, workspace: s.ws, pool: pool)
         s.profiler?.stop(1636)
         // features.3.7.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
@@ -18139,18 +18413,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1649)
         }
         // features.3.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1016), savedScale: s.tensor(211), batch: s.n,
                 pixels: 7056, channels: 528, output: s.tensor(1015), pool: pool)
             s.profiler?.stop(1650)
         }
-        // features.3.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
+        // features.3.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1013), preActivation: s.tensor(212),
             gamma: s.p + 1288384, beta: s.p + 1288480, savedMean: s.f + 3237264, savedInvStd: s.f + 3237352,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1015), weights: s.p + 1241920,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1014),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1015),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1016), scale: s.tensor(211), imagePixels: 7056),
+            weights: s.p + 1241920, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1014),
             gradWeights: s.g + 1241920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1651)
         // features.3.6.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
@@ -18250,18 +18525,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1664)
         }
         // features.3.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1023), savedScale: s.tensor(199), batch: s.n,
                 pixels: 7056, channels: 528, output: s.tensor(1022), pool: pool)
             s.profiler?.stop(1665)
         }
-        // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
+        // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1020), preActivation: s.tensor(200),
             gamma: s.p + 1153856, beta: s.p + 1153952, savedMean: s.f + 3208576, savedInvStd: s.f + 3208664,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1022), weights: s.p + 1107392,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1021),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1022),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1023), scale: s.tensor(199), imagePixels: 7056),
+            weights: s.p + 1107392, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1021),
             gradWeights: s.g + 1107392, workspace: s.ws, pool: pool)
         s.profiler?.stop(1666)
         // features.3.5.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
@@ -18361,18 +18637,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1679)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1030), savedScale: s.tensor(187), batch: s.n,
                 pixels: 7056, channels: 528, output: s.tensor(1029), pool: pool)
             s.profiler?.stop(1680)
         }
-        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
+        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1027), preActivation: s.tensor(188),
             gamma: s.p + 1019328, beta: s.p + 1019424, savedMean: s.f + 3179888, savedInvStd: s.f + 3179976,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1029), weights: s.p + 972864,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1028),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1029),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1030), scale: s.tensor(187), imagePixels: 7056),
+            weights: s.p + 972864, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1028),
             gradWeights: s.g + 972864, workspace: s.ws, pool: pool)
         s.profiler?.stop(1681)
         // features.3.4.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
@@ -18472,18 +18749,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1694)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1037), savedScale: s.tensor(175), batch: s.n,
                 pixels: 7056, channels: 528, output: s.tensor(1036), pool: pool)
             s.profiler?.stop(1695)
         }
-        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
+        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1034), preActivation: s.tensor(176),
             gamma: s.p + 884800, beta: s.p + 884896, savedMean: s.f + 3151200, savedInvStd: s.f + 3151288,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1036), weights: s.p + 838336,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1035),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1036),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1037), scale: s.tensor(175), imagePixels: 7056),
+            weights: s.p + 838336, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1035),
             gradWeights: s.g + 838336, workspace: s.ws, pool: pool)
         s.profiler?.stop(1696)
         // features.3.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
@@ -18583,18 +18861,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1709)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1044), savedScale: s.tensor(163), batch: s.n,
                 pixels: 7056, channels: 528, output: s.tensor(1043), pool: pool)
             s.profiler?.stop(1710)
         }
-        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1041), preActivation: s.tensor(164),
             gamma: s.p + 750272, beta: s.p + 750368, savedMean: s.f + 3122512, savedInvStd: s.f + 3122600,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1043), weights: s.p + 703808,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1042),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1043),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1044), scale: s.tensor(163), imagePixels: 7056),
+            weights: s.p + 703808, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1042),
             gradWeights: s.g + 703808, workspace: s.ws, pool: pool)
         s.profiler?.stop(1711)
         // features.3.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
@@ -18694,18 +18973,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1724)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1051), savedScale: s.tensor(151), batch: s.n,
                 pixels: 7056, channels: 528, output: s.tensor(1050), pool: pool)
             s.profiler?.stop(1725)
         }
-        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1048), preActivation: s.tensor(152),
             gamma: s.p + 615744, beta: s.p + 615840, savedMean: s.f + 3093824, savedInvStd: s.f + 3093912,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1050), weights: s.p + 569280,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1049),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1050),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1051), scale: s.tensor(151), imagePixels: 7056),
+            weights: s.p + 569280, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1049),
             gradWeights: s.g + 569280, workspace: s.ws, pool: pool)
         s.profiler?.stop(1726)
         // features.3.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
@@ -18799,18 +19079,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1738)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 7056 &* s.n, inChannels: 336, outChannels: 88, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1057), savedScale: s.tensor(141), batch: s.n,
                 pixels: 7056, channels: 336, output: s.tensor(1056), pool: pool)
             s.profiler?.stop(1739)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 336] <- [n, 84, 84, 88]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 336] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1054), preActivation: s.tensor(142),
             gamma: s.p + 481216, beta: s.p + 481312, savedMean: s.f + 3065136, savedInvStd: s.f + 3065224,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1056), weights: s.p + 451648,
-            pixels: 7056 &* s.n, inChannels: 336, outChannels: 88, gradInput: s.tensor(1055),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1056),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1057), scale: s.tensor(141), imagePixels: 7056),
+            weights: s.p + 451648, pixels: 7056 &* s.n, inChannels: 336, outChannels: 88, gradInput: s.tensor(1055),
             gradWeights: s.g + 451648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1740)
         // features.3.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 336]
@@ -18906,18 +19187,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1752)
         }
         // features.2.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1064), savedScale: s.tensor(129), batch: s.n,
                 pixels: 28224, channels: 336, output: s.tensor(1063), pool: pool)
             s.profiler?.stop(1753)
         }
-        // features.2.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
+        // features.2.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1061), preActivation: s.tensor(130),
             gamma: s.p + 411728, beta: s.p + 411792, savedMean: s.f + 3046880, savedInvStd: s.f + 3046936,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1063), weights: s.p + 392912,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1062),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1063),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1064), scale: s.tensor(129), imagePixels: 28224),
+            weights: s.p + 392912, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1062),
             gradWeights: s.g + 392912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1754)
         // features.2.7.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
@@ -19017,18 +19299,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1767)
         }
         // features.2.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1071), savedScale: s.tensor(117), batch: s.n,
                 pixels: 28224, channels: 336, output: s.tensor(1070), pool: pool)
             s.profiler?.stop(1768)
         }
-        // features.2.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
+        // features.2.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1068), preActivation: s.tensor(118),
             gamma: s.p + 358368, beta: s.p + 358432, savedMean: s.f + 3039376, savedInvStd: s.f + 3039432,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1070), weights: s.p + 339552,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1069),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1070),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1071), scale: s.tensor(117), imagePixels: 28224),
+            weights: s.p + 339552, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1069),
             gradWeights: s.g + 339552, workspace: s.ws, pool: pool)
         s.profiler?.stop(1769)
         // features.2.6.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
@@ -19128,18 +19411,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1782)
         }
         // features.2.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1078), savedScale: s.tensor(105), batch: s.n,
                 pixels: 28224, channels: 336, output: s.tensor(1077), pool: pool)
             s.profiler?.stop(1783)
         }
-        // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
+        // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1075), preActivation: s.tensor(106),
             gamma: s.p + 305008, beta: s.p + 305072, savedMean: s.f + 3031872, savedInvStd: s.f + 3031928,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1077), weights: s.p + 286192,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1076),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1077),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1078), scale: s.tensor(105), imagePixels: 28224),
+            weights: s.p + 286192, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1076),
             gradWeights: s.g + 286192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1784)
         // features.2.5.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
@@ -19239,18 +19523,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1797)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1085), savedScale: s.tensor(93), batch: s.n,
                 pixels: 28224, channels: 336, output: s.tensor(1084), pool: pool)
             s.profiler?.stop(1798)
         }
-        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
+        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1082), preActivation: s.tensor(94),
             gamma: s.p + 251648, beta: s.p + 251712, savedMean: s.f + 3024368, savedInvStd: s.f + 3024424,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1084), weights: s.p + 232832,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1083),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1084),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1085), scale: s.tensor(93), imagePixels: 28224),
+            weights: s.p + 232832, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1083),
             gradWeights: s.g + 232832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1799)
         // features.2.4.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
@@ -19350,18 +19635,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1812)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1092), savedScale: s.tensor(81), batch: s.n,
                 pixels: 28224, channels: 336, output: s.tensor(1091), pool: pool)
             s.profiler?.stop(1813)
         }
-        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
+        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1089), preActivation: s.tensor(82),
             gamma: s.p + 198288, beta: s.p + 198352, savedMean: s.f + 3016864, savedInvStd: s.f + 3016920,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1091), weights: s.p + 179472,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1090),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1091),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1092), scale: s.tensor(81), imagePixels: 28224),
+            weights: s.p + 179472, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1090),
             gradWeights: s.g + 179472, workspace: s.ws, pool: pool)
         s.profiler?.stop(1814)
         // features.2.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
@@ -19461,18 +19747,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1827)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1099), savedScale: s.tensor(69), batch: s.n,
                 pixels: 28224, channels: 336, output: s.tensor(1098), pool: pool)
             s.profiler?.stop(1828)
         }
-        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1096), preActivation: s.tensor(70),
             gamma: s.p + 144928, beta: s.p + 144992, savedMean: s.f + 3009360, savedInvStd: s.f + 3009416,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1098), weights: s.p + 126112,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1097),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1098),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1099), scale: s.tensor(69), imagePixels: 28224),
+            weights: s.p + 126112, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1097),
             gradWeights: s.g + 126112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1829)
         // features.2.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
@@ -19572,18 +19859,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1842)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1106), savedScale: s.tensor(57), batch: s.n,
                 pixels: 28224, channels: 336, output: s.tensor(1105), pool: pool)
             s.profiler?.stop(1843)
         }
-        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1103), preActivation: s.tensor(58),
             gamma: s.p + 91568, beta: s.p + 91632, savedMean: s.f + 3001856, savedInvStd: s.f + 3001912,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1105), weights: s.p + 72752,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1104),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1105),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1106), scale: s.tensor(57), imagePixels: 28224),
+            weights: s.p + 72752, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1104),
             gradWeights: s.g + 72752, workspace: s.ws, pool: pool)
         s.profiler?.stop(1844)
         // features.2.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
@@ -19675,18 +19963,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1856)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 28224 &* s.n, inChannels: 192, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1112), savedScale: s.tensor(47), batch: s.n,
                 pixels: 28224, channels: 192, output: s.tensor(1111), pool: pool)
             s.profiler?.stop(1857)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 192] <- [n, 168, 168, 56]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 192] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1109), preActivation: s.tensor(48),
             gamma: s.p + 38208, beta: s.p + 38272, savedMean: s.f + 2994352, savedInvStd: s.f + 2994408,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1111), weights: s.p + 27456,
-            pixels: 28224 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(1110),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1111),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1112), scale: s.tensor(47), imagePixels: 28224),
+            weights: s.p + 27456, pixels: 28224 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(1110),
             gradWeights: s.g + 27456, workspace: s.ws, pool: pool)
         s.profiler?.stop(1858)
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 192]
@@ -19780,18 +20069,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1870)
         }
         // features.1.3.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1119), savedScale: s.tensor(35), batch: s.n,
                 pixels: 112896, channels: 32, output: s.tensor(1118), pool: pool)
             s.profiler?.stop(1871)
         }
-        // features.1.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
+        // features.1.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1116), preActivation: s.tensor(36),
             gamma: s.p + 14640, beta: s.p + 14672, savedMean: s.f + 2990064, savedInvStd: s.f + 2990096,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1118), weights: s.p + 13616,
-            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1117),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1118),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1119), scale: s.tensor(35), imagePixels: 112896),
+            weights: s.p + 13616, pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1117),
             gradWeights: s.g + 13616, workspace: s.ws, pool: pool)
         s.profiler?.stop(1872)
         // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]
@@ -19859,18 +20149,19 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1881)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1124), savedScale: s.tensor(25), batch: s.n,
                 pixels: 112896, channels: 32, output: s.tensor(1123), pool: pool)
             s.profiler?.stop(1882)
         }
-        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
+        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1121), preActivation: s.tensor(26),
             gamma: s.p + 12512, beta: s.p + 12544, savedMean: s.f + 2989360, savedInvStd: s.f + 2989392,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1123), weights: s.p + 11488,
-            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1122),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1123),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1124), scale: s.tensor(25), imagePixels: 112896),
+            weights: s.p + 11488, pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1122),
             gradWeights: s.g + 11488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1883)
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]
@@ -19938,19 +20229,20 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1892)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1129), savedScale: s.tensor(15), batch: s.n,
                 pixels: 112896, channels: 32, output: s.tensor(1128), pool: pool)
             s.profiler?.stop(1893)
         }
-        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1126), preActivation: s.tensor(16),
             gamma: s.p + 10384, beta: s.p + 10416, savedMean: s.f + 2988656, savedInvStd: s.f + 2988688,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1128), weights: s.p + 9360,
-            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1127), gradWeights: s.g + 9360,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1128),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1129), scale: s.tensor(15), imagePixels: 112896),
+            weights: s.p + 9360, pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1127),
+            gradWeights: s.g + 9360, workspace: s.ws, pool: pool)
         s.profiler?.stop(1894)
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]
         s.profiler?.start()
@@ -20010,19 +20302,20 @@ public final class EfficientNetB8Training: TrainableModel {
             s.profiler?.stop(1902)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 112896 &* s.n, inChannels: 72, outChannels: 32, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1133), savedScale: s.tensor(7), batch: s.n,
                 pixels: 112896, channels: 72, output: s.tensor(1132), pool: pool)
             s.profiler?.stop(1903)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 32]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 32], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1130), preActivation: s.tensor(8),
             gamma: s.p + 8256, beta: s.p + 8288, savedMean: s.f + 2987952, savedInvStd: s.f + 2987984,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1132), weights: s.p + 5952,
-            pixels: 112896 &* s.n, inChannels: 72, outChannels: 32, gradInput: s.tensor(1131), gradWeights: s.g + 5952,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1132),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1133), scale: s.tensor(7), imagePixels: 112896),
+            weights: s.p + 5952, pixels: 112896 &* s.n, inChannels: 72, outChannels: 32, gradInput: s.tensor(1131),
+            gradWeights: s.g + 5952, workspace: s.ws, pool: pool)
         s.profiler?.stop(1904)
         // features.1.0.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 72]
         s.profiler?.start()
@@ -21256,7 +21549,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [72][32]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 260112384,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 72] -> [n, 336, 336, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 72] -> [n, 336, 336, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 260112384,
               "frozen: project conv 1x1, [n, 336, 336, 72] -> [n, 336, 336, 32]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -21276,7 +21569,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 115605504,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 115605504,
               "frozen: project conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -21300,7 +21593,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 115605504,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 115605504,
               "frozen: project conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
         .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -21324,7 +21617,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [32][32]"),
         .init("features.1.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 115605504,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 336, 336, 32] -> [n, 336, 336, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.3.block.2", kind: "conv 1x1 forward", macsPerImage: 115605504,
               "frozen: project conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 32]"),
         .init("features.1.3.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -21358,7 +21651,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [192][56]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 303464448,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 192] -> [n, 168, 168, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 192] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 303464448,
               "frozen: project conv 1x1, [n, 168, 168, 192] -> [n, 168, 168, 56]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21388,7 +21681,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21422,7 +21715,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21456,7 +21749,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21490,7 +21783,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
         .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21524,7 +21817,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
         .init("features.2.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21558,7 +21851,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
         .init("features.2.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21592,7 +21885,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.2.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 531062784,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 168, 168, 336] -> [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.7.block.3", kind: "conv 1x1 forward", macsPerImage: 531062784,
               "frozen: project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]"),
         .init("features.2.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21626,7 +21919,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][88]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 208631808,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 336] -> [n, 84, 84, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 336] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 208631808,
               "frozen: project conv 1x1, [n, 84, 84, 336] -> [n, 84, 84, 88]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21656,7 +21949,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21690,7 +21983,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21724,7 +22017,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21758,7 +22051,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
         .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21792,7 +22085,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
         .init("features.3.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21826,7 +22119,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
         .init("features.3.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21860,7 +22153,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][88]"),
         .init("features.3.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 84, 84, 528] -> [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.7.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]"),
         .init("features.3.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21894,7 +22187,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [528][176]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 163924992,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 528] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 528] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 163924992,
               "frozen: project conv 1x1, [n, 42, 42, 528] -> [n, 42, 42, 176]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21924,7 +22217,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21958,7 +22251,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -21992,7 +22285,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22026,7 +22319,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22060,7 +22353,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22094,7 +22387,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
         .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22128,7 +22421,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
         .init("features.4.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22162,7 +22455,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
         .init("features.4.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22196,7 +22489,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
         .init("features.4.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22230,7 +22523,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.4.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 327849984,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.10.block.3", kind: "conv 1x1 forward", macsPerImage: 327849984,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]"),
         .init("features.4.10.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22264,7 +22557,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][248]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 461970432,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1056] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 461970432,
               "frozen: project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 248]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22294,7 +22587,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22328,7 +22621,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22362,7 +22655,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22396,7 +22689,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22430,7 +22723,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22464,7 +22757,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
         .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22498,7 +22791,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
         .init("features.5.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22532,7 +22825,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
         .init("features.5.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22566,7 +22859,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
         .init("features.5.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22600,7 +22893,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][248]"),
         .init("features.5.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 650958336,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 42, 42, 1488] -> [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.10.block.3", kind: "conv 1x1 forward", macsPerImage: 650958336,
               "frozen: project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]"),
         .init("features.5.10.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22634,7 +22927,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1488][424]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 278232192,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 1488] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 1488] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 278232192,
               "frozen: project conv 1x1, [n, 21, 21, 1488] -> [n, 21, 21, 424]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22664,7 +22957,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22698,7 +22991,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22732,7 +23025,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22766,7 +23059,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22800,7 +23093,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22834,7 +23127,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22868,7 +23161,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22902,7 +23195,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22936,7 +23229,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -22970,7 +23263,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.10.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -23004,7 +23297,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.11.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.11.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -23038,7 +23331,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.12.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.12.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -23072,7 +23365,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.13.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.13.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.13.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.13.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -23106,7 +23399,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.14.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][424]"),
         .init("features.6.14.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 475687296,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.14.block.3", kind: "conv 1x1 forward", macsPerImage: 475687296,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]"),
         .init("features.6.14.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -23140,7 +23433,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2544][704]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 789820416,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 704]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 2544] -> [n, 21, 21, 704], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 789820416,
               "frozen: project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 704]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -23170,7 +23463,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4224][704]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1311399936,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 1311399936,
               "frozen: project conv 1x1, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -23204,7 +23497,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4224][704]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1311399936,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704], scaling its input by the SE's s where it runs banded"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 1311399936,
               "frozen: project conv 1x1, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
         .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -23238,7 +23531,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4224][704]"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1311399936,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 21, 21, 4224] -> [n, 21, 21, 704], scaling its input by the SE's s where it runs banded"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward", macsPerImage: 1311399936,
               "frozen: project conv 1x1, [n, 21, 21, 4224] -> [n, 21, 21, 704]"),
         .init("features.7.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -23290,7 +23583,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2622799872,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704], scaling its input by the SE's s where it runs banded"),
         .init("features.7.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2973696,
               "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23320,7 +23613,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2622799872,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704], scaling its input by the SE's s where it runs banded"),
         .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2973696,
               "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23350,7 +23643,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2622799872,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2973696,
               "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23378,7 +23671,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1579640832,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 704]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 704], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23406,7 +23699,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.14.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.14.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.14.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.14.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23436,7 +23729,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.13.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.13.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.13.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.13.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23466,7 +23759,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.12.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23496,7 +23789,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.11.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23526,7 +23819,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23556,7 +23849,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23586,7 +23879,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23616,7 +23909,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23646,7 +23939,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23676,7 +23969,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23706,7 +23999,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23736,7 +24029,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23766,7 +24059,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23796,7 +24089,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
               "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23824,7 +24117,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 556464384,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 1488] <- [n, 21, 21, 424]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 1488] <- [n, 21, 21, 424], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 1488]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23852,7 +24145,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23882,7 +24175,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23912,7 +24205,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23942,7 +24235,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23972,7 +24265,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24002,7 +24295,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24032,7 +24325,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24062,7 +24355,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24092,7 +24385,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24122,7 +24415,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
               "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24150,7 +24443,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 923940864,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 248]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 248], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24178,7 +24471,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24208,7 +24501,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24238,7 +24531,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24268,7 +24561,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24298,7 +24591,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24328,7 +24621,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24358,7 +24651,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24388,7 +24681,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24418,7 +24711,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24448,7 +24741,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24476,7 +24769,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 327849984,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 528] <- [n, 42, 42, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 528] <- [n, 42, 42, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 528]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24504,7 +24797,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.3.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24534,7 +24827,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24564,7 +24857,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24594,7 +24887,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24624,7 +24917,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24654,7 +24947,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24684,7 +24977,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
               "squeeze-excitation 528 -> 22 -> 528 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24712,7 +25005,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 417263616,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 336] <- [n, 84, 84, 88]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 336] <- [n, 84, 84, 88], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 336]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24740,7 +25033,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.2.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24770,7 +25063,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24800,7 +25093,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24830,7 +25123,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24860,7 +25153,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24890,7 +25183,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24920,7 +25213,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24948,7 +25241,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 606928896,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 192] <- [n, 168, 168, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 192] <- [n, 168, 168, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
               "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 192]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24976,7 +25269,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 231211008,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.3.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -24998,7 +25291,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 231211008,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -25020,7 +25313,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 231211008,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
               "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -25040,7 +25333,7 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 520224768,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 32]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 32], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
               "squeeze-excitation 72 -> 18 -> 72 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 72]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -7249,6 +7249,20 @@ public final class EfficientNetL2Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 72, outChannels: 432, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 72, outChannels: 72, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 136, outChannels: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 136, outChannels: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 72, outChannels: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 432, outChannels: 104, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 624, outChannels: 104, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 624, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1056, outChannels: 176, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 1056, outChannels: 344, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2064, outChannels: 344, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2064, outChannels: 480, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2880, outChannels: 480, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 2880, outChannels: 824, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 4944, outChannels: 824, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 4944, outChannels: 1376, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 8256, outChannels: 1376, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 25, width: 25, channels: 4944, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, threads: pool.threadCount))
@@ -7549,19 +7563,23 @@ public final class EfficientNetL2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n,
             pixels: 160000, channels: 136, squeezeChannels: 34, reduceWeights: s.p + 6064, reduceBias: s.p + 10688,
             activation: .silu, expandWeights: s.p + 10736, expandBias: s.p + 15360, savedPooled: s.tensor(5),
-            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedHidden: s.tensor(6), savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n,
+            inChannels: 136, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [136][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15504, outChannels: 72, inChannels: 136, into: s.f + 8256)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 136] -> [n, 400, 400, 72]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 136] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 160000 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 72, output: s.tensor(8), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11388016, savedInvStd: s.f + 11388088,
-                runningMean: s.p + 25456, runningVar: s.p + 25536, workspace: s.ws, pool: pool)
+                runningMean: s.p + 25456, runningVar: s.p + 25536,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 160000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 400, 400, 136] -> [n, 400, 400, 72]
@@ -7624,19 +7642,23 @@ public final class EfficientNetL2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(11), output: s.tensor(12), batch: s.n,
             pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 26592, reduceBias: s.p + 27888,
             activation: .silu, expandWeights: s.p + 27920, expandBias: s.p + 29216, savedPooled: s.tensor(13),
-            savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
+            savedHidden: s.tensor(14), savedScale: s.tensor(15),
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n,
+            inChannels: 72, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [72][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 29296, outChannels: 72, inChannels: 72, into: s.f + 8256)
         s.profiler?.stop(21)
-        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(12), pixels: 160000 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 72, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11389600, savedInvStd: s.f + 11389672,
-                runningMean: s.p + 34640, runningVar: s.p + 34720, workspace: s.ws, pool: pool)
+                runningMean: s.p + 34640, runningVar: s.p + 34720,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(11), scale: s.tensor(15), imagePixels: 160000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]
@@ -7712,19 +7734,23 @@ public final class EfficientNetL2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(21), output: s.tensor(22), batch: s.n,
             pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 35776, reduceBias: s.p + 37072,
             activation: .silu, expandWeights: s.p + 37104, expandBias: s.p + 38400, savedPooled: s.tensor(23),
-            savedHidden: s.tensor(24), savedScale: s.tensor(25), pool: pool)
+            savedHidden: s.tensor(24), savedScale: s.tensor(25),
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n,
+            inChannels: 72, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(32)
         // features.1.2.block.2 project conv 1x1 weights to the GEMM layout [72][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 38480, outChannels: 72, inChannels: 72, into: s.f + 8256)
         s.profiler?.stop(33)
-        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(22), pixels: 160000 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 72, output: s.tensor(26), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11391184, savedInvStd: s.f + 11391256,
-                runningMean: s.p + 43824, runningVar: s.p + 43904, workspace: s.ws, pool: pool)
+                runningMean: s.p + 43824, runningVar: s.p + 43904,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(21), scale: s.tensor(25), imagePixels: 160000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(34)
         }
         // features.1.2.block.2 frozen: project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]
@@ -7800,19 +7826,23 @@ public final class EfficientNetL2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(31), output: s.tensor(32), batch: s.n,
             pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 44960, reduceBias: s.p + 46256,
             activation: .silu, expandWeights: s.p + 46288, expandBias: s.p + 47584, savedPooled: s.tensor(33),
-            savedHidden: s.tensor(34), savedScale: s.tensor(35), pool: pool)
+            savedHidden: s.tensor(34), savedScale: s.tensor(35),
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n,
+            inChannels: 72, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(44)
         // features.1.3.block.2 project conv 1x1 weights to the GEMM layout [72][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 47664, outChannels: 72, inChannels: 72, into: s.f + 8256)
         s.profiler?.stop(45)
-        // features.1.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        // features.1.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(32), pixels: 160000 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 72, output: s.tensor(36), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11392768, savedInvStd: s.f + 11392840,
-                runningMean: s.p + 53008, runningVar: s.p + 53088, workspace: s.ws, pool: pool)
+                runningMean: s.p + 53008, runningVar: s.p + 53088,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(31), scale: s.tensor(35), imagePixels: 160000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(46)
         }
         // features.1.3.block.2 frozen: project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]
@@ -7888,19 +7918,23 @@ public final class EfficientNetL2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(41), output: s.tensor(42), batch: s.n,
             pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 54144, reduceBias: s.p + 55440,
             activation: .silu, expandWeights: s.p + 55472, expandBias: s.p + 56768, savedPooled: s.tensor(43),
-            savedHidden: s.tensor(44), savedScale: s.tensor(45), pool: pool)
+            savedHidden: s.tensor(44), savedScale: s.tensor(45),
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n,
+            inChannels: 72, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(56)
         // features.1.4.block.2 project conv 1x1 weights to the GEMM layout [72][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 56848, outChannels: 72, inChannels: 72, into: s.f + 8256)
         s.profiler?.stop(57)
-        // features.1.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        // features.1.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(42), pixels: 160000 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 72, output: s.tensor(46), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11394352, savedInvStd: s.f + 11394424,
-                runningMean: s.p + 62192, runningVar: s.p + 62272, workspace: s.ws, pool: pool)
+                runningMean: s.p + 62192, runningVar: s.p + 62272,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(41), scale: s.tensor(45), imagePixels: 160000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(58)
         }
         // features.1.4.block.2 frozen: project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]
@@ -7976,19 +8010,23 @@ public final class EfficientNetL2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(51), output: s.tensor(52), batch: s.n,
             pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 63328, reduceBias: s.p + 64624,
             activation: .silu, expandWeights: s.p + 64656, expandBias: s.p + 65952, savedPooled: s.tensor(53),
-            savedHidden: s.tensor(54), savedScale: s.tensor(55), pool: pool)
+            savedHidden: s.tensor(54), savedScale: s.tensor(55),
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n,
+            inChannels: 72, outChannels: 72, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(68)
         // features.1.5.block.2 project conv 1x1 weights to the GEMM layout [72][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 66032, outChannels: 72, inChannels: 72, into: s.f + 8256)
         s.profiler?.stop(69)
-        // features.1.5.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        // features.1.5.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(52), pixels: 160000 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 72, output: s.tensor(56), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11395936, savedInvStd: s.f + 11396008,
-                runningMean: s.p + 71376, runningVar: s.p + 71456, workspace: s.ws, pool: pool)
+                runningMean: s.p + 71376, runningVar: s.p + 71456,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(51), scale: s.tensor(55), imagePixels: 160000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(70)
         }
         // features.1.5.block.2 frozen: project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]
@@ -8106,19 +8144,23 @@ public final class EfficientNetL2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(63), output: s.tensor(64), batch: s.n,
             pixels: 40000, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 109984, reduceBias: s.p + 117760,
             activation: .silu, expandWeights: s.p + 117792, expandBias: s.p + 125568, savedPooled: s.tensor(65),
-            savedHidden: s.tensor(66), savedScale: s.tensor(67), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(66), savedScale: s.tensor(67), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 432, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(85)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [432][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 126000, outChannels: 104, inChannels: 432, into: s.f + 8256)
         s.profiler?.stop(86)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 432] -> [n, 200, 200, 104]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 432] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(64), pixels: 40000 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(68), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11405584, savedInvStd: s.f + 11405688,
-                runningMean: s.p + 171152, runningVar: s.p + 171264, workspace: s.ws, pool: pool)
+                runningMean: s.p + 171152, runningVar: s.p + 171264,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(63), scale: s.tensor(67), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(87)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 200, 200, 432] -> [n, 200, 200, 104]
@@ -8223,19 +8265,23 @@ public final class EfficientNetL2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(73), output: s.tensor(74), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 246880, reduceBias: s.p + 263104,
             activation: .silu, expandWeights: s.p + 263136, expandBias: s.p + 279360, savedPooled: s.tensor(75),
-            savedHidden: s.tensor(76), savedScale: s.tensor(77), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(76), savedScale: s.tensor(77), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 624, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(100)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 279984, outChannels: 104, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(101)
-        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(74), pixels: 40000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(78), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11419520, savedInvStd: s.f + 11419624,
-                runningMean: s.p + 345104, runningVar: s.p + 345216, workspace: s.ws, pool: pool)
+                runningMean: s.p + 345104, runningVar: s.p + 345216,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(73), scale: s.tensor(77), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(102)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
@@ -8353,19 +8399,23 @@ public final class EfficientNetL2Training: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(85), output: s.tensor(86), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 420832, reduceBias: s.p + 437056,
             activation: .silu, expandWeights: s.p + 437088, expandBias: s.p + 453312, savedPooled: s.tensor(87),
-            savedHidden: s.tensor(88), savedScale: s.tensor(89), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(88), savedScale: s.tensor(89), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 624, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(117)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 453936, outChannels: 104, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(118)
-        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(86), pixels: 40000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(90), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11433456, savedInvStd: s.f + 11433560,
-                runningMean: s.p + 519056, runningVar: s.p + 519168, workspace: s.ws, pool: pool)
+                runningMean: s.p + 519056, runningVar: s.p + 519168,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(85), scale: s.tensor(89), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(119)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
@@ -8484,19 +8534,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 594784, reduceBias: s.p + 611008,
             activation: .silu, expandWeights: s.p + 611040, expandBias: s.p + 627264, savedPooled: s.tensor(99),
             savedHidden: s.tensor(100), savedScale: s.tensor(101), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 624, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(134)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 627888, outChannels: 104, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(135)
-        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(98), pixels: 40000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(102), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11447392, savedInvStd: s.f + 11447496,
-                runningMean: s.p + 693008, runningVar: s.p + 693120, workspace: s.ws, pool: pool)
+                runningMean: s.p + 693008, runningVar: s.p + 693120,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(97), scale: s.tensor(101), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(136)
         }
         // features.2.3.block.3 frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
@@ -8615,19 +8668,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 768736, reduceBias: s.p + 784960,
             activation: .silu, expandWeights: s.p + 784992, expandBias: s.p + 801216, savedPooled: s.tensor(111),
             savedHidden: s.tensor(112), savedScale: s.tensor(113), meansTaken: s.options.frozenBlocks <= 11,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 11 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 624, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(151)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 801840, outChannels: 104, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(152)
-        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(110), pixels: 40000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(114), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11461328, savedInvStd: s.f + 11461432,
-                runningMean: s.p + 866960, runningVar: s.p + 867072, workspace: s.ws, pool: pool)
+                runningMean: s.p + 866960, runningVar: s.p + 867072,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(109), scale: s.tensor(113), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(153)
         }
         // features.2.4.block.3 frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
@@ -8746,19 +8802,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 942688, reduceBias: s.p + 958912,
             activation: .silu, expandWeights: s.p + 958944, expandBias: s.p + 975168, savedPooled: s.tensor(123),
             savedHidden: s.tensor(124), savedScale: s.tensor(125), meansTaken: s.options.frozenBlocks <= 12,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 12 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 624, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(168)
         // features.2.5.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 975792, outChannels: 104, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(169)
-        // features.2.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(122), pixels: 40000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(126), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11475264, savedInvStd: s.f + 11475368,
-                runningMean: s.p + 1040912, runningVar: s.p + 1041024, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1040912, runningVar: s.p + 1041024,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(121), scale: s.tensor(125), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(170)
         }
         // features.2.5.block.3 frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
@@ -8876,19 +8935,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1116640, reduceBias: s.p + 1132864,
             activation: .silu, expandWeights: s.p + 1132896, expandBias: s.p + 1149120, savedPooled: s.tensor(135),
             savedHidden: s.tensor(136), savedScale: s.tensor(137), meansTaken: s.options.frozenBlocks <= 13,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 13 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 624, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(185)
         // features.2.6.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1149744, outChannels: 104, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(186)
-        // features.2.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(134), pixels: 40000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(138), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11489200, savedInvStd: s.f + 11489304,
-                runningMean: s.p + 1214864, runningVar: s.p + 1214976, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1214864, runningVar: s.p + 1214976,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(133), scale: s.tensor(137), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(187)
         }
         // features.2.6.block.3 frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
@@ -9007,19 +9069,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1290592, reduceBias: s.p + 1306816,
             activation: .silu, expandWeights: s.p + 1306848, expandBias: s.p + 1323072, savedPooled: s.tensor(147),
             savedHidden: s.tensor(148), savedScale: s.tensor(149), meansTaken: s.options.frozenBlocks <= 14,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 14 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 624, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(202)
         // features.2.7.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1323696, outChannels: 104, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(203)
-        // features.2.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(146), pixels: 40000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(150), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11503136, savedInvStd: s.f + 11503240,
-                runningMean: s.p + 1388816, runningVar: s.p + 1388928, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1388816, runningVar: s.p + 1388928,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(145), scale: s.tensor(149), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(204)
         }
         // features.2.7.block.3 frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
@@ -9138,19 +9203,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1464544, reduceBias: s.p + 1480768,
             activation: .silu, expandWeights: s.p + 1480800, expandBias: s.p + 1497024, savedPooled: s.tensor(159),
             savedHidden: s.tensor(160), savedScale: s.tensor(161), meansTaken: s.options.frozenBlocks <= 15,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 15 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 624, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(219)
         // features.2.8.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1497648, outChannels: 104, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(220)
-        // features.2.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(158), pixels: 40000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(162), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11517072, savedInvStd: s.f + 11517176,
-                runningMean: s.p + 1562768, runningVar: s.p + 1562880, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1562768, runningVar: s.p + 1562880,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(157), scale: s.tensor(161), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(221)
         }
         // features.2.8.block.3 frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
@@ -9269,19 +9337,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1638496, reduceBias: s.p + 1654720,
             activation: .silu, expandWeights: s.p + 1654752, expandBias: s.p + 1670976, savedPooled: s.tensor(171),
             savedHidden: s.tensor(172), savedScale: s.tensor(173), meansTaken: s.options.frozenBlocks <= 16,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 16 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 624, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(236)
         // features.2.9.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1671600, outChannels: 104, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(237)
-        // features.2.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(170), pixels: 40000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(174), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11531008, savedInvStd: s.f + 11531112,
-                runningMean: s.p + 1736720, runningVar: s.p + 1736832, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1736720, runningVar: s.p + 1736832,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(169), scale: s.tensor(173), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(238)
         }
         // features.2.9.block.3 frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
@@ -9400,19 +9471,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1812448, reduceBias: s.p + 1828672,
             activation: .silu, expandWeights: s.p + 1828704, expandBias: s.p + 1844928, savedPooled: s.tensor(183),
             savedHidden: s.tensor(184), savedScale: s.tensor(185), meansTaken: s.options.frozenBlocks <= 17,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 17 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n,
+            inChannels: 624, outChannels: 104, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(253)
         // features.2.10.block.3 project conv 1x1 weights to the GEMM layout [624][104]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1845552, outChannels: 104, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(254)
-        // features.2.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        // features.2.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(182), pixels: 40000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 104, output: s.tensor(186), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11544944, savedInvStd: s.f + 11545048,
-                runningMean: s.p + 1910672, runningVar: s.p + 1910784, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1910672, runningVar: s.p + 1910784,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(181), scale: s.tensor(185), imagePixels: 40000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(255)
         }
         // features.2.10.block.3 frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
@@ -9531,19 +9605,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1996384, reduceBias: s.p + 2012608,
             activation: .silu, expandWeights: s.p + 2012640, expandBias: s.p + 2028864, savedPooled: s.tensor(195),
             savedHidden: s.tensor(196), savedScale: s.tensor(197), meansTaken: s.options.frozenBlocks <= 18,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 18 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 624, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(270)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [624][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2029488, outChannels: 176, inChannels: 624, into: s.f + 8256)
         s.profiler?.stop(271)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 624] -> [n, 100, 100, 176]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 624] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(194), pixels: 10000 &* s.n, inChannels: 624,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(198), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11578848, savedInvStd: s.f + 11579024,
-                runningMean: s.p + 2139664, runningVar: s.p + 2139840, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2139664, runningVar: s.p + 2139840,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(193), scale: s.tensor(197), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(272)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 100, 100, 624] -> [n, 100, 100, 176]
@@ -9650,19 +9727,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2360720,
             reduceBias: s.p + 2407184, activation: .silu, expandWeights: s.p + 2407232, expandBias: s.p + 2453696,
             savedPooled: s.tensor(205), savedHidden: s.tensor(206), savedScale: s.tensor(207),
-            meansTaken: s.options.frozenBlocks <= 19, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 19,
+            writesOutput: s.options.frozenBlocks > 19 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(285)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2454752, outChannels: 176, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(286)
-        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(204), pixels: 10000 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(208), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11636224, savedInvStd: s.f + 11636400,
-                runningMean: s.p + 2640960, runningVar: s.p + 2641136, workspace: s.ws, pool: pool)
+                runningMean: s.p + 2640960, runningVar: s.p + 2641136,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(203), scale: s.tensor(207), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(287)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
@@ -9782,19 +9863,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2862016,
             reduceBias: s.p + 2908480, activation: .silu, expandWeights: s.p + 2908528, expandBias: s.p + 2954992,
             savedPooled: s.tensor(217), savedHidden: s.tensor(218), savedScale: s.tensor(219),
-            meansTaken: s.options.frozenBlocks <= 20, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 20,
+            writesOutput: s.options.frozenBlocks > 20 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(302)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2956048, outChannels: 176, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(303)
-        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(216), pixels: 10000 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(220), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11693600, savedInvStd: s.f + 11693776,
-                runningMean: s.p + 3142256, runningVar: s.p + 3142432, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3142256, runningVar: s.p + 3142432,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(215), scale: s.tensor(219), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(304)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
@@ -9914,19 +9999,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3363312,
             reduceBias: s.p + 3409776, activation: .silu, expandWeights: s.p + 3409824, expandBias: s.p + 3456288,
             savedPooled: s.tensor(229), savedHidden: s.tensor(230), savedScale: s.tensor(231),
-            meansTaken: s.options.frozenBlocks <= 21, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 21,
+            writesOutput: s.options.frozenBlocks > 21 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(319)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3457344, outChannels: 176, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(320)
-        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(228), pixels: 10000 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(232), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11750976, savedInvStd: s.f + 11751152,
-                runningMean: s.p + 3643552, runningVar: s.p + 3643728, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3643552, runningVar: s.p + 3643728,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(227), scale: s.tensor(231), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(321)
         }
         // features.3.3.block.3 frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
@@ -10046,19 +10135,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3864608,
             reduceBias: s.p + 3911072, activation: .silu, expandWeights: s.p + 3911120, expandBias: s.p + 3957584,
             savedPooled: s.tensor(241), savedHidden: s.tensor(242), savedScale: s.tensor(243),
-            meansTaken: s.options.frozenBlocks <= 22, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 22,
+            writesOutput: s.options.frozenBlocks > 22 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(336)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3958640, outChannels: 176, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(337)
-        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(240), pixels: 10000 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(244), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11808352, savedInvStd: s.f + 11808528,
-                runningMean: s.p + 4144848, runningVar: s.p + 4145024, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4144848, runningVar: s.p + 4145024,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(239), scale: s.tensor(243), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(338)
         }
         // features.3.4.block.3 frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
@@ -10178,19 +10271,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4365904,
             reduceBias: s.p + 4412368, activation: .silu, expandWeights: s.p + 4412416, expandBias: s.p + 4458880,
             savedPooled: s.tensor(253), savedHidden: s.tensor(254), savedScale: s.tensor(255),
-            meansTaken: s.options.frozenBlocks <= 23, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 23,
+            writesOutput: s.options.frozenBlocks > 23 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(353)
         // features.3.5.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4459936, outChannels: 176, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(354)
-        // features.3.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(252), pixels: 10000 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(256), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11865728, savedInvStd: s.f + 11865904,
-                runningMean: s.p + 4646144, runningVar: s.p + 4646320, workspace: s.ws, pool: pool)
+                runningMean: s.p + 4646144, runningVar: s.p + 4646320,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(251), scale: s.tensor(255), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(355)
         }
         // features.3.5.block.3 frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
@@ -10309,19 +10406,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4867200,
             reduceBias: s.p + 4913664, activation: .silu, expandWeights: s.p + 4913712, expandBias: s.p + 4960176,
             savedPooled: s.tensor(265), savedHidden: s.tensor(266), savedScale: s.tensor(267),
-            meansTaken: s.options.frozenBlocks <= 24, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 24,
+            writesOutput: s.options.frozenBlocks > 24 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(370)
         // features.3.6.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4961232, outChannels: 176, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(371)
-        // features.3.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(264), pixels: 10000 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(268), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11923104, savedInvStd: s.f + 11923280,
-                runningMean: s.p + 5147440, runningVar: s.p + 5147616, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5147440, runningVar: s.p + 5147616,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(263), scale: s.tensor(267), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(372)
         }
         // features.3.6.block.3 frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
@@ -10441,19 +10542,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5368496,
             reduceBias: s.p + 5414960, activation: .silu, expandWeights: s.p + 5415008, expandBias: s.p + 5461472,
             savedPooled: s.tensor(277), savedHidden: s.tensor(278), savedScale: s.tensor(279),
-            meansTaken: s.options.frozenBlocks <= 25, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 25,
+            writesOutput: s.options.frozenBlocks > 25 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(387)
         // features.3.7.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5462528, outChannels: 176, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(388)
-        // features.3.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(276), pixels: 10000 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(280), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 11980480, savedInvStd: s.f + 11980656,
-                runningMean: s.p + 5648736, runningVar: s.p + 5648912, workspace: s.ws, pool: pool)
+                runningMean: s.p + 5648736, runningVar: s.p + 5648912,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(275), scale: s.tensor(279), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(389)
         }
         // features.3.7.block.3 frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
@@ -10573,19 +10678,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5869792,
             reduceBias: s.p + 5916256, activation: .silu, expandWeights: s.p + 5916304, expandBias: s.p + 5962768,
             savedPooled: s.tensor(289), savedHidden: s.tensor(290), savedScale: s.tensor(291),
-            meansTaken: s.options.frozenBlocks <= 26, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 26,
+            writesOutput: s.options.frozenBlocks > 26 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(404)
         // features.3.8.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5963824, outChannels: 176, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(405)
-        // features.3.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(288), pixels: 10000 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(292), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12037856, savedInvStd: s.f + 12038032,
-                runningMean: s.p + 6150032, runningVar: s.p + 6150208, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6150032, runningVar: s.p + 6150208,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(287), scale: s.tensor(291), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(406)
         }
         // features.3.8.block.3 frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
@@ -10705,19 +10814,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6371088,
             reduceBias: s.p + 6417552, activation: .silu, expandWeights: s.p + 6417600, expandBias: s.p + 6464064,
             savedPooled: s.tensor(301), savedHidden: s.tensor(302), savedScale: s.tensor(303),
-            meansTaken: s.options.frozenBlocks <= 27, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 27,
+            writesOutput: s.options.frozenBlocks > 27 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(421)
         // features.3.9.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6465120, outChannels: 176, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(422)
-        // features.3.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(300), pixels: 10000 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(304), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12095232, savedInvStd: s.f + 12095408,
-                runningMean: s.p + 6651328, runningVar: s.p + 6651504, workspace: s.ws, pool: pool)
+                runningMean: s.p + 6651328, runningVar: s.p + 6651504,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(299), scale: s.tensor(303), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(423)
         }
         // features.3.9.block.3 frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
@@ -10837,19 +10950,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6872384,
             reduceBias: s.p + 6918848, activation: .silu, expandWeights: s.p + 6918896, expandBias: s.p + 6965360,
             savedPooled: s.tensor(313), savedHidden: s.tensor(314), savedScale: s.tensor(315),
-            meansTaken: s.options.frozenBlocks <= 28, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 28,
+            writesOutput: s.options.frozenBlocks > 28 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n,
+            inChannels: 1056, outChannels: 176, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(438)
         // features.3.10.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6966416, outChannels: 176, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(439)
-        // features.3.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        // features.3.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(312), pixels: 10000 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 176, output: s.tensor(316), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12152608, savedInvStd: s.f + 12152784,
-                runningMean: s.p + 7152624, runningVar: s.p + 7152800, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7152624, runningVar: s.p + 7152800,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(311), scale: s.tensor(315), imagePixels: 10000),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(440)
         }
         // features.3.10.block.3 frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
@@ -10968,19 +11085,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 7356784, reduceBias: s.p + 7403248,
             activation: .silu, expandWeights: s.p + 7403296, expandBias: s.p + 7449760, savedPooled: s.tensor(325),
             savedHidden: s.tensor(326), savedScale: s.tensor(327), meansTaken: s.options.frozenBlocks <= 29,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 29 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 1056, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(455)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [1056][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7450816, outChannels: 344, inChannels: 1056, into: s.f + 8256)
         s.profiler?.stop(456)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 1056] -> [n, 50, 50, 344]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 1056] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(324), pixels: 2500 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(328), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12176192, savedInvStd: s.f + 12176536,
-                runningMean: s.p + 7814784, runningVar: s.p + 7815136, workspace: s.ws, pool: pool)
+                runningMean: s.p + 7814784, runningVar: s.p + 7815136,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(323), scale: s.tensor(327), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(457)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 50, 50, 1056] -> [n, 50, 50, 344]
@@ -11086,19 +11206,22 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 8560592, reduceBias: s.p + 8738096,
             activation: .silu, expandWeights: s.p + 8738192, expandBias: s.p + 8915696, savedPooled: s.tensor(335),
             savedHidden: s.tensor(336), savedScale: s.tensor(337), meansTaken: s.options.frozenBlocks <= 30,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 30 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(470)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8917760, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(471)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(334), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(338), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12222288, savedInvStd: s.f + 12222632,
-                runningMean: s.p + 9628480, runningVar: s.p + 9628832, workspace: s.ws, pool: pool)
+                runningMean: s.p + 9628480, runningVar: s.p + 9628832,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(333), scale: s.tensor(337), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(472)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -11218,19 +11341,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 10374288,
             reduceBias: s.p + 10551792, activation: .silu, expandWeights: s.p + 10551888, expandBias: s.p + 10729392,
             savedPooled: s.tensor(347), savedHidden: s.tensor(348), savedScale: s.tensor(349),
-            meansTaken: s.options.frozenBlocks <= 31, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 31,
+            writesOutput: s.options.frozenBlocks > 31 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(487)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10731456, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(488)
-        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(346), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(350), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12268384, savedInvStd: s.f + 12268728,
-                runningMean: s.p + 11442176, runningVar: s.p + 11442528, workspace: s.ws, pool: pool)
+                runningMean: s.p + 11442176, runningVar: s.p + 11442528,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(345), scale: s.tensor(349), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(489)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -11350,19 +11477,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 12187984,
             reduceBias: s.p + 12365488, activation: .silu, expandWeights: s.p + 12365584, expandBias: s.p + 12543088,
             savedPooled: s.tensor(359), savedHidden: s.tensor(360), savedScale: s.tensor(361),
-            meansTaken: s.options.frozenBlocks <= 32, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 32,
+            writesOutput: s.options.frozenBlocks > 32 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(504)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12545152, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(505)
-        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(358), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(362), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12314480, savedInvStd: s.f + 12314824,
-                runningMean: s.p + 13255872, runningVar: s.p + 13256224, workspace: s.ws, pool: pool)
+                runningMean: s.p + 13255872, runningVar: s.p + 13256224,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(357), scale: s.tensor(361), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(506)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -11482,19 +11613,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 14001680,
             reduceBias: s.p + 14179184, activation: .silu, expandWeights: s.p + 14179280, expandBias: s.p + 14356784,
             savedPooled: s.tensor(371), savedHidden: s.tensor(372), savedScale: s.tensor(373),
-            meansTaken: s.options.frozenBlocks <= 33, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 33,
+            writesOutput: s.options.frozenBlocks > 33 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(521)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 14358848, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(522)
-        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(370), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(374), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12360576, savedInvStd: s.f + 12360920,
-                runningMean: s.p + 15069568, runningVar: s.p + 15069920, workspace: s.ws, pool: pool)
+                runningMean: s.p + 15069568, runningVar: s.p + 15069920,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(369), scale: s.tensor(373), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(523)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -11614,19 +11749,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15815376,
             reduceBias: s.p + 15992880, activation: .silu, expandWeights: s.p + 15992976, expandBias: s.p + 16170480,
             savedPooled: s.tensor(383), savedHidden: s.tensor(384), savedScale: s.tensor(385),
-            meansTaken: s.options.frozenBlocks <= 34, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 34,
+            writesOutput: s.options.frozenBlocks > 34 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(538)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16172544, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(539)
-        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(382), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(386), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12406672, savedInvStd: s.f + 12407016,
-                runningMean: s.p + 16883264, runningVar: s.p + 16883616, workspace: s.ws, pool: pool)
+                runningMean: s.p + 16883264, runningVar: s.p + 16883616,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(381), scale: s.tensor(385), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(540)
         }
         // features.4.5.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -11746,19 +11885,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 17629072,
             reduceBias: s.p + 17806576, activation: .silu, expandWeights: s.p + 17806672, expandBias: s.p + 17984176,
             savedPooled: s.tensor(395), savedHidden: s.tensor(396), savedScale: s.tensor(397),
-            meansTaken: s.options.frozenBlocks <= 35, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 35,
+            writesOutput: s.options.frozenBlocks > 35 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(555)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17986240, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(556)
-        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(394), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(398), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12452768, savedInvStd: s.f + 12453112,
-                runningMean: s.p + 18696960, runningVar: s.p + 18697312, workspace: s.ws, pool: pool)
+                runningMean: s.p + 18696960, runningVar: s.p + 18697312,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(393), scale: s.tensor(397), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(557)
         }
         // features.4.6.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -11878,19 +12021,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 19442768,
             reduceBias: s.p + 19620272, activation: .silu, expandWeights: s.p + 19620368, expandBias: s.p + 19797872,
             savedPooled: s.tensor(407), savedHidden: s.tensor(408), savedScale: s.tensor(409),
-            meansTaken: s.options.frozenBlocks <= 36, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 36,
+            writesOutput: s.options.frozenBlocks > 36 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(572)
         // features.4.7.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19799936, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(573)
-        // features.4.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(406), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(410), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12498864, savedInvStd: s.f + 12499208,
-                runningMean: s.p + 20510656, runningVar: s.p + 20511008, workspace: s.ws, pool: pool)
+                runningMean: s.p + 20510656, runningVar: s.p + 20511008,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(405), scale: s.tensor(409), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(574)
         }
         // features.4.7.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -12010,19 +12157,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 21256464,
             reduceBias: s.p + 21433968, activation: .silu, expandWeights: s.p + 21434064, expandBias: s.p + 21611568,
             savedPooled: s.tensor(419), savedHidden: s.tensor(420), savedScale: s.tensor(421),
-            meansTaken: s.options.frozenBlocks <= 37, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 37,
+            writesOutput: s.options.frozenBlocks > 37 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(589)
         // features.4.8.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21613632, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(590)
-        // features.4.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(418), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(422), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12544960, savedInvStd: s.f + 12545304,
-                runningMean: s.p + 22324352, runningVar: s.p + 22324704, workspace: s.ws, pool: pool)
+                runningMean: s.p + 22324352, runningVar: s.p + 22324704,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(417), scale: s.tensor(421), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(591)
         }
         // features.4.8.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -12142,19 +12293,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 23070160,
             reduceBias: s.p + 23247664, activation: .silu, expandWeights: s.p + 23247760, expandBias: s.p + 23425264,
             savedPooled: s.tensor(431), savedHidden: s.tensor(432), savedScale: s.tensor(433),
-            meansTaken: s.options.frozenBlocks <= 38, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 38,
+            writesOutput: s.options.frozenBlocks > 38 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(606)
         // features.4.9.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 23427328, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(607)
-        // features.4.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(430), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(434), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12591056, savedInvStd: s.f + 12591400,
-                runningMean: s.p + 24138048, runningVar: s.p + 24138400, workspace: s.ws, pool: pool)
+                runningMean: s.p + 24138048, runningVar: s.p + 24138400,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(429), scale: s.tensor(433), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(608)
         }
         // features.4.9.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -12274,19 +12429,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24883856,
             reduceBias: s.p + 25061360, activation: .silu, expandWeights: s.p + 25061456, expandBias: s.p + 25238960,
             savedPooled: s.tensor(443), savedHidden: s.tensor(444), savedScale: s.tensor(445),
-            meansTaken: s.options.frozenBlocks <= 39, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 39,
+            writesOutput: s.options.frozenBlocks > 39 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(623)
         // features.4.10.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 25241024, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(624)
-        // features.4.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(442), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(446), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12637152, savedInvStd: s.f + 12637496,
-                runningMean: s.p + 25951744, runningVar: s.p + 25952096, workspace: s.ws, pool: pool)
+                runningMean: s.p + 25951744, runningVar: s.p + 25952096,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(441), scale: s.tensor(445), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(625)
         }
         // features.4.10.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -12406,19 +12565,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26697552,
             reduceBias: s.p + 26875056, activation: .silu, expandWeights: s.p + 26875152, expandBias: s.p + 27052656,
             savedPooled: s.tensor(455), savedHidden: s.tensor(456), savedScale: s.tensor(457),
-            meansTaken: s.options.frozenBlocks <= 40, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 40,
+            writesOutput: s.options.frozenBlocks > 40 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(640)
         // features.4.11.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 27054720, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(641)
-        // features.4.11.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.11.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(454), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(458), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12683248, savedInvStd: s.f + 12683592,
-                runningMean: s.p + 27765440, runningVar: s.p + 27765792, workspace: s.ws, pool: pool)
+                runningMean: s.p + 27765440, runningVar: s.p + 27765792,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(453), scale: s.tensor(457), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(642)
         }
         // features.4.11.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -12538,19 +12701,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 28511248,
             reduceBias: s.p + 28688752, activation: .silu, expandWeights: s.p + 28688848, expandBias: s.p + 28866352,
             savedPooled: s.tensor(467), savedHidden: s.tensor(468), savedScale: s.tensor(469),
-            meansTaken: s.options.frozenBlocks <= 41, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 41,
+            writesOutput: s.options.frozenBlocks > 41 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(657)
         // features.4.12.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28868416, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(658)
-        // features.4.12.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.12.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(466), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(470), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12729344, savedInvStd: s.f + 12729688,
-                runningMean: s.p + 29579136, runningVar: s.p + 29579488, workspace: s.ws, pool: pool)
+                runningMean: s.p + 29579136, runningVar: s.p + 29579488,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(465), scale: s.tensor(469), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(659)
         }
         // features.4.12.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -12670,19 +12837,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 30324944,
             reduceBias: s.p + 30502448, activation: .silu, expandWeights: s.p + 30502544, expandBias: s.p + 30680048,
             savedPooled: s.tensor(479), savedHidden: s.tensor(480), savedScale: s.tensor(481),
-            meansTaken: s.options.frozenBlocks <= 42, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 42,
+            writesOutput: s.options.frozenBlocks > 42 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(674)
         // features.4.13.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30682112, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(675)
-        // features.4.13.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.13.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(478), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(482), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12775440, savedInvStd: s.f + 12775784,
-                runningMean: s.p + 31392832, runningVar: s.p + 31393184, workspace: s.ws, pool: pool)
+                runningMean: s.p + 31392832, runningVar: s.p + 31393184,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(477), scale: s.tensor(481), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(676)
         }
         // features.4.13.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -12802,19 +12973,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 32138640,
             reduceBias: s.p + 32316144, activation: .silu, expandWeights: s.p + 32316240, expandBias: s.p + 32493744,
             savedPooled: s.tensor(491), savedHidden: s.tensor(492), savedScale: s.tensor(493),
-            meansTaken: s.options.frozenBlocks <= 43, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 43,
+            writesOutput: s.options.frozenBlocks > 43 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(691)
         // features.4.14.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 32495808, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(692)
-        // features.4.14.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.14.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(490), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(494), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12821536, savedInvStd: s.f + 12821880,
-                runningMean: s.p + 33206528, runningVar: s.p + 33206880, workspace: s.ws, pool: pool)
+                runningMean: s.p + 33206528, runningVar: s.p + 33206880,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(489), scale: s.tensor(493), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(693)
         }
         // features.4.14.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -12934,19 +13109,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 33952336,
             reduceBias: s.p + 34129840, activation: .silu, expandWeights: s.p + 34129936, expandBias: s.p + 34307440,
             savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505),
-            meansTaken: s.options.frozenBlocks <= 44, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 44,
+            writesOutput: s.options.frozenBlocks > 44 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 344, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(708)
         // features.4.15.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 34309504, outChannels: 344, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(709)
-        // features.4.15.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        // features.4.15.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(502), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 344, output: s.tensor(506), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12867632, savedInvStd: s.f + 12867976,
-                runningMean: s.p + 35020224, runningVar: s.p + 35020576, workspace: s.ws, pool: pool)
+                runningMean: s.p + 35020224, runningVar: s.p + 35020576,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(501), scale: s.tensor(505), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(710)
         }
         // features.4.15.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
@@ -13066,19 +13245,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 35799056,
             reduceBias: s.p + 35976560, activation: .silu, expandWeights: s.p + 35976656, expandBias: s.p + 36154160,
             savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517),
-            meansTaken: s.options.frozenBlocks <= 45, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 45,
+            writesOutput: s.options.frozenBlocks > 45 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2064, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(725)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [2064][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 36156224, outChannels: 480, inChannels: 2064, into: s.f + 8256)
         s.profiler?.stop(726)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 480]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(514), pixels: 2500 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(518), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 12979776, savedInvStd: s.f + 12980256,
-                runningMean: s.p + 37147904, runningVar: s.p + 37148384, workspace: s.ws, pool: pool)
+                runningMean: s.p + 37147904, runningVar: s.p + 37148384,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(513), scale: s.tensor(517), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(727)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 480]
@@ -13185,19 +13368,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 38626304,
             reduceBias: s.p + 38971904, activation: .silu, expandWeights: s.p + 38972032, expandBias: s.p + 39317632,
             savedPooled: s.tensor(525), savedHidden: s.tensor(526), savedScale: s.tensor(527),
-            meansTaken: s.options.frozenBlocks <= 46, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 46,
+            writesOutput: s.options.frozenBlocks > 46 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(740)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 39320512, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(741)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(524), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(528), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 13136256, savedInvStd: s.f + 13136736,
-                runningMean: s.p + 40703872, runningVar: s.p + 40704352, workspace: s.ws, pool: pool)
+                runningMean: s.p + 40703872, runningVar: s.p + 40704352,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(523), scale: s.tensor(527), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(742)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -13317,19 +13504,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 42182272,
             reduceBias: s.p + 42527872, activation: .silu, expandWeights: s.p + 42528000, expandBias: s.p + 42873600,
             savedPooled: s.tensor(537), savedHidden: s.tensor(538), savedScale: s.tensor(539),
-            meansTaken: s.options.frozenBlocks <= 47, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 47,
+            writesOutput: s.options.frozenBlocks > 47 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(757)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 42876480, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(758)
-        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(536), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(540), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 13292736, savedInvStd: s.f + 13293216,
-                runningMean: s.p + 44259840, runningVar: s.p + 44260320, workspace: s.ws, pool: pool)
+                runningMean: s.p + 44259840, runningVar: s.p + 44260320,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(535), scale: s.tensor(539), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(759)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -13449,19 +13640,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 45738240,
             reduceBias: s.p + 46083840, activation: .silu, expandWeights: s.p + 46083968, expandBias: s.p + 46429568,
             savedPooled: s.tensor(549), savedHidden: s.tensor(550), savedScale: s.tensor(551),
-            meansTaken: s.options.frozenBlocks <= 48, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 48,
+            writesOutput: s.options.frozenBlocks > 48 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(774)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 46432448, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(775)
-        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(548), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(552), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 13449216, savedInvStd: s.f + 13449696,
-                runningMean: s.p + 47815808, runningVar: s.p + 47816288, workspace: s.ws, pool: pool)
+                runningMean: s.p + 47815808, runningVar: s.p + 47816288,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(547), scale: s.tensor(551), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(776)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -13581,19 +13776,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 49294208,
             reduceBias: s.p + 49639808, activation: .silu, expandWeights: s.p + 49639936, expandBias: s.p + 49985536,
             savedPooled: s.tensor(561), savedHidden: s.tensor(562), savedScale: s.tensor(563),
-            meansTaken: s.options.frozenBlocks <= 49, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 49,
+            writesOutput: s.options.frozenBlocks > 49 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(791)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49988416, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(792)
-        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(560), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(564), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 13605696, savedInvStd: s.f + 13606176,
-                runningMean: s.p + 51371776, runningVar: s.p + 51372256, workspace: s.ws, pool: pool)
+                runningMean: s.p + 51371776, runningVar: s.p + 51372256,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(559), scale: s.tensor(563), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(793)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -13713,19 +13912,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 52850176,
             reduceBias: s.p + 53195776, activation: .silu, expandWeights: s.p + 53195904, expandBias: s.p + 53541504,
             savedPooled: s.tensor(573), savedHidden: s.tensor(574), savedScale: s.tensor(575),
-            meansTaken: s.options.frozenBlocks <= 50, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 50,
+            writesOutput: s.options.frozenBlocks > 50 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(808)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 53544384, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(809)
-        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(572), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(576), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 13762176, savedInvStd: s.f + 13762656,
-                runningMean: s.p + 54927744, runningVar: s.p + 54928224, workspace: s.ws, pool: pool)
+                runningMean: s.p + 54927744, runningVar: s.p + 54928224,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(571), scale: s.tensor(575), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(810)
         }
         // features.5.5.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -13845,19 +14048,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 56406144,
             reduceBias: s.p + 56751744, activation: .silu, expandWeights: s.p + 56751872, expandBias: s.p + 57097472,
             savedPooled: s.tensor(585), savedHidden: s.tensor(586), savedScale: s.tensor(587),
-            meansTaken: s.options.frozenBlocks <= 51, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 51,
+            writesOutput: s.options.frozenBlocks > 51 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(825)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 57100352, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(826)
-        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(584), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(588), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 13918656, savedInvStd: s.f + 13919136,
-                runningMean: s.p + 58483712, runningVar: s.p + 58484192, workspace: s.ws, pool: pool)
+                runningMean: s.p + 58483712, runningVar: s.p + 58484192,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(583), scale: s.tensor(587), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(827)
         }
         // features.5.6.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -13977,19 +14184,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 59962112,
             reduceBias: s.p + 60307712, activation: .silu, expandWeights: s.p + 60307840, expandBias: s.p + 60653440,
             savedPooled: s.tensor(597), savedHidden: s.tensor(598), savedScale: s.tensor(599),
-            meansTaken: s.options.frozenBlocks <= 52, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 52,
+            writesOutput: s.options.frozenBlocks > 52 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(842)
         // features.5.7.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 60656320, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(843)
-        // features.5.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(596), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(600), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 14075136, savedInvStd: s.f + 14075616,
-                runningMean: s.p + 62039680, runningVar: s.p + 62040160, workspace: s.ws, pool: pool)
+                runningMean: s.p + 62039680, runningVar: s.p + 62040160,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(595), scale: s.tensor(599), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(844)
         }
         // features.5.7.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -14109,19 +14320,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 63518080,
             reduceBias: s.p + 63863680, activation: .silu, expandWeights: s.p + 63863808, expandBias: s.p + 64209408,
             savedPooled: s.tensor(609), savedHidden: s.tensor(610), savedScale: s.tensor(611),
-            meansTaken: s.options.frozenBlocks <= 53, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 53,
+            writesOutput: s.options.frozenBlocks > 53 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(859)
         // features.5.8.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 64212288, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(860)
-        // features.5.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(608), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(612), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 14231616, savedInvStd: s.f + 14232096,
-                runningMean: s.p + 65595648, runningVar: s.p + 65596128, workspace: s.ws, pool: pool)
+                runningMean: s.p + 65595648, runningVar: s.p + 65596128,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(607), scale: s.tensor(611), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(861)
         }
         // features.5.8.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -14241,19 +14456,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 67074048,
             reduceBias: s.p + 67419648, activation: .silu, expandWeights: s.p + 67419776, expandBias: s.p + 67765376,
             savedPooled: s.tensor(621), savedHidden: s.tensor(622), savedScale: s.tensor(623),
-            meansTaken: s.options.frozenBlocks <= 54, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 54,
+            writesOutput: s.options.frozenBlocks > 54 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(876)
         // features.5.9.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 67768256, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(877)
-        // features.5.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(620), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(624), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 14388096, savedInvStd: s.f + 14388576,
-                runningMean: s.p + 69151616, runningVar: s.p + 69152096, workspace: s.ws, pool: pool)
+                runningMean: s.p + 69151616, runningVar: s.p + 69152096,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(619), scale: s.tensor(623), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(878)
         }
         // features.5.9.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -14373,19 +14592,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 70630016,
             reduceBias: s.p + 70975616, activation: .silu, expandWeights: s.p + 70975744, expandBias: s.p + 71321344,
             savedPooled: s.tensor(633), savedHidden: s.tensor(634), savedScale: s.tensor(635),
-            meansTaken: s.options.frozenBlocks <= 55, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 55,
+            writesOutput: s.options.frozenBlocks > 55 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(893)
         // features.5.10.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 71324224, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(894)
-        // features.5.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(632), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(636), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 14544576, savedInvStd: s.f + 14545056,
-                runningMean: s.p + 72707584, runningVar: s.p + 72708064, workspace: s.ws, pool: pool)
+                runningMean: s.p + 72707584, runningVar: s.p + 72708064,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(631), scale: s.tensor(635), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(895)
         }
         // features.5.10.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -14505,19 +14728,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 74185984,
             reduceBias: s.p + 74531584, activation: .silu, expandWeights: s.p + 74531712, expandBias: s.p + 74877312,
             savedPooled: s.tensor(645), savedHidden: s.tensor(646), savedScale: s.tensor(647),
-            meansTaken: s.options.frozenBlocks <= 56, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 56,
+            writesOutput: s.options.frozenBlocks > 56 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(910)
         // features.5.11.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 74880192, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(911)
-        // features.5.11.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.11.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 56 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(644), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(648), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 14701056, savedInvStd: s.f + 14701536,
-                runningMean: s.p + 76263552, runningVar: s.p + 76264032, workspace: s.ws, pool: pool)
+                runningMean: s.p + 76263552, runningVar: s.p + 76264032,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(643), scale: s.tensor(647), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(912)
         }
         // features.5.11.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -14636,19 +14863,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 77741952,
             reduceBias: s.p + 78087552, activation: .silu, expandWeights: s.p + 78087680, expandBias: s.p + 78433280,
             savedPooled: s.tensor(657), savedHidden: s.tensor(658), savedScale: s.tensor(659),
-            meansTaken: s.options.frozenBlocks <= 57, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 57,
+            writesOutput: s.options.frozenBlocks > 57 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(927)
         // features.5.12.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 78436160, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(928)
-        // features.5.12.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.12.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 57 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(656), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(660), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 14857536, savedInvStd: s.f + 14858016,
-                runningMean: s.p + 79819520, runningVar: s.p + 79820000, workspace: s.ws, pool: pool)
+                runningMean: s.p + 79819520, runningVar: s.p + 79820000,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(655), scale: s.tensor(659), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(929)
         }
         // features.5.12.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -14768,19 +14999,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 81297920,
             reduceBias: s.p + 81643520, activation: .silu, expandWeights: s.p + 81643648, expandBias: s.p + 81989248,
             savedPooled: s.tensor(669), savedHidden: s.tensor(670), savedScale: s.tensor(671),
-            meansTaken: s.options.frozenBlocks <= 58, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 58,
+            writesOutput: s.options.frozenBlocks > 58 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(944)
         // features.5.13.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 81992128, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(945)
-        // features.5.13.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.13.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 58 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(668), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(672), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 15014016, savedInvStd: s.f + 15014496,
-                runningMean: s.p + 83375488, runningVar: s.p + 83375968, workspace: s.ws, pool: pool)
+                runningMean: s.p + 83375488, runningVar: s.p + 83375968,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(667), scale: s.tensor(671), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(946)
         }
         // features.5.13.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -14900,19 +15135,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 84853888,
             reduceBias: s.p + 85199488, activation: .silu, expandWeights: s.p + 85199616, expandBias: s.p + 85545216,
             savedPooled: s.tensor(681), savedHidden: s.tensor(682), savedScale: s.tensor(683),
-            meansTaken: s.options.frozenBlocks <= 59, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 59,
+            writesOutput: s.options.frozenBlocks > 59 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(961)
         // features.5.14.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 85548096, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(962)
-        // features.5.14.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.14.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 59 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(680), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(684), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 15170496, savedInvStd: s.f + 15170976,
-                runningMean: s.p + 86931456, runningVar: s.p + 86931936, workspace: s.ws, pool: pool)
+                runningMean: s.p + 86931456, runningVar: s.p + 86931936,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(679), scale: s.tensor(683), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(963)
         }
         // features.5.14.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -15032,19 +15271,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 88409856,
             reduceBias: s.p + 88755456, activation: .silu, expandWeights: s.p + 88755584, expandBias: s.p + 89101184,
             savedPooled: s.tensor(693), savedHidden: s.tensor(694), savedScale: s.tensor(695),
-            meansTaken: s.options.frozenBlocks <= 60, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 60,
+            writesOutput: s.options.frozenBlocks > 60 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n,
+            inChannels: 2880, outChannels: 480, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(978)
         // features.5.15.block.3 project conv 1x1 weights to the GEMM layout [2880][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 89104064, outChannels: 480, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(979)
-        // features.5.15.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        // features.5.15.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 60 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(692), pixels: 2500 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 480, output: s.tensor(696), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 15326976, savedInvStd: s.f + 15327456,
-                runningMean: s.p + 90487424, runningVar: s.p + 90487904, workspace: s.ws, pool: pool)
+                runningMean: s.p + 90487424, runningVar: s.p + 90487904,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(691), scale: s.tensor(695), imagePixels: 2500),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(980)
         }
         // features.5.15.block.3 frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
@@ -15164,19 +15407,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 91965824,
             reduceBias: s.p + 92311424, activation: .silu, expandWeights: s.p + 92311552, expandBias: s.p + 92657152,
             savedPooled: s.tensor(705), savedHidden: s.tensor(706), savedScale: s.tensor(707),
-            meansTaken: s.options.frozenBlocks <= 61, pool: pool)
+            meansTaken: s.options.frozenBlocks <= 61,
+            writesOutput: s.options.frozenBlocks > 61 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 2880, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(995)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [2880][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 92660032, outChannels: 824, inChannels: 2880, into: s.f + 8256)
         s.profiler?.stop(996)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 2880] -> [n, 25, 25, 824]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 2880] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 61 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(704), pixels: 625 &* s.n, inChannels: 2880,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(708), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 15483456, savedInvStd: s.f + 15484280,
-                runningMean: s.p + 95034816, runningVar: s.p + 95035648, workspace: s.ws, pool: pool)
+                runningMean: s.p + 95034816, runningVar: s.p + 95035648,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(703), scale: s.tensor(707), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(997)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 25, 25, 2880] -> [n, 25, 25, 824]
@@ -15283,19 +15530,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 99273488,
             reduceBias: s.p + 100291952, activation: .silu, expandWeights: s.p + 100292160,
             expandBias: s.p + 101310624, savedPooled: s.tensor(715), savedHidden: s.tensor(716),
-            savedScale: s.tensor(717), meansTaken: s.options.frozenBlocks <= 62, pool: pool)
+            savedScale: s.tensor(717), meansTaken: s.options.frozenBlocks <= 62,
+            writesOutput: s.options.frozenBlocks > 62 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1010)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 101315568, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1011)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 62 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(714), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(718), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 15752080, savedInvStd: s.f + 15752904,
-                runningMean: s.p + 105391088, runningVar: s.p + 105391920, workspace: s.ws, pool: pool)
+                runningMean: s.p + 105391088, runningVar: s.p + 105391920,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(713), scale: s.tensor(717), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1012)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -15418,19 +15669,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 109629760,
             reduceBias: s.p + 110648224, activation: .silu, expandWeights: s.p + 110648432,
             expandBias: s.p + 111666896, savedPooled: s.tensor(727), savedHidden: s.tensor(728),
-            savedScale: s.tensor(729), meansTaken: s.options.frozenBlocks <= 63, pool: pool)
+            savedScale: s.tensor(729), meansTaken: s.options.frozenBlocks <= 63,
+            writesOutput: s.options.frozenBlocks > 63 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1027)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 111671840, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1028)
-        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 63 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(726), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(730), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 16020704, savedInvStd: s.f + 16021528,
-                runningMean: s.p + 115747360, runningVar: s.p + 115748192, workspace: s.ws, pool: pool)
+                runningMean: s.p + 115747360, runningVar: s.p + 115748192,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(725), scale: s.tensor(729), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1029)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -15553,19 +15808,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 119986032,
             reduceBias: s.p + 121004496, activation: .silu, expandWeights: s.p + 121004704,
             expandBias: s.p + 122023168, savedPooled: s.tensor(739), savedHidden: s.tensor(740),
-            savedScale: s.tensor(741), meansTaken: s.options.frozenBlocks <= 64, pool: pool)
+            savedScale: s.tensor(741), meansTaken: s.options.frozenBlocks <= 64,
+            writesOutput: s.options.frozenBlocks > 64 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1044)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 122028112, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1045)
-        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 64 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(738), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(742), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 16289328, savedInvStd: s.f + 16290152,
-                runningMean: s.p + 126103632, runningVar: s.p + 126104464, workspace: s.ws, pool: pool)
+                runningMean: s.p + 126103632, runningVar: s.p + 126104464,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(737), scale: s.tensor(741), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1046)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -15688,19 +15947,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 130342304,
             reduceBias: s.p + 131360768, activation: .silu, expandWeights: s.p + 131360976,
             expandBias: s.p + 132379440, savedPooled: s.tensor(751), savedHidden: s.tensor(752),
-            savedScale: s.tensor(753), meansTaken: s.options.frozenBlocks <= 65, pool: pool)
+            savedScale: s.tensor(753), meansTaken: s.options.frozenBlocks <= 65,
+            writesOutput: s.options.frozenBlocks > 65 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1061)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 132384384, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1062)
-        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 65 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(750), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(754), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 16557952, savedInvStd: s.f + 16558776,
-                runningMean: s.p + 136459904, runningVar: s.p + 136460736, workspace: s.ws, pool: pool)
+                runningMean: s.p + 136459904, runningVar: s.p + 136460736,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(749), scale: s.tensor(753), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1063)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -15823,19 +16086,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 140698576,
             reduceBias: s.p + 141717040, activation: .silu, expandWeights: s.p + 141717248,
             expandBias: s.p + 142735712, savedPooled: s.tensor(763), savedHidden: s.tensor(764),
-            savedScale: s.tensor(765), meansTaken: s.options.frozenBlocks <= 66, pool: pool)
+            savedScale: s.tensor(765), meansTaken: s.options.frozenBlocks <= 66,
+            writesOutput: s.options.frozenBlocks > 66 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1078)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 142740656, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1079)
-        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 66 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(762), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(766), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 16826576, savedInvStd: s.f + 16827400,
-                runningMean: s.p + 146816176, runningVar: s.p + 146817008, workspace: s.ws, pool: pool)
+                runningMean: s.p + 146816176, runningVar: s.p + 146817008,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(761), scale: s.tensor(765), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1080)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -15958,19 +16225,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 151054848,
             reduceBias: s.p + 152073312, activation: .silu, expandWeights: s.p + 152073520,
             expandBias: s.p + 153091984, savedPooled: s.tensor(775), savedHidden: s.tensor(776),
-            savedScale: s.tensor(777), meansTaken: s.options.frozenBlocks <= 67, pool: pool)
+            savedScale: s.tensor(777), meansTaken: s.options.frozenBlocks <= 67,
+            writesOutput: s.options.frozenBlocks > 67 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1095)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 153096928, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1096)
-        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 67 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(774), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(778), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 17095200, savedInvStd: s.f + 17096024,
-                runningMean: s.p + 157172448, runningVar: s.p + 157173280, workspace: s.ws, pool: pool)
+                runningMean: s.p + 157172448, runningVar: s.p + 157173280,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(773), scale: s.tensor(777), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1097)
         }
         // features.6.6.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -16093,19 +16364,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 161411120,
             reduceBias: s.p + 162429584, activation: .silu, expandWeights: s.p + 162429792,
             expandBias: s.p + 163448256, savedPooled: s.tensor(787), savedHidden: s.tensor(788),
-            savedScale: s.tensor(789), meansTaken: s.options.frozenBlocks <= 68, pool: pool)
+            savedScale: s.tensor(789), meansTaken: s.options.frozenBlocks <= 68,
+            writesOutput: s.options.frozenBlocks > 68 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1112)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 163453200, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1113)
-        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 68 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(786), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(790), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 17363824, savedInvStd: s.f + 17364648,
-                runningMean: s.p + 167528720, runningVar: s.p + 167529552, workspace: s.ws, pool: pool)
+                runningMean: s.p + 167528720, runningVar: s.p + 167529552,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(785), scale: s.tensor(789), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1114)
         }
         // features.6.7.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -16228,19 +16503,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 171767392,
             reduceBias: s.p + 172785856, activation: .silu, expandWeights: s.p + 172786064,
             expandBias: s.p + 173804528, savedPooled: s.tensor(799), savedHidden: s.tensor(800),
-            savedScale: s.tensor(801), meansTaken: s.options.frozenBlocks <= 69, pool: pool)
+            savedScale: s.tensor(801), meansTaken: s.options.frozenBlocks <= 69,
+            writesOutput: s.options.frozenBlocks > 69 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1129)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 173809472, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1130)
-        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 69 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(798), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(802), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 17632448, savedInvStd: s.f + 17633272,
-                runningMean: s.p + 177884992, runningVar: s.p + 177885824, workspace: s.ws, pool: pool)
+                runningMean: s.p + 177884992, runningVar: s.p + 177885824,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(797), scale: s.tensor(801), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1131)
         }
         // features.6.8.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -16363,19 +16642,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 182123664,
             reduceBias: s.p + 183142128, activation: .silu, expandWeights: s.p + 183142336,
             expandBias: s.p + 184160800, savedPooled: s.tensor(811), savedHidden: s.tensor(812),
-            savedScale: s.tensor(813), meansTaken: s.options.frozenBlocks <= 70, pool: pool)
+            savedScale: s.tensor(813), meansTaken: s.options.frozenBlocks <= 70,
+            writesOutput: s.options.frozenBlocks > 70 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1146)
         // features.6.9.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 184165744, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1147)
-        // features.6.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 70 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(810), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(814), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 17901072, savedInvStd: s.f + 17901896,
-                runningMean: s.p + 188241264, runningVar: s.p + 188242096, workspace: s.ws, pool: pool)
+                runningMean: s.p + 188241264, runningVar: s.p + 188242096,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(809), scale: s.tensor(813), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1148)
         }
         // features.6.9.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -16498,19 +16781,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 192479936,
             reduceBias: s.p + 193498400, activation: .silu, expandWeights: s.p + 193498608,
             expandBias: s.p + 194517072, savedPooled: s.tensor(823), savedHidden: s.tensor(824),
-            savedScale: s.tensor(825), meansTaken: s.options.frozenBlocks <= 71, pool: pool)
+            savedScale: s.tensor(825), meansTaken: s.options.frozenBlocks <= 71,
+            writesOutput: s.options.frozenBlocks > 71 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1163)
         // features.6.10.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 194522016, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1164)
-        // features.6.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 71 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(822), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(826), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 18169696, savedInvStd: s.f + 18170520,
-                runningMean: s.p + 198597536, runningVar: s.p + 198598368, workspace: s.ws, pool: pool)
+                runningMean: s.p + 198597536, runningVar: s.p + 198598368,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(821), scale: s.tensor(825), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1165)
         }
         // features.6.10.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -16633,19 +16920,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 202836208,
             reduceBias: s.p + 203854672, activation: .silu, expandWeights: s.p + 203854880,
             expandBias: s.p + 204873344, savedPooled: s.tensor(835), savedHidden: s.tensor(836),
-            savedScale: s.tensor(837), meansTaken: s.options.frozenBlocks <= 72, pool: pool)
+            savedScale: s.tensor(837), meansTaken: s.options.frozenBlocks <= 72,
+            writesOutput: s.options.frozenBlocks > 72 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1180)
         // features.6.11.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 204878288, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1181)
-        // features.6.11.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.11.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 72 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(834), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(838), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 18438320, savedInvStd: s.f + 18439144,
-                runningMean: s.p + 208953808, runningVar: s.p + 208954640, workspace: s.ws, pool: pool)
+                runningMean: s.p + 208953808, runningVar: s.p + 208954640,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(833), scale: s.tensor(837), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1182)
         }
         // features.6.11.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -16768,19 +17059,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 213192480,
             reduceBias: s.p + 214210944, activation: .silu, expandWeights: s.p + 214211152,
             expandBias: s.p + 215229616, savedPooled: s.tensor(847), savedHidden: s.tensor(848),
-            savedScale: s.tensor(849), meansTaken: s.options.frozenBlocks <= 73, pool: pool)
+            savedScale: s.tensor(849), meansTaken: s.options.frozenBlocks <= 73,
+            writesOutput: s.options.frozenBlocks > 73 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1197)
         // features.6.12.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 215234560, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1198)
-        // features.6.12.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.12.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 73 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(846), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(850), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 18706944, savedInvStd: s.f + 18707768,
-                runningMean: s.p + 219310080, runningVar: s.p + 219310912, workspace: s.ws, pool: pool)
+                runningMean: s.p + 219310080, runningVar: s.p + 219310912,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(845), scale: s.tensor(849), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1199)
         }
         // features.6.12.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -16903,19 +17198,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 223548752,
             reduceBias: s.p + 224567216, activation: .silu, expandWeights: s.p + 224567424,
             expandBias: s.p + 225585888, savedPooled: s.tensor(859), savedHidden: s.tensor(860),
-            savedScale: s.tensor(861), meansTaken: s.options.frozenBlocks <= 74, pool: pool)
+            savedScale: s.tensor(861), meansTaken: s.options.frozenBlocks <= 74,
+            writesOutput: s.options.frozenBlocks > 74 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1214)
         // features.6.13.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 225590832, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1215)
-        // features.6.13.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.13.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 74 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(858), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(862), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 18975568, savedInvStd: s.f + 18976392,
-                runningMean: s.p + 229666352, runningVar: s.p + 229667184, workspace: s.ws, pool: pool)
+                runningMean: s.p + 229666352, runningVar: s.p + 229667184,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(857), scale: s.tensor(861), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1216)
         }
         // features.6.13.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -17038,19 +17337,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 233905024,
             reduceBias: s.p + 234923488, activation: .silu, expandWeights: s.p + 234923696,
             expandBias: s.p + 235942160, savedPooled: s.tensor(871), savedHidden: s.tensor(872),
-            savedScale: s.tensor(873), meansTaken: s.options.frozenBlocks <= 75, pool: pool)
+            savedScale: s.tensor(873), meansTaken: s.options.frozenBlocks <= 75,
+            writesOutput: s.options.frozenBlocks > 75 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1231)
         // features.6.14.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 235947104, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1232)
-        // features.6.14.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.14.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 75 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(870), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(874), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 19244192, savedInvStd: s.f + 19245016,
-                runningMean: s.p + 240022624, runningVar: s.p + 240023456, workspace: s.ws, pool: pool)
+                runningMean: s.p + 240022624, runningVar: s.p + 240023456,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(869), scale: s.tensor(873), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1233)
         }
         // features.6.14.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -17173,19 +17476,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 244261296,
             reduceBias: s.p + 245279760, activation: .silu, expandWeights: s.p + 245279968,
             expandBias: s.p + 246298432, savedPooled: s.tensor(883), savedHidden: s.tensor(884),
-            savedScale: s.tensor(885), meansTaken: s.options.frozenBlocks <= 76, pool: pool)
+            savedScale: s.tensor(885), meansTaken: s.options.frozenBlocks <= 76,
+            writesOutput: s.options.frozenBlocks > 76 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1248)
         // features.6.15.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 246303376, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1249)
-        // features.6.15.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.15.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 76 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(882), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(886), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 19512816, savedInvStd: s.f + 19513640,
-                runningMean: s.p + 250378896, runningVar: s.p + 250379728, workspace: s.ws, pool: pool)
+                runningMean: s.p + 250378896, runningVar: s.p + 250379728,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(881), scale: s.tensor(885), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1250)
         }
         // features.6.15.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -17308,19 +17615,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 254617568,
             reduceBias: s.p + 255636032, activation: .silu, expandWeights: s.p + 255636240,
             expandBias: s.p + 256654704, savedPooled: s.tensor(895), savedHidden: s.tensor(896),
-            savedScale: s.tensor(897), meansTaken: s.options.frozenBlocks <= 77, pool: pool)
+            savedScale: s.tensor(897), meansTaken: s.options.frozenBlocks <= 77,
+            writesOutput: s.options.frozenBlocks > 77 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1265)
         // features.6.16.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 256659648, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1266)
-        // features.6.16.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.16.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 77 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(894), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(898), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 19781440, savedInvStd: s.f + 19782264,
-                runningMean: s.p + 260735168, runningVar: s.p + 260736000, workspace: s.ws, pool: pool)
+                runningMean: s.p + 260735168, runningVar: s.p + 260736000,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(893), scale: s.tensor(897), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1267)
         }
         // features.6.16.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -17443,19 +17754,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 264973840,
             reduceBias: s.p + 265992304, activation: .silu, expandWeights: s.p + 265992512,
             expandBias: s.p + 267010976, savedPooled: s.tensor(907), savedHidden: s.tensor(908),
-            savedScale: s.tensor(909), meansTaken: s.options.frozenBlocks <= 78, pool: pool)
+            savedScale: s.tensor(909), meansTaken: s.options.frozenBlocks <= 78,
+            writesOutput: s.options.frozenBlocks > 78 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1282)
         // features.6.17.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 267015920, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1283)
-        // features.6.17.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.17.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 78 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(906), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(910), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 20050064, savedInvStd: s.f + 20050888,
-                runningMean: s.p + 271091440, runningVar: s.p + 271092272, workspace: s.ws, pool: pool)
+                runningMean: s.p + 271091440, runningVar: s.p + 271092272,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(905), scale: s.tensor(909), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1284)
         }
         // features.6.17.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -17578,19 +17893,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 275330112,
             reduceBias: s.p + 276348576, activation: .silu, expandWeights: s.p + 276348784,
             expandBias: s.p + 277367248, savedPooled: s.tensor(919), savedHidden: s.tensor(920),
-            savedScale: s.tensor(921), meansTaken: s.options.frozenBlocks <= 79, pool: pool)
+            savedScale: s.tensor(921), meansTaken: s.options.frozenBlocks <= 79,
+            writesOutput: s.options.frozenBlocks > 79 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1299)
         // features.6.18.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 277372192, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1300)
-        // features.6.18.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.18.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 79 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(918), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(922), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 20318688, savedInvStd: s.f + 20319512,
-                runningMean: s.p + 281447712, runningVar: s.p + 281448544, workspace: s.ws, pool: pool)
+                runningMean: s.p + 281447712, runningVar: s.p + 281448544,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(917), scale: s.tensor(921), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1301)
         }
         // features.6.18.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -17713,19 +18032,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 285686384,
             reduceBias: s.p + 286704848, activation: .silu, expandWeights: s.p + 286705056,
             expandBias: s.p + 287723520, savedPooled: s.tensor(931), savedHidden: s.tensor(932),
-            savedScale: s.tensor(933), meansTaken: s.options.frozenBlocks <= 80, pool: pool)
+            savedScale: s.tensor(933), meansTaken: s.options.frozenBlocks <= 80,
+            writesOutput: s.options.frozenBlocks > 80 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1316)
         // features.6.19.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 287728464, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1317)
-        // features.6.19.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.19.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 80 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(930), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(934), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 20587312, savedInvStd: s.f + 20588136,
-                runningMean: s.p + 291803984, runningVar: s.p + 291804816, workspace: s.ws, pool: pool)
+                runningMean: s.p + 291803984, runningVar: s.p + 291804816,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(929), scale: s.tensor(933), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1318)
         }
         // features.6.19.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -17848,19 +18171,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 296042656,
             reduceBias: s.p + 297061120, activation: .silu, expandWeights: s.p + 297061328,
             expandBias: s.p + 298079792, savedPooled: s.tensor(943), savedHidden: s.tensor(944),
-            savedScale: s.tensor(945), meansTaken: s.options.frozenBlocks <= 81, pool: pool)
+            savedScale: s.tensor(945), meansTaken: s.options.frozenBlocks <= 81,
+            writesOutput: s.options.frozenBlocks > 81 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1333)
         // features.6.20.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 298084736, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1334)
-        // features.6.20.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.20.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 81 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(942), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(946), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 20855936, savedInvStd: s.f + 20856760,
-                runningMean: s.p + 302160256, runningVar: s.p + 302161088, workspace: s.ws, pool: pool)
+                runningMean: s.p + 302160256, runningVar: s.p + 302161088,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(941), scale: s.tensor(945), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1335)
         }
         // features.6.20.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -17983,19 +18310,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 306398928,
             reduceBias: s.p + 307417392, activation: .silu, expandWeights: s.p + 307417600,
             expandBias: s.p + 308436064, savedPooled: s.tensor(955), savedHidden: s.tensor(956),
-            savedScale: s.tensor(957), meansTaken: s.options.frozenBlocks <= 82, pool: pool)
+            savedScale: s.tensor(957), meansTaken: s.options.frozenBlocks <= 82,
+            writesOutput: s.options.frozenBlocks > 82 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 824, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1350)
         // features.6.21.block.3 project conv 1x1 weights to the GEMM layout [4944][824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 308441008, outChannels: 824, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1351)
-        // features.6.21.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        // features.6.21.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 82 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(954), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 824, output: s.tensor(958), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 21124560, savedInvStd: s.f + 21125384,
-                runningMean: s.p + 312516528, runningVar: s.p + 312517360, workspace: s.ws, pool: pool)
+                runningMean: s.p + 312516528, runningVar: s.p + 312517360,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(953), scale: s.tensor(957), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1352)
         }
         // features.6.21.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
@@ -18118,19 +18449,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 316676096,
             reduceBias: s.p + 317694560, activation: .silu, expandWeights: s.p + 317694768,
             expandBias: s.p + 318713232, savedPooled: s.tensor(967), savedHidden: s.tensor(968),
-            savedScale: s.tensor(969), meansTaken: s.options.frozenBlocks <= 83, pool: pool)
+            savedScale: s.tensor(969), meansTaken: s.options.frozenBlocks <= 83,
+            writesOutput: s.options.frozenBlocks > 83 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 4944, outChannels: 1376, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1367)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [4944][1376]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 318718176, outChannels: 1376, inChannels: 4944, into: s.f + 8256)
         s.profiler?.stop(1368)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 1376]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 83 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(966), pixels: 625 &* s.n, inChannels: 4944,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 1376, output: s.tensor(970), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 21234976, savedInvStd: s.f + 21236352,
-                runningMean: s.p + 325523872, runningVar: s.p + 325525248, workspace: s.ws, pool: pool)
+                runningMean: s.p + 325523872, runningVar: s.p + 325525248,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(965), scale: s.tensor(969), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1369)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 1376]
@@ -18240,19 +18575,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 337027232,
             reduceBias: s.p + 339867296, activation: .silu, expandWeights: s.p + 339867648,
             expandBias: s.p + 342707712, savedPooled: s.tensor(977), savedHidden: s.tensor(978),
-            savedScale: s.tensor(979), meansTaken: s.options.frozenBlocks <= 84, pool: pool)
+            savedScale: s.tensor(979), meansTaken: s.options.frozenBlocks <= 84,
+            writesOutput: s.options.frozenBlocks > 84 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 8256, outChannels: 1376, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1382)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [8256][1376]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 342715968, outChannels: 1376, inChannels: 8256, into: s.f + 8256)
         s.profiler?.stop(1383)
-        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
+        // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 84 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(976), pixels: 625 &* s.n, inChannels: 8256,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 1376, output: s.tensor(980), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 21419360, savedInvStd: s.f + 21420736,
-                runningMean: s.p + 354078976, runningVar: s.p + 354080352, workspace: s.ws, pool: pool)
+                runningMean: s.p + 354078976, runningVar: s.p + 354080352,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(975), scale: s.tensor(979), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1384)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
@@ -18375,19 +18714,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 365582336,
             reduceBias: s.p + 368422400, activation: .silu, expandWeights: s.p + 368422752,
             expandBias: s.p + 371262816, savedPooled: s.tensor(989), savedHidden: s.tensor(990),
-            savedScale: s.tensor(991), meansTaken: s.options.frozenBlocks <= 85, pool: pool)
+            savedScale: s.tensor(991), meansTaken: s.options.frozenBlocks <= 85,
+            writesOutput: s.options.frozenBlocks > 85 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 8256, outChannels: 1376, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1399)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [8256][1376]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 371271072, outChannels: 1376, inChannels: 8256, into: s.f + 8256)
         s.profiler?.stop(1400)
-        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
+        // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 85 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(988), pixels: 625 &* s.n, inChannels: 8256,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 1376, output: s.tensor(992), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 21603744, savedInvStd: s.f + 21605120,
-                runningMean: s.p + 382634080, runningVar: s.p + 382635456, workspace: s.ws, pool: pool)
+                runningMean: s.p + 382634080, runningVar: s.p + 382635456,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(987), scale: s.tensor(991), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1401)
         }
         // features.7.2.block.3 frozen: project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
@@ -18510,19 +18853,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 394137440,
             reduceBias: s.p + 396977504, activation: .silu, expandWeights: s.p + 396977856,
             expandBias: s.p + 399817920, savedPooled: s.tensor(1001), savedHidden: s.tensor(1002),
-            savedScale: s.tensor(1003), meansTaken: s.options.frozenBlocks <= 86, pool: pool)
+            savedScale: s.tensor(1003), meansTaken: s.options.frozenBlocks <= 86,
+            writesOutput: s.options.frozenBlocks > 86 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 8256, outChannels: 1376, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1416)
         // features.7.3.block.3 project conv 1x1 weights to the GEMM layout [8256][1376]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 399826176, outChannels: 1376, inChannels: 8256, into: s.f + 8256)
         s.profiler?.stop(1417)
-        // features.7.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
+        // features.7.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 86 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(1000), pixels: 625 &* s.n, inChannels: 8256,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 1376, output: s.tensor(1004), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 21788128, savedInvStd: s.f + 21789504,
-                runningMean: s.p + 411189184, runningVar: s.p + 411190560, workspace: s.ws, pool: pool)
+                runningMean: s.p + 411189184, runningVar: s.p + 411190560,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(999), scale: s.tensor(1003), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1418)
         }
         // features.7.3.block.3 frozen: project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
@@ -18645,19 +18992,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 422692544,
             reduceBias: s.p + 425532608, activation: .silu, expandWeights: s.p + 425532960,
             expandBias: s.p + 428373024, savedPooled: s.tensor(1013), savedHidden: s.tensor(1014),
-            savedScale: s.tensor(1015), meansTaken: s.options.frozenBlocks <= 87, pool: pool)
+            savedScale: s.tensor(1015), meansTaken: s.options.frozenBlocks <= 87,
+            writesOutput: s.options.frozenBlocks > 87 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 8256, outChannels: 1376, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1433)
         // features.7.4.block.3 project conv 1x1 weights to the GEMM layout [8256][1376]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 428381280, outChannels: 1376, inChannels: 8256, into: s.f + 8256)
         s.profiler?.stop(1434)
-        // features.7.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
+        // features.7.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 87 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(1012), pixels: 625 &* s.n, inChannels: 8256,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 1376, output: s.tensor(1016), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 21972512, savedInvStd: s.f + 21973888,
-                runningMean: s.p + 439744288, runningVar: s.p + 439745664, workspace: s.ws, pool: pool)
+                runningMean: s.p + 439744288, runningVar: s.p + 439745664,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(1011), scale: s.tensor(1015), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1435)
         }
         // features.7.4.block.3 frozen: project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
@@ -18780,19 +19131,23 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 451247648,
             reduceBias: s.p + 454087712, activation: .silu, expandWeights: s.p + 454088064,
             expandBias: s.p + 456928128, savedPooled: s.tensor(1025), savedHidden: s.tensor(1026),
-            savedScale: s.tensor(1027), meansTaken: s.options.frozenBlocks <= 88, pool: pool)
+            savedScale: s.tensor(1027), meansTaken: s.options.frozenBlocks <= 88,
+            writesOutput: s.options.frozenBlocks > 88 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n,
+            inChannels: 8256, outChannels: 1376, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(1450)
         // features.7.5.block.3 project conv 1x1 weights to the GEMM layout [8256][1376]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 456936384, outChannels: 1376, inChannels: 8256, into: s.f + 8256)
         s.profiler?.stop(1451)
-        // features.7.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
+        // features.7.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 88 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(1024), pixels: 625 &* s.n, inChannels: 8256,
                 inputMajorWeights: s.f + 8256, bias: s.f, outChannels: 1376, output: s.tensor(1028), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 22156896, savedInvStd: s.f + 22158272,
-                runningMean: s.p + 468299392, runningVar: s.p + 468300768, workspace: s.ws, pool: pool)
+                runningMean: s.p + 468299392, runningVar: s.p + 468300768,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(1023), scale: s.tensor(1027), imagePixels: 625),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(1452)
         }
         // features.7.5.block.3 frozen: project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
@@ -18977,19 +19332,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1476)
         }
         // features.7.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1046), savedScale: s.tensor(1027), batch: s.n,
                 pixels: 625, channels: 8256, output: s.tensor(1045), pool: pool)
             s.profiler?.stop(1477)
         }
-        // features.7.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]
+        // features.7.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1043), preActivation: s.tensor(1028),
             gamma: s.p + 468296640, beta: s.p + 468298016, savedMean: s.f + 22156896, savedInvStd: s.f + 22158272,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1045), weights: s.p + 456936384,
-            pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, gradInput: s.tensor(1044),
-            gradWeights: s.g + 456936384, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1045),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1046), scale: s.tensor(1027), imagePixels: 625),
+            weights: s.p + 456936384, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
+            gradInput: s.tensor(1044), gradWeights: s.g + 456936384, workspace: s.ws, pool: pool)
         s.profiler?.stop(1478)
         // features.7.5.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]
         s.profiler?.start()
@@ -19090,19 +19446,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1491)
         }
         // features.7.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1053), savedScale: s.tensor(1015), batch: s.n,
                 pixels: 625, channels: 8256, output: s.tensor(1052), pool: pool)
             s.profiler?.stop(1492)
         }
-        // features.7.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]
+        // features.7.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1050), preActivation: s.tensor(1016),
             gamma: s.p + 439741536, beta: s.p + 439742912, savedMean: s.f + 21972512, savedInvStd: s.f + 21973888,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1052), weights: s.p + 428381280,
-            pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, gradInput: s.tensor(1051),
-            gradWeights: s.g + 428381280, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1052),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1053), scale: s.tensor(1015), imagePixels: 625),
+            weights: s.p + 428381280, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
+            gradInput: s.tensor(1051), gradWeights: s.g + 428381280, workspace: s.ws, pool: pool)
         s.profiler?.stop(1493)
         // features.7.4.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]
         s.profiler?.start()
@@ -19203,19 +19560,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1506)
         }
         // features.7.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1060), savedScale: s.tensor(1003), batch: s.n,
                 pixels: 625, channels: 8256, output: s.tensor(1059), pool: pool)
             s.profiler?.stop(1507)
         }
-        // features.7.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]
+        // features.7.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1057), preActivation: s.tensor(1004),
             gamma: s.p + 411186432, beta: s.p + 411187808, savedMean: s.f + 21788128, savedInvStd: s.f + 21789504,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1059), weights: s.p + 399826176,
-            pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, gradInput: s.tensor(1058),
-            gradWeights: s.g + 399826176, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1059),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1060), scale: s.tensor(1003), imagePixels: 625),
+            weights: s.p + 399826176, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
+            gradInput: s.tensor(1058), gradWeights: s.g + 399826176, workspace: s.ws, pool: pool)
         s.profiler?.stop(1508)
         // features.7.3.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]
         s.profiler?.start()
@@ -19316,19 +19674,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1521)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1067), savedScale: s.tensor(991), batch: s.n,
                 pixels: 625, channels: 8256, output: s.tensor(1066), pool: pool)
             s.profiler?.stop(1522)
         }
-        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]
+        // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1064), preActivation: s.tensor(992),
             gamma: s.p + 382631328, beta: s.p + 382632704, savedMean: s.f + 21603744, savedInvStd: s.f + 21605120,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1066), weights: s.p + 371271072,
-            pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, gradInput: s.tensor(1065),
-            gradWeights: s.g + 371271072, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1066),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1067), scale: s.tensor(991), imagePixels: 625),
+            weights: s.p + 371271072, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
+            gradInput: s.tensor(1065), gradWeights: s.g + 371271072, workspace: s.ws, pool: pool)
         s.profiler?.stop(1523)
         // features.7.2.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]
         s.profiler?.start()
@@ -19429,19 +19788,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1536)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1074), savedScale: s.tensor(979), batch: s.n,
                 pixels: 625, channels: 8256, output: s.tensor(1073), pool: pool)
             s.profiler?.stop(1537)
         }
-        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]
+        // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1071), preActivation: s.tensor(980),
             gamma: s.p + 354076224, beta: s.p + 354077600, savedMean: s.f + 21419360, savedInvStd: s.f + 21420736,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1073), weights: s.p + 342715968,
-            pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, gradInput: s.tensor(1072),
-            gradWeights: s.g + 342715968, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1073),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1074), scale: s.tensor(979), imagePixels: 625),
+            weights: s.p + 342715968, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
+            gradInput: s.tensor(1072), gradWeights: s.g + 342715968, workspace: s.ws, pool: pool)
         s.profiler?.stop(1538)
         // features.7.1.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]
         s.profiler?.start()
@@ -19536,19 +19896,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1550)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 1376, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1080), savedScale: s.tensor(969), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1079), pool: pool)
             s.profiler?.stop(1551)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 1376]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1077), preActivation: s.tensor(970),
             gamma: s.p + 325521120, beta: s.p + 325522496, savedMean: s.f + 21234976, savedInvStd: s.f + 21236352,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1079), weights: s.p + 318718176,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 1376, gradInput: s.tensor(1078),
-            gradWeights: s.g + 318718176, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1079),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1080), scale: s.tensor(969), imagePixels: 625),
+            weights: s.p + 318718176, pixels: 625 &* s.n, inChannels: 4944, outChannels: 1376,
+            gradInput: s.tensor(1078), gradWeights: s.g + 318718176, workspace: s.ws, pool: pool)
         s.profiler?.stop(1552)
         // features.7.0.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -19645,19 +20006,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1564)
         }
         // features.6.21.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1087), savedScale: s.tensor(957), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1086), pool: pool)
             s.profiler?.stop(1565)
         }
-        // features.6.21.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.21.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1084), preActivation: s.tensor(958),
             gamma: s.p + 312514864, beta: s.p + 312515696, savedMean: s.f + 21124560, savedInvStd: s.f + 21125384,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1086), weights: s.p + 308441008,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1085),
-            gradWeights: s.g + 308441008, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1086),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1087), scale: s.tensor(957), imagePixels: 625),
+            weights: s.p + 308441008, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1085), gradWeights: s.g + 308441008, workspace: s.ws, pool: pool)
         s.profiler?.stop(1566)
         // features.6.21.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.21.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -19758,19 +20120,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1579)
         }
         // features.6.20.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1094), savedScale: s.tensor(945), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1093), pool: pool)
             s.profiler?.stop(1580)
         }
-        // features.6.20.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.20.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1091), preActivation: s.tensor(946),
             gamma: s.p + 302158592, beta: s.p + 302159424, savedMean: s.f + 20855936, savedInvStd: s.f + 20856760,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1093), weights: s.p + 298084736,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1092),
-            gradWeights: s.g + 298084736, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1093),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1094), scale: s.tensor(945), imagePixels: 625),
+            weights: s.p + 298084736, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1092), gradWeights: s.g + 298084736, workspace: s.ws, pool: pool)
         s.profiler?.stop(1581)
         // features.6.20.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.20.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -19871,19 +20234,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1594)
         }
         // features.6.19.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1101), savedScale: s.tensor(933), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1100), pool: pool)
             s.profiler?.stop(1595)
         }
-        // features.6.19.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.19.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1098), preActivation: s.tensor(934),
             gamma: s.p + 291802320, beta: s.p + 291803152, savedMean: s.f + 20587312, savedInvStd: s.f + 20588136,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1100), weights: s.p + 287728464,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1099),
-            gradWeights: s.g + 287728464, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1100),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1101), scale: s.tensor(933), imagePixels: 625),
+            weights: s.p + 287728464, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1099), gradWeights: s.g + 287728464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1596)
         // features.6.19.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.19.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -19984,19 +20348,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1609)
         }
         // features.6.18.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1108), savedScale: s.tensor(921), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1107), pool: pool)
             s.profiler?.stop(1610)
         }
-        // features.6.18.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.18.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1105), preActivation: s.tensor(922),
             gamma: s.p + 281446048, beta: s.p + 281446880, savedMean: s.f + 20318688, savedInvStd: s.f + 20319512,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1107), weights: s.p + 277372192,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1106),
-            gradWeights: s.g + 277372192, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1107),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1108), scale: s.tensor(921), imagePixels: 625),
+            weights: s.p + 277372192, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1106), gradWeights: s.g + 277372192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1611)
         // features.6.18.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.18.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -20097,19 +20462,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1624)
         }
         // features.6.17.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1115), savedScale: s.tensor(909), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1114), pool: pool)
             s.profiler?.stop(1625)
         }
-        // features.6.17.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.17.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1112), preActivation: s.tensor(910),
             gamma: s.p + 271089776, beta: s.p + 271090608, savedMean: s.f + 20050064, savedInvStd: s.f + 20050888,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1114), weights: s.p + 267015920,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1113),
-            gradWeights: s.g + 267015920, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1114),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1115), scale: s.tensor(909), imagePixels: 625),
+            weights: s.p + 267015920, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1113), gradWeights: s.g + 267015920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1626)
         // features.6.17.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.17.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -20210,19 +20576,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1639)
         }
         // features.6.16.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1122), savedScale: s.tensor(897), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1121), pool: pool)
             s.profiler?.stop(1640)
         }
-        // features.6.16.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.16.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1119), preActivation: s.tensor(898),
             gamma: s.p + 260733504, beta: s.p + 260734336, savedMean: s.f + 19781440, savedInvStd: s.f + 19782264,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1121), weights: s.p + 256659648,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1120),
-            gradWeights: s.g + 256659648, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1121),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1122), scale: s.tensor(897), imagePixels: 625),
+            weights: s.p + 256659648, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1120), gradWeights: s.g + 256659648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1641)
         // features.6.16.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.16.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -20323,19 +20690,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1654)
         }
         // features.6.15.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1129), savedScale: s.tensor(885), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1128), pool: pool)
             s.profiler?.stop(1655)
         }
-        // features.6.15.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.15.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1126), preActivation: s.tensor(886),
             gamma: s.p + 250377232, beta: s.p + 250378064, savedMean: s.f + 19512816, savedInvStd: s.f + 19513640,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1128), weights: s.p + 246303376,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1127),
-            gradWeights: s.g + 246303376, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1128),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1129), scale: s.tensor(885), imagePixels: 625),
+            weights: s.p + 246303376, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1127), gradWeights: s.g + 246303376, workspace: s.ws, pool: pool)
         s.profiler?.stop(1656)
         // features.6.15.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -20436,19 +20804,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1669)
         }
         // features.6.14.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1136), savedScale: s.tensor(873), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1135), pool: pool)
             s.profiler?.stop(1670)
         }
-        // features.6.14.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.14.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1133), preActivation: s.tensor(874),
             gamma: s.p + 240020960, beta: s.p + 240021792, savedMean: s.f + 19244192, savedInvStd: s.f + 19245016,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1135), weights: s.p + 235947104,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1134),
-            gradWeights: s.g + 235947104, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1135),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1136), scale: s.tensor(873), imagePixels: 625),
+            weights: s.p + 235947104, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1134), gradWeights: s.g + 235947104, workspace: s.ws, pool: pool)
         s.profiler?.stop(1671)
         // features.6.14.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -20549,19 +20918,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1684)
         }
         // features.6.13.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1143), savedScale: s.tensor(861), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1142), pool: pool)
             s.profiler?.stop(1685)
         }
-        // features.6.13.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.13.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1140), preActivation: s.tensor(862),
             gamma: s.p + 229664688, beta: s.p + 229665520, savedMean: s.f + 18975568, savedInvStd: s.f + 18976392,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1142), weights: s.p + 225590832,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1141),
-            gradWeights: s.g + 225590832, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1142),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1143), scale: s.tensor(861), imagePixels: 625),
+            weights: s.p + 225590832, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1141), gradWeights: s.g + 225590832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1686)
         // features.6.13.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -20662,19 +21032,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1699)
         }
         // features.6.12.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1150), savedScale: s.tensor(849), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1149), pool: pool)
             s.profiler?.stop(1700)
         }
-        // features.6.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1147), preActivation: s.tensor(850),
             gamma: s.p + 219308416, beta: s.p + 219309248, savedMean: s.f + 18706944, savedInvStd: s.f + 18707768,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1149), weights: s.p + 215234560,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1148),
-            gradWeights: s.g + 215234560, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1149),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1150), scale: s.tensor(849), imagePixels: 625),
+            weights: s.p + 215234560, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1148), gradWeights: s.g + 215234560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1701)
         // features.6.12.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -20775,19 +21146,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1714)
         }
         // features.6.11.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1157), savedScale: s.tensor(837), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1156), pool: pool)
             s.profiler?.stop(1715)
         }
-        // features.6.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1154), preActivation: s.tensor(838),
             gamma: s.p + 208952144, beta: s.p + 208952976, savedMean: s.f + 18438320, savedInvStd: s.f + 18439144,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1156), weights: s.p + 204878288,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1155),
-            gradWeights: s.g + 204878288, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1156),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1157), scale: s.tensor(837), imagePixels: 625),
+            weights: s.p + 204878288, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1155), gradWeights: s.g + 204878288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1716)
         // features.6.11.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -20888,19 +21260,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1729)
         }
         // features.6.10.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1164), savedScale: s.tensor(825), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1163), pool: pool)
             s.profiler?.stop(1730)
         }
-        // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1161), preActivation: s.tensor(826),
             gamma: s.p + 198595872, beta: s.p + 198596704, savedMean: s.f + 18169696, savedInvStd: s.f + 18170520,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1163), weights: s.p + 194522016,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1162),
-            gradWeights: s.g + 194522016, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1163),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1164), scale: s.tensor(825), imagePixels: 625),
+            weights: s.p + 194522016, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1162), gradWeights: s.g + 194522016, workspace: s.ws, pool: pool)
         s.profiler?.stop(1731)
         // features.6.10.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -21001,19 +21374,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1744)
         }
         // features.6.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1171), savedScale: s.tensor(813), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1170), pool: pool)
             s.profiler?.stop(1745)
         }
-        // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1168), preActivation: s.tensor(814),
             gamma: s.p + 188239600, beta: s.p + 188240432, savedMean: s.f + 17901072, savedInvStd: s.f + 17901896,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1170), weights: s.p + 184165744,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1169),
-            gradWeights: s.g + 184165744, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1170),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1171), scale: s.tensor(813), imagePixels: 625),
+            weights: s.p + 184165744, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1169), gradWeights: s.g + 184165744, workspace: s.ws, pool: pool)
         s.profiler?.stop(1746)
         // features.6.9.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -21114,19 +21488,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1759)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1178), savedScale: s.tensor(801), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1177), pool: pool)
             s.profiler?.stop(1760)
         }
-        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1175), preActivation: s.tensor(802),
             gamma: s.p + 177883328, beta: s.p + 177884160, savedMean: s.f + 17632448, savedInvStd: s.f + 17633272,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1177), weights: s.p + 173809472,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1176),
-            gradWeights: s.g + 173809472, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1177),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1178), scale: s.tensor(801), imagePixels: 625),
+            weights: s.p + 173809472, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1176), gradWeights: s.g + 173809472, workspace: s.ws, pool: pool)
         s.profiler?.stop(1761)
         // features.6.8.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -21227,19 +21602,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1774)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1185), savedScale: s.tensor(789), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1184), pool: pool)
             s.profiler?.stop(1775)
         }
-        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1182), preActivation: s.tensor(790),
             gamma: s.p + 167527056, beta: s.p + 167527888, savedMean: s.f + 17363824, savedInvStd: s.f + 17364648,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1184), weights: s.p + 163453200,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1183),
-            gradWeights: s.g + 163453200, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1184),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1185), scale: s.tensor(789), imagePixels: 625),
+            weights: s.p + 163453200, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1183), gradWeights: s.g + 163453200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1776)
         // features.6.7.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -21340,19 +21716,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1789)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1192), savedScale: s.tensor(777), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1191), pool: pool)
             s.profiler?.stop(1790)
         }
-        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1189), preActivation: s.tensor(778),
             gamma: s.p + 157170784, beta: s.p + 157171616, savedMean: s.f + 17095200, savedInvStd: s.f + 17096024,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1191), weights: s.p + 153096928,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1190),
-            gradWeights: s.g + 153096928, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1191),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1192), scale: s.tensor(777), imagePixels: 625),
+            weights: s.p + 153096928, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1190), gradWeights: s.g + 153096928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1791)
         // features.6.6.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -21453,19 +21830,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1804)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1199), savedScale: s.tensor(765), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1198), pool: pool)
             s.profiler?.stop(1805)
         }
-        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1196), preActivation: s.tensor(766),
             gamma: s.p + 146814512, beta: s.p + 146815344, savedMean: s.f + 16826576, savedInvStd: s.f + 16827400,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1198), weights: s.p + 142740656,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1197),
-            gradWeights: s.g + 142740656, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1198),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1199), scale: s.tensor(765), imagePixels: 625),
+            weights: s.p + 142740656, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1197), gradWeights: s.g + 142740656, workspace: s.ws, pool: pool)
         s.profiler?.stop(1806)
         // features.6.5.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -21566,19 +21944,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1819)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1206), savedScale: s.tensor(753), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1205), pool: pool)
             s.profiler?.stop(1820)
         }
-        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1203), preActivation: s.tensor(754),
             gamma: s.p + 136458240, beta: s.p + 136459072, savedMean: s.f + 16557952, savedInvStd: s.f + 16558776,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1205), weights: s.p + 132384384,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1204),
-            gradWeights: s.g + 132384384, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1205),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1206), scale: s.tensor(753), imagePixels: 625),
+            weights: s.p + 132384384, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1204), gradWeights: s.g + 132384384, workspace: s.ws, pool: pool)
         s.profiler?.stop(1821)
         // features.6.4.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -21679,19 +22058,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1834)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1213), savedScale: s.tensor(741), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1212), pool: pool)
             s.profiler?.stop(1835)
         }
-        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1210), preActivation: s.tensor(742),
             gamma: s.p + 126101968, beta: s.p + 126102800, savedMean: s.f + 16289328, savedInvStd: s.f + 16290152,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1212), weights: s.p + 122028112,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1211),
-            gradWeights: s.g + 122028112, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1212),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1213), scale: s.tensor(741), imagePixels: 625),
+            weights: s.p + 122028112, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1211), gradWeights: s.g + 122028112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1836)
         // features.6.3.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -21792,19 +22172,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1849)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1220), savedScale: s.tensor(729), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1219), pool: pool)
             s.profiler?.stop(1850)
         }
-        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1217), preActivation: s.tensor(730),
             gamma: s.p + 115745696, beta: s.p + 115746528, savedMean: s.f + 16020704, savedInvStd: s.f + 16021528,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1219), weights: s.p + 111671840,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1218),
-            gradWeights: s.g + 111671840, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1219),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1220), scale: s.tensor(729), imagePixels: 625),
+            weights: s.p + 111671840, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1218), gradWeights: s.g + 111671840, workspace: s.ws, pool: pool)
         s.profiler?.stop(1851)
         // features.6.2.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -21904,19 +22285,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1864)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1227), savedScale: s.tensor(717), batch: s.n,
                 pixels: 625, channels: 4944, output: s.tensor(1226), pool: pool)
             s.profiler?.stop(1865)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1224), preActivation: s.tensor(718),
             gamma: s.p + 105389424, beta: s.p + 105390256, savedMean: s.f + 15752080, savedInvStd: s.f + 15752904,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1226), weights: s.p + 101315568,
-            pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1225),
-            gradWeights: s.g + 101315568, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1226),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1227), scale: s.tensor(717), imagePixels: 625),
+            weights: s.p + 101315568, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.tensor(1225), gradWeights: s.g + 101315568, workspace: s.ws, pool: pool)
         s.profiler?.stop(1866)
         // features.6.1.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
@@ -22009,18 +22391,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1878)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 625 &* s.n, inChannels: 2880, outChannels: 824, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1233), savedScale: s.tensor(707), batch: s.n,
                 pixels: 625, channels: 2880, output: s.tensor(1232), pool: pool)
             s.profiler?.stop(1879)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 2880] <- [n, 25, 25, 824]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 2880] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1230), preActivation: s.tensor(708),
             gamma: s.p + 95033152, beta: s.p + 95033984, savedMean: s.f + 15483456, savedInvStd: s.f + 15484280,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1232), weights: s.p + 92660032,
-            pixels: 625 &* s.n, inChannels: 2880, outChannels: 824, gradInput: s.tensor(1231),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1232),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1233), scale: s.tensor(707), imagePixels: 625),
+            weights: s.p + 92660032, pixels: 625 &* s.n, inChannels: 2880, outChannels: 824, gradInput: s.tensor(1231),
             gradWeights: s.g + 92660032, workspace: s.ws, pool: pool)
         s.profiler?.stop(1880)
         // features.6.0.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 2880]
@@ -22116,19 +22499,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1892)
         }
         // features.5.15.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1240), savedScale: s.tensor(695), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1239), pool: pool)
             s.profiler?.stop(1893)
         }
-        // features.5.15.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.15.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1237), preActivation: s.tensor(696),
             gamma: s.p + 90486464, beta: s.p + 90486944, savedMean: s.f + 15326976, savedInvStd: s.f + 15327456,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1239), weights: s.p + 89104064,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1238),
-            gradWeights: s.g + 89104064, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1239),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1240), scale: s.tensor(695), imagePixels: 2500),
+            weights: s.p + 89104064, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1238), gradWeights: s.g + 89104064, workspace: s.ws, pool: pool)
         s.profiler?.stop(1894)
         // features.5.15.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -22227,19 +22611,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1907)
         }
         // features.5.14.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1247), savedScale: s.tensor(683), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1246), pool: pool)
             s.profiler?.stop(1908)
         }
-        // features.5.14.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.14.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1244), preActivation: s.tensor(684),
             gamma: s.p + 86930496, beta: s.p + 86930976, savedMean: s.f + 15170496, savedInvStd: s.f + 15170976,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1246), weights: s.p + 85548096,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1245),
-            gradWeights: s.g + 85548096, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1246),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1247), scale: s.tensor(683), imagePixels: 2500),
+            weights: s.p + 85548096, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1245), gradWeights: s.g + 85548096, workspace: s.ws, pool: pool)
         s.profiler?.stop(1909)
         // features.5.14.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -22338,19 +22723,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1922)
         }
         // features.5.13.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1254), savedScale: s.tensor(671), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1253), pool: pool)
             s.profiler?.stop(1923)
         }
-        // features.5.13.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.13.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1251), preActivation: s.tensor(672),
             gamma: s.p + 83374528, beta: s.p + 83375008, savedMean: s.f + 15014016, savedInvStd: s.f + 15014496,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1253), weights: s.p + 81992128,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1252),
-            gradWeights: s.g + 81992128, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1253),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1254), scale: s.tensor(671), imagePixels: 2500),
+            weights: s.p + 81992128, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1252), gradWeights: s.g + 81992128, workspace: s.ws, pool: pool)
         s.profiler?.stop(1924)
         // features.5.13.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -22449,19 +22835,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1937)
         }
         // features.5.12.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1261), savedScale: s.tensor(659), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1260), pool: pool)
             s.profiler?.stop(1938)
         }
-        // features.5.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1258), preActivation: s.tensor(660),
             gamma: s.p + 79818560, beta: s.p + 79819040, savedMean: s.f + 14857536, savedInvStd: s.f + 14858016,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1260), weights: s.p + 78436160,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1259),
-            gradWeights: s.g + 78436160, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1260),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1261), scale: s.tensor(659), imagePixels: 2500),
+            weights: s.p + 78436160, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1259), gradWeights: s.g + 78436160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1939)
         // features.5.12.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -22560,19 +22947,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1952)
         }
         // features.5.11.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1268), savedScale: s.tensor(647), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1267), pool: pool)
             s.profiler?.stop(1953)
         }
-        // features.5.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1265), preActivation: s.tensor(648),
             gamma: s.p + 76262592, beta: s.p + 76263072, savedMean: s.f + 14701056, savedInvStd: s.f + 14701536,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1267), weights: s.p + 74880192,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1266),
-            gradWeights: s.g + 74880192, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1267),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1268), scale: s.tensor(647), imagePixels: 2500),
+            weights: s.p + 74880192, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1266), gradWeights: s.g + 74880192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1954)
         // features.5.11.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -22671,19 +23059,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1967)
         }
         // features.5.10.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1275), savedScale: s.tensor(635), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1274), pool: pool)
             s.profiler?.stop(1968)
         }
-        // features.5.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1272), preActivation: s.tensor(636),
             gamma: s.p + 72706624, beta: s.p + 72707104, savedMean: s.f + 14544576, savedInvStd: s.f + 14545056,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1274), weights: s.p + 71324224,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1273),
-            gradWeights: s.g + 71324224, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1274),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1275), scale: s.tensor(635), imagePixels: 2500),
+            weights: s.p + 71324224, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1273), gradWeights: s.g + 71324224, workspace: s.ws, pool: pool)
         s.profiler?.stop(1969)
         // features.5.10.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -22782,19 +23171,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1982)
         }
         // features.5.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1282), savedScale: s.tensor(623), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1281), pool: pool)
             s.profiler?.stop(1983)
         }
-        // features.5.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1279), preActivation: s.tensor(624),
             gamma: s.p + 69150656, beta: s.p + 69151136, savedMean: s.f + 14388096, savedInvStd: s.f + 14388576,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1281), weights: s.p + 67768256,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1280),
-            gradWeights: s.g + 67768256, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1281),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1282), scale: s.tensor(623), imagePixels: 2500),
+            weights: s.p + 67768256, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1280), gradWeights: s.g + 67768256, workspace: s.ws, pool: pool)
         s.profiler?.stop(1984)
         // features.5.9.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -22893,19 +23283,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(1997)
         }
         // features.5.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1289), savedScale: s.tensor(611), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1288), pool: pool)
             s.profiler?.stop(1998)
         }
-        // features.5.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1286), preActivation: s.tensor(612),
             gamma: s.p + 65594688, beta: s.p + 65595168, savedMean: s.f + 14231616, savedInvStd: s.f + 14232096,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1288), weights: s.p + 64212288,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1287),
-            gradWeights: s.g + 64212288, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1288),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1289), scale: s.tensor(611), imagePixels: 2500),
+            weights: s.p + 64212288, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1287), gradWeights: s.g + 64212288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1999)
         // features.5.8.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -23004,19 +23395,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2012)
         }
         // features.5.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1296), savedScale: s.tensor(599), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1295), pool: pool)
             s.profiler?.stop(2013)
         }
-        // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1293), preActivation: s.tensor(600),
             gamma: s.p + 62038720, beta: s.p + 62039200, savedMean: s.f + 14075136, savedInvStd: s.f + 14075616,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1295), weights: s.p + 60656320,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1294),
-            gradWeights: s.g + 60656320, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1295),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1296), scale: s.tensor(599), imagePixels: 2500),
+            weights: s.p + 60656320, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1294), gradWeights: s.g + 60656320, workspace: s.ws, pool: pool)
         s.profiler?.stop(2014)
         // features.5.7.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -23115,19 +23507,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2027)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1303), savedScale: s.tensor(587), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1302), pool: pool)
             s.profiler?.stop(2028)
         }
-        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1300), preActivation: s.tensor(588),
             gamma: s.p + 58482752, beta: s.p + 58483232, savedMean: s.f + 13918656, savedInvStd: s.f + 13919136,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1302), weights: s.p + 57100352,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1301),
-            gradWeights: s.g + 57100352, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1302),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1303), scale: s.tensor(587), imagePixels: 2500),
+            weights: s.p + 57100352, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1301), gradWeights: s.g + 57100352, workspace: s.ws, pool: pool)
         s.profiler?.stop(2029)
         // features.5.6.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -23226,19 +23619,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2042)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1310), savedScale: s.tensor(575), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1309), pool: pool)
             s.profiler?.stop(2043)
         }
-        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1307), preActivation: s.tensor(576),
             gamma: s.p + 54926784, beta: s.p + 54927264, savedMean: s.f + 13762176, savedInvStd: s.f + 13762656,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1309), weights: s.p + 53544384,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1308),
-            gradWeights: s.g + 53544384, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1309),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1310), scale: s.tensor(575), imagePixels: 2500),
+            weights: s.p + 53544384, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1308), gradWeights: s.g + 53544384, workspace: s.ws, pool: pool)
         s.profiler?.stop(2044)
         // features.5.5.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -23337,19 +23731,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2057)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1317), savedScale: s.tensor(563), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1316), pool: pool)
             s.profiler?.stop(2058)
         }
-        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1314), preActivation: s.tensor(564),
             gamma: s.p + 51370816, beta: s.p + 51371296, savedMean: s.f + 13605696, savedInvStd: s.f + 13606176,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1316), weights: s.p + 49988416,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1315),
-            gradWeights: s.g + 49988416, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1316),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1317), scale: s.tensor(563), imagePixels: 2500),
+            weights: s.p + 49988416, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1315), gradWeights: s.g + 49988416, workspace: s.ws, pool: pool)
         s.profiler?.stop(2059)
         // features.5.4.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -23448,19 +23843,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2072)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1324), savedScale: s.tensor(551), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1323), pool: pool)
             s.profiler?.stop(2073)
         }
-        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1321), preActivation: s.tensor(552),
             gamma: s.p + 47814848, beta: s.p + 47815328, savedMean: s.f + 13449216, savedInvStd: s.f + 13449696,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1323), weights: s.p + 46432448,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1322),
-            gradWeights: s.g + 46432448, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1323),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1324), scale: s.tensor(551), imagePixels: 2500),
+            weights: s.p + 46432448, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1322), gradWeights: s.g + 46432448, workspace: s.ws, pool: pool)
         s.profiler?.stop(2074)
         // features.5.3.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -23559,19 +23955,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2087)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1331), savedScale: s.tensor(539), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1330), pool: pool)
             s.profiler?.stop(2088)
         }
-        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1328), preActivation: s.tensor(540),
             gamma: s.p + 44258880, beta: s.p + 44259360, savedMean: s.f + 13292736, savedInvStd: s.f + 13293216,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1330), weights: s.p + 42876480,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1329),
-            gradWeights: s.g + 42876480, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1330),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1331), scale: s.tensor(539), imagePixels: 2500),
+            weights: s.p + 42876480, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1329), gradWeights: s.g + 42876480, workspace: s.ws, pool: pool)
         s.profiler?.stop(2089)
         // features.5.2.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -23670,19 +24067,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2102)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1338), savedScale: s.tensor(527), batch: s.n,
                 pixels: 2500, channels: 2880, output: s.tensor(1337), pool: pool)
             s.profiler?.stop(2103)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1335), preActivation: s.tensor(528),
             gamma: s.p + 40702912, beta: s.p + 40703392, savedMean: s.f + 13136256, savedInvStd: s.f + 13136736,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1337), weights: s.p + 39320512,
-            pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1336),
-            gradWeights: s.g + 39320512, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1337),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1338), scale: s.tensor(527), imagePixels: 2500),
+            weights: s.p + 39320512, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.tensor(1336), gradWeights: s.g + 39320512, workspace: s.ws, pool: pool)
         s.profiler?.stop(2104)
         // features.5.1.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
@@ -23775,19 +24173,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2116)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 480, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1344), savedScale: s.tensor(517), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1343), pool: pool)
             s.profiler?.stop(2117)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 480]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1341), preActivation: s.tensor(518),
             gamma: s.p + 37146944, beta: s.p + 37147424, savedMean: s.f + 12979776, savedInvStd: s.f + 12980256,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1343), weights: s.p + 36156224,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 480, gradInput: s.tensor(1342),
-            gradWeights: s.g + 36156224, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1343),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1344), scale: s.tensor(517), imagePixels: 2500),
+            weights: s.p + 36156224, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 480,
+            gradInput: s.tensor(1342), gradWeights: s.g + 36156224, workspace: s.ws, pool: pool)
         s.profiler?.stop(2118)
         // features.5.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -23882,19 +24281,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2130)
         }
         // features.4.15.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1351), savedScale: s.tensor(505), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1350), pool: pool)
             s.profiler?.stop(2131)
         }
-        // features.4.15.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.15.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1348), preActivation: s.tensor(506),
             gamma: s.p + 35019520, beta: s.p + 35019872, savedMean: s.f + 12867632, savedInvStd: s.f + 12867976,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1350), weights: s.p + 34309504,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1349),
-            gradWeights: s.g + 34309504, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1350),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1351), scale: s.tensor(505), imagePixels: 2500),
+            weights: s.p + 34309504, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1349), gradWeights: s.g + 34309504, workspace: s.ws, pool: pool)
         s.profiler?.stop(2132)
         // features.4.15.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -23993,19 +24393,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2145)
         }
         // features.4.14.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1358), savedScale: s.tensor(493), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1357), pool: pool)
             s.profiler?.stop(2146)
         }
-        // features.4.14.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.14.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1355), preActivation: s.tensor(494),
             gamma: s.p + 33205824, beta: s.p + 33206176, savedMean: s.f + 12821536, savedInvStd: s.f + 12821880,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1357), weights: s.p + 32495808,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1356),
-            gradWeights: s.g + 32495808, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1357),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1358), scale: s.tensor(493), imagePixels: 2500),
+            weights: s.p + 32495808, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1356), gradWeights: s.g + 32495808, workspace: s.ws, pool: pool)
         s.profiler?.stop(2147)
         // features.4.14.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -24104,19 +24505,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2160)
         }
         // features.4.13.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1365), savedScale: s.tensor(481), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1364), pool: pool)
             s.profiler?.stop(2161)
         }
-        // features.4.13.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.13.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1362), preActivation: s.tensor(482),
             gamma: s.p + 31392128, beta: s.p + 31392480, savedMean: s.f + 12775440, savedInvStd: s.f + 12775784,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1364), weights: s.p + 30682112,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1363),
-            gradWeights: s.g + 30682112, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1364),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1365), scale: s.tensor(481), imagePixels: 2500),
+            weights: s.p + 30682112, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1363), gradWeights: s.g + 30682112, workspace: s.ws, pool: pool)
         s.profiler?.stop(2162)
         // features.4.13.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -24215,19 +24617,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2175)
         }
         // features.4.12.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1372), savedScale: s.tensor(469), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1371), pool: pool)
             s.profiler?.stop(2176)
         }
-        // features.4.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1369), preActivation: s.tensor(470),
             gamma: s.p + 29578432, beta: s.p + 29578784, savedMean: s.f + 12729344, savedInvStd: s.f + 12729688,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1371), weights: s.p + 28868416,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1370),
-            gradWeights: s.g + 28868416, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1371),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1372), scale: s.tensor(469), imagePixels: 2500),
+            weights: s.p + 28868416, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1370), gradWeights: s.g + 28868416, workspace: s.ws, pool: pool)
         s.profiler?.stop(2177)
         // features.4.12.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -24326,19 +24729,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2190)
         }
         // features.4.11.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1379), savedScale: s.tensor(457), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1378), pool: pool)
             s.profiler?.stop(2191)
         }
-        // features.4.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1376), preActivation: s.tensor(458),
             gamma: s.p + 27764736, beta: s.p + 27765088, savedMean: s.f + 12683248, savedInvStd: s.f + 12683592,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1378), weights: s.p + 27054720,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1377),
-            gradWeights: s.g + 27054720, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1378),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1379), scale: s.tensor(457), imagePixels: 2500),
+            weights: s.p + 27054720, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1377), gradWeights: s.g + 27054720, workspace: s.ws, pool: pool)
         s.profiler?.stop(2192)
         // features.4.11.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -24437,19 +24841,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2205)
         }
         // features.4.10.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1386), savedScale: s.tensor(445), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1385), pool: pool)
             s.profiler?.stop(2206)
         }
-        // features.4.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1383), preActivation: s.tensor(446),
             gamma: s.p + 25951040, beta: s.p + 25951392, savedMean: s.f + 12637152, savedInvStd: s.f + 12637496,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1385), weights: s.p + 25241024,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1384),
-            gradWeights: s.g + 25241024, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1385),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1386), scale: s.tensor(445), imagePixels: 2500),
+            weights: s.p + 25241024, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1384), gradWeights: s.g + 25241024, workspace: s.ws, pool: pool)
         s.profiler?.stop(2207)
         // features.4.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -24548,19 +24953,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2220)
         }
         // features.4.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1393), savedScale: s.tensor(433), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1392), pool: pool)
             s.profiler?.stop(2221)
         }
-        // features.4.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1390), preActivation: s.tensor(434),
             gamma: s.p + 24137344, beta: s.p + 24137696, savedMean: s.f + 12591056, savedInvStd: s.f + 12591400,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1392), weights: s.p + 23427328,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1391),
-            gradWeights: s.g + 23427328, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1392),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1393), scale: s.tensor(433), imagePixels: 2500),
+            weights: s.p + 23427328, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1391), gradWeights: s.g + 23427328, workspace: s.ws, pool: pool)
         s.profiler?.stop(2222)
         // features.4.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -24659,19 +25065,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2235)
         }
         // features.4.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1400), savedScale: s.tensor(421), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1399), pool: pool)
             s.profiler?.stop(2236)
         }
-        // features.4.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1397), preActivation: s.tensor(422),
             gamma: s.p + 22323648, beta: s.p + 22324000, savedMean: s.f + 12544960, savedInvStd: s.f + 12545304,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1399), weights: s.p + 21613632,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1398),
-            gradWeights: s.g + 21613632, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1399),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1400), scale: s.tensor(421), imagePixels: 2500),
+            weights: s.p + 21613632, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1398), gradWeights: s.g + 21613632, workspace: s.ws, pool: pool)
         s.profiler?.stop(2237)
         // features.4.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -24770,19 +25177,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2250)
         }
         // features.4.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1407), savedScale: s.tensor(409), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1406), pool: pool)
             s.profiler?.stop(2251)
         }
-        // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1404), preActivation: s.tensor(410),
             gamma: s.p + 20509952, beta: s.p + 20510304, savedMean: s.f + 12498864, savedInvStd: s.f + 12499208,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1406), weights: s.p + 19799936,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1405),
-            gradWeights: s.g + 19799936, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1406),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1407), scale: s.tensor(409), imagePixels: 2500),
+            weights: s.p + 19799936, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1405), gradWeights: s.g + 19799936, workspace: s.ws, pool: pool)
         s.profiler?.stop(2252)
         // features.4.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -24881,19 +25289,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2265)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1414), savedScale: s.tensor(397), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1413), pool: pool)
             s.profiler?.stop(2266)
         }
-        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1411), preActivation: s.tensor(398),
             gamma: s.p + 18696256, beta: s.p + 18696608, savedMean: s.f + 12452768, savedInvStd: s.f + 12453112,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1413), weights: s.p + 17986240,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1412),
-            gradWeights: s.g + 17986240, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1413),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1414), scale: s.tensor(397), imagePixels: 2500),
+            weights: s.p + 17986240, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1412), gradWeights: s.g + 17986240, workspace: s.ws, pool: pool)
         s.profiler?.stop(2267)
         // features.4.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -24992,19 +25401,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2280)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1421), savedScale: s.tensor(385), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1420), pool: pool)
             s.profiler?.stop(2281)
         }
-        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1418), preActivation: s.tensor(386),
             gamma: s.p + 16882560, beta: s.p + 16882912, savedMean: s.f + 12406672, savedInvStd: s.f + 12407016,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1420), weights: s.p + 16172544,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1419),
-            gradWeights: s.g + 16172544, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1420),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1421), scale: s.tensor(385), imagePixels: 2500),
+            weights: s.p + 16172544, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1419), gradWeights: s.g + 16172544, workspace: s.ws, pool: pool)
         s.profiler?.stop(2282)
         // features.4.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -25103,19 +25513,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2295)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1428), savedScale: s.tensor(373), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1427), pool: pool)
             s.profiler?.stop(2296)
         }
-        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1425), preActivation: s.tensor(374),
             gamma: s.p + 15068864, beta: s.p + 15069216, savedMean: s.f + 12360576, savedInvStd: s.f + 12360920,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1427), weights: s.p + 14358848,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1426),
-            gradWeights: s.g + 14358848, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1427),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1428), scale: s.tensor(373), imagePixels: 2500),
+            weights: s.p + 14358848, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1426), gradWeights: s.g + 14358848, workspace: s.ws, pool: pool)
         s.profiler?.stop(2297)
         // features.4.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -25214,19 +25625,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2310)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1435), savedScale: s.tensor(361), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1434), pool: pool)
             s.profiler?.stop(2311)
         }
-        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1432), preActivation: s.tensor(362),
             gamma: s.p + 13255168, beta: s.p + 13255520, savedMean: s.f + 12314480, savedInvStd: s.f + 12314824,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1434), weights: s.p + 12545152,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1433),
-            gradWeights: s.g + 12545152, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1434),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1435), scale: s.tensor(361), imagePixels: 2500),
+            weights: s.p + 12545152, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1433), gradWeights: s.g + 12545152, workspace: s.ws, pool: pool)
         s.profiler?.stop(2312)
         // features.4.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -25325,19 +25737,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2325)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1442), savedScale: s.tensor(349), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1441), pool: pool)
             s.profiler?.stop(2326)
         }
-        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1439), preActivation: s.tensor(350),
             gamma: s.p + 11441472, beta: s.p + 11441824, savedMean: s.f + 12268384, savedInvStd: s.f + 12268728,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1441), weights: s.p + 10731456,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1440),
-            gradWeights: s.g + 10731456, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1441),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1442), scale: s.tensor(349), imagePixels: 2500),
+            weights: s.p + 10731456, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.tensor(1440), gradWeights: s.g + 10731456, workspace: s.ws, pool: pool)
         s.profiler?.stop(2327)
         // features.4.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
@@ -25436,18 +25849,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2340)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1449), savedScale: s.tensor(337), batch: s.n,
                 pixels: 2500, channels: 2064, output: s.tensor(1448), pool: pool)
             s.profiler?.stop(2341)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1446), preActivation: s.tensor(338),
             gamma: s.p + 9627776, beta: s.p + 9628128, savedMean: s.f + 12222288, savedInvStd: s.f + 12222632,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1448), weights: s.p + 8917760,
-            pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1447),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1448),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1449), scale: s.tensor(337), imagePixels: 2500),
+            weights: s.p + 8917760, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1447),
             gradWeights: s.g + 8917760, workspace: s.ws, pool: pool)
         s.profiler?.stop(2342)
         // features.4.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
@@ -25541,18 +25955,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2354)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 2500 &* s.n, inChannels: 1056, outChannels: 344, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1455), savedScale: s.tensor(327), batch: s.n,
                 pixels: 2500, channels: 1056, output: s.tensor(1454), pool: pool)
             s.profiler?.stop(2355)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 1056] <- [n, 50, 50, 344]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 1056] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1452), preActivation: s.tensor(328),
             gamma: s.p + 7814080, beta: s.p + 7814432, savedMean: s.f + 12176192, savedInvStd: s.f + 12176536,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1454), weights: s.p + 7450816,
-            pixels: 2500 &* s.n, inChannels: 1056, outChannels: 344, gradInput: s.tensor(1453),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1454),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1455), scale: s.tensor(327), imagePixels: 2500),
+            weights: s.p + 7450816, pixels: 2500 &* s.n, inChannels: 1056, outChannels: 344, gradInput: s.tensor(1453),
             gradWeights: s.g + 7450816, workspace: s.ws, pool: pool)
         s.profiler?.stop(2356)
         // features.4.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 1056]
@@ -25648,19 +26063,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2368)
         }
         // features.3.10.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1462), savedScale: s.tensor(315), batch: s.n,
                 pixels: 10000, channels: 1056, output: s.tensor(1461), pool: pool)
             s.profiler?.stop(2369)
         }
-        // features.3.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]
+        // features.3.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1459), preActivation: s.tensor(316),
             gamma: s.p + 7152272, beta: s.p + 7152448, savedMean: s.f + 12152608, savedInvStd: s.f + 12152784,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1461), weights: s.p + 6966416,
-            pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1460),
-            gradWeights: s.g + 6966416, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1461),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1462), scale: s.tensor(315), imagePixels: 10000),
+            weights: s.p + 6966416, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.tensor(1460), gradWeights: s.g + 6966416, workspace: s.ws, pool: pool)
         s.profiler?.stop(2370)
         // features.3.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -25759,19 +26175,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2383)
         }
         // features.3.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1469), savedScale: s.tensor(303), batch: s.n,
                 pixels: 10000, channels: 1056, output: s.tensor(1468), pool: pool)
             s.profiler?.stop(2384)
         }
-        // features.3.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]
+        // features.3.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1466), preActivation: s.tensor(304),
             gamma: s.p + 6650976, beta: s.p + 6651152, savedMean: s.f + 12095232, savedInvStd: s.f + 12095408,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1468), weights: s.p + 6465120,
-            pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1467),
-            gradWeights: s.g + 6465120, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1468),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1469), scale: s.tensor(303), imagePixels: 10000),
+            weights: s.p + 6465120, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.tensor(1467), gradWeights: s.g + 6465120, workspace: s.ws, pool: pool)
         s.profiler?.stop(2385)
         // features.3.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -25870,19 +26287,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2398)
         }
         // features.3.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1476), savedScale: s.tensor(291), batch: s.n,
                 pixels: 10000, channels: 1056, output: s.tensor(1475), pool: pool)
             s.profiler?.stop(2399)
         }
-        // features.3.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]
+        // features.3.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1473), preActivation: s.tensor(292),
             gamma: s.p + 6149680, beta: s.p + 6149856, savedMean: s.f + 12037856, savedInvStd: s.f + 12038032,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1475), weights: s.p + 5963824,
-            pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1474),
-            gradWeights: s.g + 5963824, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1475),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1476), scale: s.tensor(291), imagePixels: 10000),
+            weights: s.p + 5963824, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.tensor(1474), gradWeights: s.g + 5963824, workspace: s.ws, pool: pool)
         s.profiler?.stop(2400)
         // features.3.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -25981,19 +26399,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2413)
         }
         // features.3.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1483), savedScale: s.tensor(279), batch: s.n,
                 pixels: 10000, channels: 1056, output: s.tensor(1482), pool: pool)
             s.profiler?.stop(2414)
         }
-        // features.3.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]
+        // features.3.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1480), preActivation: s.tensor(280),
             gamma: s.p + 5648384, beta: s.p + 5648560, savedMean: s.f + 11980480, savedInvStd: s.f + 11980656,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1482), weights: s.p + 5462528,
-            pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1481),
-            gradWeights: s.g + 5462528, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1482),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1483), scale: s.tensor(279), imagePixels: 10000),
+            weights: s.p + 5462528, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.tensor(1481), gradWeights: s.g + 5462528, workspace: s.ws, pool: pool)
         s.profiler?.stop(2415)
         // features.3.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -26092,19 +26511,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2428)
         }
         // features.3.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1490), savedScale: s.tensor(267), batch: s.n,
                 pixels: 10000, channels: 1056, output: s.tensor(1489), pool: pool)
             s.profiler?.stop(2429)
         }
-        // features.3.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]
+        // features.3.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1487), preActivation: s.tensor(268),
             gamma: s.p + 5147088, beta: s.p + 5147264, savedMean: s.f + 11923104, savedInvStd: s.f + 11923280,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1489), weights: s.p + 4961232,
-            pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1488),
-            gradWeights: s.g + 4961232, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1489),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1490), scale: s.tensor(267), imagePixels: 10000),
+            weights: s.p + 4961232, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.tensor(1488), gradWeights: s.g + 4961232, workspace: s.ws, pool: pool)
         s.profiler?.stop(2430)
         // features.3.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -26203,19 +26623,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2443)
         }
         // features.3.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1497), savedScale: s.tensor(255), batch: s.n,
                 pixels: 10000, channels: 1056, output: s.tensor(1496), pool: pool)
             s.profiler?.stop(2444)
         }
-        // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]
+        // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1494), preActivation: s.tensor(256),
             gamma: s.p + 4645792, beta: s.p + 4645968, savedMean: s.f + 11865728, savedInvStd: s.f + 11865904,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1496), weights: s.p + 4459936,
-            pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1495),
-            gradWeights: s.g + 4459936, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1496),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1497), scale: s.tensor(255), imagePixels: 10000),
+            weights: s.p + 4459936, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.tensor(1495), gradWeights: s.g + 4459936, workspace: s.ws, pool: pool)
         s.profiler?.stop(2445)
         // features.3.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -26314,19 +26735,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2458)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1504), savedScale: s.tensor(243), batch: s.n,
                 pixels: 10000, channels: 1056, output: s.tensor(1503), pool: pool)
             s.profiler?.stop(2459)
         }
-        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]
+        // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1501), preActivation: s.tensor(244),
             gamma: s.p + 4144496, beta: s.p + 4144672, savedMean: s.f + 11808352, savedInvStd: s.f + 11808528,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1503), weights: s.p + 3958640,
-            pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1502),
-            gradWeights: s.g + 3958640, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1503),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1504), scale: s.tensor(243), imagePixels: 10000),
+            weights: s.p + 3958640, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.tensor(1502), gradWeights: s.g + 3958640, workspace: s.ws, pool: pool)
         s.profiler?.stop(2460)
         // features.3.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -26425,19 +26847,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2473)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1511), savedScale: s.tensor(231), batch: s.n,
                 pixels: 10000, channels: 1056, output: s.tensor(1510), pool: pool)
             s.profiler?.stop(2474)
         }
-        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]
+        // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1508), preActivation: s.tensor(232),
             gamma: s.p + 3643200, beta: s.p + 3643376, savedMean: s.f + 11750976, savedInvStd: s.f + 11751152,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1510), weights: s.p + 3457344,
-            pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1509),
-            gradWeights: s.g + 3457344, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1510),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1511), scale: s.tensor(231), imagePixels: 10000),
+            weights: s.p + 3457344, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.tensor(1509), gradWeights: s.g + 3457344, workspace: s.ws, pool: pool)
         s.profiler?.stop(2475)
         // features.3.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -26536,19 +26959,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2488)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1518), savedScale: s.tensor(219), batch: s.n,
                 pixels: 10000, channels: 1056, output: s.tensor(1517), pool: pool)
             s.profiler?.stop(2489)
         }
-        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]
+        // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1515), preActivation: s.tensor(220),
             gamma: s.p + 3141904, beta: s.p + 3142080, savedMean: s.f + 11693600, savedInvStd: s.f + 11693776,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1517), weights: s.p + 2956048,
-            pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1516),
-            gradWeights: s.g + 2956048, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1517),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1518), scale: s.tensor(219), imagePixels: 10000),
+            weights: s.p + 2956048, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.tensor(1516), gradWeights: s.g + 2956048, workspace: s.ws, pool: pool)
         s.profiler?.stop(2490)
         // features.3.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -26647,19 +27071,20 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2503)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1525), savedScale: s.tensor(207), batch: s.n,
                 pixels: 10000, channels: 1056, output: s.tensor(1524), pool: pool)
             s.profiler?.stop(2504)
         }
-        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]
+        // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1522), preActivation: s.tensor(208),
             gamma: s.p + 2640608, beta: s.p + 2640784, savedMean: s.f + 11636224, savedInvStd: s.f + 11636400,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1524), weights: s.p + 2454752,
-            pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1523),
-            gradWeights: s.g + 2454752, workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1524),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1525), scale: s.tensor(207), imagePixels: 10000),
+            weights: s.p + 2454752, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.tensor(1523), gradWeights: s.g + 2454752, workspace: s.ws, pool: pool)
         s.profiler?.stop(2505)
         // features.3.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
@@ -26752,18 +27177,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2517)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 10000 &* s.n, inChannels: 624, outChannels: 176, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1531), savedScale: s.tensor(197), batch: s.n,
                 pixels: 10000, channels: 624, output: s.tensor(1530), pool: pool)
             s.profiler?.stop(2518)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 624] <- [n, 100, 100, 176]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 624] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1528), preActivation: s.tensor(198),
             gamma: s.p + 2139312, beta: s.p + 2139488, savedMean: s.f + 11578848, savedInvStd: s.f + 11579024,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1530), weights: s.p + 2029488,
-            pixels: 10000 &* s.n, inChannels: 624, outChannels: 176, gradInput: s.tensor(1529),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1530),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1531), scale: s.tensor(197), imagePixels: 10000),
+            weights: s.p + 2029488, pixels: 10000 &* s.n, inChannels: 624, outChannels: 176, gradInput: s.tensor(1529),
             gradWeights: s.g + 2029488, workspace: s.ws, pool: pool)
         s.profiler?.stop(2519)
         // features.3.0.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 624]
@@ -26859,18 +27285,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2531)
         }
         // features.2.10.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1538), savedScale: s.tensor(185), batch: s.n,
                 pixels: 40000, channels: 624, output: s.tensor(1537), pool: pool)
             s.profiler?.stop(2532)
         }
-        // features.2.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]
+        // features.2.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1535), preActivation: s.tensor(186),
             gamma: s.p + 1910448, beta: s.p + 1910560, savedMean: s.f + 11544944, savedInvStd: s.f + 11545048,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1537), weights: s.p + 1845552,
-            pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1536),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1537),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1538), scale: s.tensor(185), imagePixels: 40000),
+            weights: s.p + 1845552, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1536),
             gradWeights: s.g + 1845552, workspace: s.ws, pool: pool)
         s.profiler?.stop(2533)
         // features.2.10.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
@@ -26970,18 +27397,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2546)
         }
         // features.2.9.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1545), savedScale: s.tensor(173), batch: s.n,
                 pixels: 40000, channels: 624, output: s.tensor(1544), pool: pool)
             s.profiler?.stop(2547)
         }
-        // features.2.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]
+        // features.2.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1542), preActivation: s.tensor(174),
             gamma: s.p + 1736496, beta: s.p + 1736608, savedMean: s.f + 11531008, savedInvStd: s.f + 11531112,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1544), weights: s.p + 1671600,
-            pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1543),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1544),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1545), scale: s.tensor(173), imagePixels: 40000),
+            weights: s.p + 1671600, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1543),
             gradWeights: s.g + 1671600, workspace: s.ws, pool: pool)
         s.profiler?.stop(2548)
         // features.2.9.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
@@ -27081,18 +27509,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2561)
         }
         // features.2.8.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1552), savedScale: s.tensor(161), batch: s.n,
                 pixels: 40000, channels: 624, output: s.tensor(1551), pool: pool)
             s.profiler?.stop(2562)
         }
-        // features.2.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]
+        // features.2.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1549), preActivation: s.tensor(162),
             gamma: s.p + 1562544, beta: s.p + 1562656, savedMean: s.f + 11517072, savedInvStd: s.f + 11517176,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1551), weights: s.p + 1497648,
-            pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1550),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1551),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1552), scale: s.tensor(161), imagePixels: 40000),
+            weights: s.p + 1497648, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1550),
             gradWeights: s.g + 1497648, workspace: s.ws, pool: pool)
         s.profiler?.stop(2563)
         // features.2.8.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
@@ -27192,18 +27621,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2576)
         }
         // features.2.7.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1559), savedScale: s.tensor(149), batch: s.n,
                 pixels: 40000, channels: 624, output: s.tensor(1558), pool: pool)
             s.profiler?.stop(2577)
         }
-        // features.2.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]
+        // features.2.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1556), preActivation: s.tensor(150),
             gamma: s.p + 1388592, beta: s.p + 1388704, savedMean: s.f + 11503136, savedInvStd: s.f + 11503240,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1558), weights: s.p + 1323696,
-            pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1557),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1558),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1559), scale: s.tensor(149), imagePixels: 40000),
+            weights: s.p + 1323696, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1557),
             gradWeights: s.g + 1323696, workspace: s.ws, pool: pool)
         s.profiler?.stop(2578)
         // features.2.7.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
@@ -27303,18 +27733,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2591)
         }
         // features.2.6.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1566), savedScale: s.tensor(137), batch: s.n,
                 pixels: 40000, channels: 624, output: s.tensor(1565), pool: pool)
             s.profiler?.stop(2592)
         }
-        // features.2.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]
+        // features.2.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1563), preActivation: s.tensor(138),
             gamma: s.p + 1214640, beta: s.p + 1214752, savedMean: s.f + 11489200, savedInvStd: s.f + 11489304,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1565), weights: s.p + 1149744,
-            pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1564),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1565),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1566), scale: s.tensor(137), imagePixels: 40000),
+            weights: s.p + 1149744, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1564),
             gradWeights: s.g + 1149744, workspace: s.ws, pool: pool)
         s.profiler?.stop(2593)
         // features.2.6.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
@@ -27414,18 +27845,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2606)
         }
         // features.2.5.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1573), savedScale: s.tensor(125), batch: s.n,
                 pixels: 40000, channels: 624, output: s.tensor(1572), pool: pool)
             s.profiler?.stop(2607)
         }
-        // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]
+        // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1570), preActivation: s.tensor(126),
             gamma: s.p + 1040688, beta: s.p + 1040800, savedMean: s.f + 11475264, savedInvStd: s.f + 11475368,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1572), weights: s.p + 975792,
-            pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1571),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1572),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1573), scale: s.tensor(125), imagePixels: 40000),
+            weights: s.p + 975792, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1571),
             gradWeights: s.g + 975792, workspace: s.ws, pool: pool)
         s.profiler?.stop(2608)
         // features.2.5.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
@@ -27525,18 +27957,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2621)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1580), savedScale: s.tensor(113), batch: s.n,
                 pixels: 40000, channels: 624, output: s.tensor(1579), pool: pool)
             s.profiler?.stop(2622)
         }
-        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]
+        // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1577), preActivation: s.tensor(114),
             gamma: s.p + 866736, beta: s.p + 866848, savedMean: s.f + 11461328, savedInvStd: s.f + 11461432,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1579), weights: s.p + 801840,
-            pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1578),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1579),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1580), scale: s.tensor(113), imagePixels: 40000),
+            weights: s.p + 801840, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1578),
             gradWeights: s.g + 801840, workspace: s.ws, pool: pool)
         s.profiler?.stop(2623)
         // features.2.4.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
@@ -27636,18 +28069,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2636)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1587), savedScale: s.tensor(101), batch: s.n,
                 pixels: 40000, channels: 624, output: s.tensor(1586), pool: pool)
             s.profiler?.stop(2637)
         }
-        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]
+        // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1584), preActivation: s.tensor(102),
             gamma: s.p + 692784, beta: s.p + 692896, savedMean: s.f + 11447392, savedInvStd: s.f + 11447496,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1586), weights: s.p + 627888,
-            pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1585),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1586),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1587), scale: s.tensor(101), imagePixels: 40000),
+            weights: s.p + 627888, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1585),
             gradWeights: s.g + 627888, workspace: s.ws, pool: pool)
         s.profiler?.stop(2638)
         // features.2.3.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
@@ -27747,18 +28181,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2651)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1594), savedScale: s.tensor(89), batch: s.n,
                 pixels: 40000, channels: 624, output: s.tensor(1593), pool: pool)
             s.profiler?.stop(2652)
         }
-        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]
+        // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1591), preActivation: s.tensor(90),
             gamma: s.p + 518832, beta: s.p + 518944, savedMean: s.f + 11433456, savedInvStd: s.f + 11433560,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1593), weights: s.p + 453936,
-            pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1592),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1593),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1594), scale: s.tensor(89), imagePixels: 40000),
+            weights: s.p + 453936, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1592),
             gradWeights: s.g + 453936, workspace: s.ws, pool: pool)
         s.profiler?.stop(2653)
         // features.2.2.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
@@ -27858,18 +28293,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2666)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1601), savedScale: s.tensor(77), batch: s.n,
                 pixels: 40000, channels: 624, output: s.tensor(1600), pool: pool)
             s.profiler?.stop(2667)
         }
-        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]
+        // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1598), preActivation: s.tensor(78),
             gamma: s.p + 344880, beta: s.p + 344992, savedMean: s.f + 11419520, savedInvStd: s.f + 11419624,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1600), weights: s.p + 279984,
-            pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1599),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1600),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1601), scale: s.tensor(77), imagePixels: 40000),
+            weights: s.p + 279984, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1599),
             gradWeights: s.g + 279984, workspace: s.ws, pool: pool)
         s.profiler?.stop(2668)
         // features.2.1.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
@@ -27963,18 +28399,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2680)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 40000 &* s.n, inChannels: 432, outChannels: 104, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1607), savedScale: s.tensor(67), batch: s.n,
                 pixels: 40000, channels: 432, output: s.tensor(1606), pool: pool)
             s.profiler?.stop(2681)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 432] <- [n, 200, 200, 104]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 432] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1604), preActivation: s.tensor(68),
             gamma: s.p + 170928, beta: s.p + 171040, savedMean: s.f + 11405584, savedInvStd: s.f + 11405688,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1606), weights: s.p + 126000,
-            pixels: 40000 &* s.n, inChannels: 432, outChannels: 104, gradInput: s.tensor(1605),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1606),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1607), scale: s.tensor(67), imagePixels: 40000),
+            weights: s.p + 126000, pixels: 40000 &* s.n, inChannels: 432, outChannels: 104, gradInput: s.tensor(1605),
             gradWeights: s.g + 126000, workspace: s.ws, pool: pool)
         s.profiler?.stop(2682)
         // features.2.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 432]
@@ -28070,18 +28507,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2694)
         }
         // features.1.5.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1614), savedScale: s.tensor(55), batch: s.n,
                 pixels: 160000, channels: 72, output: s.tensor(1613), pool: pool)
             s.profiler?.stop(2695)
         }
-        // features.1.5.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
+        // features.1.5.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1611), preActivation: s.tensor(56),
             gamma: s.p + 71216, beta: s.p + 71296, savedMean: s.f + 11395936, savedInvStd: s.f + 11396008,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1613), weights: s.p + 66032,
-            pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1612),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1613),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1614), scale: s.tensor(55), imagePixels: 160000),
+            weights: s.p + 66032, pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1612),
             gradWeights: s.g + 66032, workspace: s.ws, pool: pool)
         s.profiler?.stop(2696)
         // features.1.5.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.5.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]
@@ -28149,18 +28587,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2705)
         }
         // features.1.4.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1619), savedScale: s.tensor(45), batch: s.n,
                 pixels: 160000, channels: 72, output: s.tensor(1618), pool: pool)
             s.profiler?.stop(2706)
         }
-        // features.1.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
+        // features.1.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1616), preActivation: s.tensor(46),
             gamma: s.p + 62032, beta: s.p + 62112, savedMean: s.f + 11394352, savedInvStd: s.f + 11394424,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1618), weights: s.p + 56848,
-            pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1617),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1618),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1619), scale: s.tensor(45), imagePixels: 160000),
+            weights: s.p + 56848, pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1617),
             gradWeights: s.g + 56848, workspace: s.ws, pool: pool)
         s.profiler?.stop(2707)
         // features.1.4.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.4.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]
@@ -28228,18 +28667,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2716)
         }
         // features.1.3.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1624), savedScale: s.tensor(35), batch: s.n,
                 pixels: 160000, channels: 72, output: s.tensor(1623), pool: pool)
             s.profiler?.stop(2717)
         }
-        // features.1.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
+        // features.1.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1621), preActivation: s.tensor(36),
             gamma: s.p + 52848, beta: s.p + 52928, savedMean: s.f + 11392768, savedInvStd: s.f + 11392840,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1623), weights: s.p + 47664,
-            pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1622),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1623),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1624), scale: s.tensor(35), imagePixels: 160000),
+            weights: s.p + 47664, pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1622),
             gradWeights: s.g + 47664, workspace: s.ws, pool: pool)
         s.profiler?.stop(2718)
         // features.1.3.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]
@@ -28307,18 +28747,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2727)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1629), savedScale: s.tensor(25), batch: s.n,
                 pixels: 160000, channels: 72, output: s.tensor(1628), pool: pool)
             s.profiler?.stop(2728)
         }
-        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
+        // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1626), preActivation: s.tensor(26),
             gamma: s.p + 43664, beta: s.p + 43744, savedMean: s.f + 11391184, savedInvStd: s.f + 11391256,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1628), weights: s.p + 38480,
-            pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1627),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1628),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1629), scale: s.tensor(25), imagePixels: 160000),
+            weights: s.p + 38480, pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1627),
             gradWeights: s.g + 38480, workspace: s.ws, pool: pool)
         s.profiler?.stop(2729)
         // features.1.2.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]
@@ -28386,18 +28827,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2738)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1634), savedScale: s.tensor(15), batch: s.n,
                 pixels: 160000, channels: 72, output: s.tensor(1633), pool: pool)
             s.profiler?.stop(2739)
         }
-        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
+        // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1631), preActivation: s.tensor(16),
             gamma: s.p + 34480, beta: s.p + 34560, savedMean: s.f + 11389600, savedInvStd: s.f + 11389672,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1633), weights: s.p + 29296,
-            pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1632),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1633),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1634), scale: s.tensor(15), imagePixels: 160000),
+            weights: s.p + 29296, pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1632),
             gradWeights: s.g + 29296, workspace: s.ws, pool: pool)
         s.profiler?.stop(2740)
         // features.1.1.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]
@@ -28459,18 +28901,19 @@ public final class EfficientNetL2Training: TrainableModel {
             s.profiler?.stop(2748)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 160000 &* s.n, inChannels: 136, outChannels: 72, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(1638), savedScale: s.tensor(7), batch: s.n,
                 pixels: 160000, channels: 136, output: s.tensor(1637), pool: pool)
             s.profiler?.stop(2749)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 136] <- [n, 400, 400, 72]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 136] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1635), preActivation: s.tensor(8),
             gamma: s.p + 25296, beta: s.p + 25376, savedMean: s.f + 11388016, savedInvStd: s.f + 11388088,
-            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1637), weights: s.p + 15504,
-            pixels: 160000 &* s.n, inChannels: 136, outChannels: 72, gradInput: s.tensor(1636),
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1637),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(1638), scale: s.tensor(7), imagePixels: 160000),
+            weights: s.p + 15504, pixels: 160000 &* s.n, inChannels: 136, outChannels: 72, gradInput: s.tensor(1636),
             gradWeights: s.g + 15504, workspace: s.ws, pool: pool)
         s.profiler?.stop(2750)
         // features.1.0.block.1 squeeze-excitation 136 -> 34 -> 136 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 136]
@@ -30210,7 +30653,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [136][72]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1566720000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 136] -> [n, 400, 400, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 136] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 1566720000,
               "frozen: project conv 1x1, [n, 400, 400, 136] -> [n, 400, 400, 72]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -30230,7 +30673,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [72][72]"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 829440000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.2", kind: "conv 1x1 forward", macsPerImage: 829440000,
               "frozen: project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.1.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -30254,7 +30697,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [72][72]"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 829440000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.2.block.2", kind: "conv 1x1 forward", macsPerImage: 829440000,
               "frozen: project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.2.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -30278,7 +30721,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [72][72]"),
         .init("features.1.3.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 829440000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.3.block.2", kind: "conv 1x1 forward", macsPerImage: 829440000,
               "frozen: project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.3.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -30302,7 +30745,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [72][72]"),
         .init("features.1.4.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 829440000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.4.block.2", kind: "conv 1x1 forward", macsPerImage: 829440000,
               "frozen: project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.4.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -30326,7 +30769,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [72][72]"),
         .init("features.1.5.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 829440000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 400, 400, 72] -> [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.5.block.2", kind: "conv 1x1 forward", macsPerImage: 829440000,
               "frozen: project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]"),
         .init("features.1.5.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -30360,7 +30803,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [432][104]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1797120000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 432] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 432] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 1797120000,
               "frozen: project conv 1x1, [n, 200, 200, 432] -> [n, 200, 200, 104]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30390,7 +30833,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.3", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
         .init("features.2.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30424,7 +30867,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.3", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
         .init("features.2.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30458,7 +30901,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.3", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
         .init("features.2.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30492,7 +30935,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.4.block.3", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
         .init("features.2.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30526,7 +30969,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.5.block.3", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
         .init("features.2.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30560,7 +31003,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.6.block.3", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
         .init("features.2.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30594,7 +31037,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.7.block.3", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
         .init("features.2.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30628,7 +31071,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.8.block.3", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
         .init("features.2.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30662,7 +31105,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.9.block.3", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
         .init("features.2.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30696,7 +31139,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][104]"),
         .init("features.2.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2595840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 200, 200, 624] -> [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.10.block.3", kind: "conv 1x1 forward", macsPerImage: 2595840000,
               "frozen: project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]"),
         .init("features.2.10.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30730,7 +31173,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [624][176]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1098240000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 624] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 624] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 1098240000,
               "frozen: project conv 1x1, [n, 100, 100, 624] -> [n, 100, 100, 176]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30760,7 +31203,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.3", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
         .init("features.3.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30794,7 +31237,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.3", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
         .init("features.3.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30828,7 +31271,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.3", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
         .init("features.3.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30862,7 +31305,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.4.block.3", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
         .init("features.3.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30896,7 +31339,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.5.block.3", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
         .init("features.3.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30930,7 +31373,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.6.block.3", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
         .init("features.3.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30964,7 +31407,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.7.block.3", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
         .init("features.3.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -30998,7 +31441,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.8.block.3", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
         .init("features.3.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31032,7 +31475,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.9.block.3", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
         .init("features.3.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31066,7 +31509,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][176]"),
         .init("features.3.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1858560000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 100, 100, 1056] -> [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.10.block.3", kind: "conv 1x1 forward", macsPerImage: 1858560000,
               "frozen: project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]"),
         .init("features.3.10.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31100,7 +31543,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [1056][344]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 908160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 1056] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 1056] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 908160000,
               "frozen: project conv 1x1, [n, 50, 50, 1056] -> [n, 50, 50, 344]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31130,7 +31573,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31164,7 +31607,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31198,7 +31641,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31232,7 +31675,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31266,7 +31709,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31300,7 +31743,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.6.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31334,7 +31777,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.7.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31368,7 +31811,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.8.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31402,7 +31845,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.9.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31436,7 +31879,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.10.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.10.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31470,7 +31913,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.11.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.11.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.11.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.11.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31504,7 +31947,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.12.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.12.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.12.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.12.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31538,7 +31981,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.13.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.13.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.13.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.13.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31572,7 +32015,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.14.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.14.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.14.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.14.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31606,7 +32049,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.15.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][344]"),
         .init("features.4.15.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1775040000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.15.block.3", kind: "conv 1x1 forward", macsPerImage: 1775040000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]"),
         .init("features.4.15.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31640,7 +32083,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2064][480]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2476800000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2064] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 2476800000,
               "frozen: project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 480]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31670,7 +32113,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31704,7 +32147,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31738,7 +32181,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31772,7 +32215,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31806,7 +32249,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31840,7 +32283,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.6.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31874,7 +32317,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.7.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31908,7 +32351,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.8.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31942,7 +32385,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.9.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -31976,7 +32419,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.10.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.10.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32010,7 +32453,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.11.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.11.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.11.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.11.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32044,7 +32487,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.12.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.12.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.12.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.12.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32078,7 +32521,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.13.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.13.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.13.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.13.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32112,7 +32555,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.14.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.14.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.14.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.14.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32146,7 +32589,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.15.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][480]"),
         .init("features.5.15.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 3456000000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 50, 50, 2880] -> [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.15.block.3", kind: "conv 1x1 forward", macsPerImage: 3456000000,
               "frozen: project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]"),
         .init("features.5.15.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32180,7 +32623,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [2880][824]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 1483200000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 2880] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 2880] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 1483200000,
               "frozen: project conv 1x1, [n, 25, 25, 2880] -> [n, 25, 25, 824]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32210,7 +32653,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32244,7 +32687,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32278,7 +32721,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32312,7 +32755,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32346,7 +32789,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32380,7 +32823,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.6.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32414,7 +32857,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.7.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32448,7 +32891,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.8.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.8.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32482,7 +32925,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.9.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.9.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32516,7 +32959,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.10.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.10.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32550,7 +32993,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.11.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.11.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.11.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32584,7 +33027,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.12.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.12.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.12.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32618,7 +33061,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.13.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.13.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.13.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.13.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32652,7 +33095,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.14.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.14.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.14.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.14.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32686,7 +33129,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.15.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.15.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.15.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.15.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32720,7 +33163,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.16.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.16.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.16.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.16.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32754,7 +33197,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.17.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.17.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.17.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.17.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32788,7 +33231,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.18.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.18.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.18.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.18.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32822,7 +33265,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.19.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.19.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.19.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.19.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32856,7 +33299,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.20.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.20.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.20.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.20.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32890,7 +33333,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.21.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][824]"),
         .init("features.6.21.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 2546160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.21.block.3", kind: "conv 1x1 forward", macsPerImage: 2546160000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]"),
         .init("features.6.21.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32924,7 +33367,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [4944][1376]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 4251840000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 1376]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 4944] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 4251840000,
               "frozen: project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 1376]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32954,7 +33397,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [8256][1376]"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7100160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.3", kind: "conv 1x1 forward", macsPerImage: 7100160000,
               "frozen: project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -32988,7 +33431,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [8256][1376]"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7100160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.2.block.3", kind: "conv 1x1 forward", macsPerImage: 7100160000,
               "frozen: project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.2.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -33022,7 +33465,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.3.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [8256][1376]"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7100160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.3.block.3", kind: "conv 1x1 forward", macsPerImage: 7100160000,
               "frozen: project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.3.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -33056,7 +33499,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.4.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [8256][1376]"),
         .init("features.7.4.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7100160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.4.block.3", kind: "conv 1x1 forward", macsPerImage: 7100160000,
               "frozen: project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.4.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -33090,7 +33533,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.5.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [8256][1376]"),
         .init("features.7.5.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 7100160000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 25, 25, 8256] -> [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.5.block.3", kind: "conv 1x1 forward", macsPerImage: 7100160000,
               "frozen: project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]"),
         .init("features.7.5.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -33142,7 +33585,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14200320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 11360256,
               "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]"),
         .init("features.7.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33172,7 +33615,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14200320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 11360256,
               "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]"),
         .init("features.7.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33202,7 +33645,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14200320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 11360256,
               "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33232,7 +33675,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14200320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 11360256,
               "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33262,7 +33705,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14200320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 11360256,
               "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33290,7 +33733,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 8503680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 1376]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 1376], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33318,7 +33761,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.21.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.21.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.21.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.21.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.21.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33348,7 +33791,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.20.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.20.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.20.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.20.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.20.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33378,7 +33821,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.19.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.19.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.19.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.19.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.19.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33408,7 +33851,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.18.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.18.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.18.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.18.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.18.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33438,7 +33881,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.17.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.17.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.17.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.17.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.17.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33468,7 +33911,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.16.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.16.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.16.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.16.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.16.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33498,7 +33941,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.15.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.15.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.15.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.15.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33528,7 +33971,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.14.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.14.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.14.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.14.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33558,7 +34001,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.13.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.13.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.13.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.13.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33588,7 +34031,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.12.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33618,7 +34061,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.11.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33648,7 +34091,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33678,7 +34121,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33708,7 +34151,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33738,7 +34181,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33768,7 +34211,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33798,7 +34241,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33828,7 +34271,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33858,7 +34301,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33888,7 +34331,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33918,7 +34361,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
               "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33946,7 +34389,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2966400000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 2880] <- [n, 25, 25, 824]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 2880] <- [n, 25, 25, 824], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 2880]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -33974,7 +34417,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.15.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.15.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.15.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.15.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34004,7 +34447,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.14.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.14.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.14.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.14.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34034,7 +34477,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.13.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.13.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.13.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.13.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34064,7 +34507,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.12.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.12.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34094,7 +34537,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.11.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.11.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34124,7 +34567,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34154,7 +34597,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34184,7 +34627,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34214,7 +34657,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34244,7 +34687,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34274,7 +34717,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34304,7 +34747,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34334,7 +34777,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34364,7 +34807,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34394,7 +34837,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
               "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34422,7 +34865,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 4953600000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 480]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 480], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34450,7 +34893,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.15.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.15.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.15.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.15.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34480,7 +34923,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.14.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.14.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.14.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.14.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34510,7 +34953,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.13.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.13.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.13.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.13.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34540,7 +34983,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.12.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.12.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34570,7 +35013,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.11.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.11.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34600,7 +35043,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34630,7 +35073,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34660,7 +35103,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34690,7 +35133,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34720,7 +35163,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34750,7 +35193,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34780,7 +35223,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34810,7 +35253,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34840,7 +35283,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34870,7 +35313,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
               "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34898,7 +35341,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1816320000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 1056] <- [n, 50, 50, 344]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 1056] <- [n, 50, 50, 344], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 1056]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34926,7 +35369,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34956,7 +35399,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -34986,7 +35429,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35016,7 +35459,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35046,7 +35489,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35076,7 +35519,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35106,7 +35549,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35136,7 +35579,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35166,7 +35609,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35196,7 +35639,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
               "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35224,7 +35667,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2196480000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 624] <- [n, 100, 100, 176]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 624] <- [n, 100, 100, 176], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 624]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35252,7 +35695,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.10.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.2.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35282,7 +35725,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.9.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.2.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35312,7 +35755,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.8.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.2.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35342,7 +35785,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.7.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.2.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35372,7 +35815,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.6.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35402,7 +35845,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.5.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35432,7 +35875,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.4.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35462,7 +35905,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.3.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35492,7 +35935,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.2.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35522,7 +35965,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
               "squeeze-excitation 624 -> 26 -> 624 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35550,7 +35993,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3594240000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 432] <- [n, 200, 200, 104]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 432] <- [n, 200, 200, 104], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
               "squeeze-excitation 432 -> 18 -> 432 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 432]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -35578,7 +36021,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.5.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.5.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.5.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
               "squeeze-excitation 72 -> 18 -> 72 backward and features.1.5.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]"),
         .init("features.1.5.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -35600,7 +36043,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.4.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.4.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
               "squeeze-excitation 72 -> 18 -> 72 backward and features.1.4.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]"),
         .init("features.1.4.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -35622,7 +36065,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.3.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.3.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
               "squeeze-excitation 72 -> 18 -> 72 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -35644,7 +36087,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.2.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
               "squeeze-excitation 72 -> 18 -> 72 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -35666,7 +36109,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.1.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
               "squeeze-excitation 72 -> 18 -> 72 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
@@ -35686,7 +36129,7 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3133440000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 136] <- [n, 400, 400, 72]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 136] <- [n, 400, 400, 72], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18496,
               "squeeze-excitation 136 -> 34 -> 136 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 136]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

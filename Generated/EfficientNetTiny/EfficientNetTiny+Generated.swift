@@ -944,6 +944,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 16, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 8, outChannels: 48, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 16, outChannels: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 48, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 144, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 240, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 240, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 336, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 336, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 576, outChannels: 96, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: 576, outChannels: 160, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, threads: pool.threadCount))
@@ -1084,19 +1094,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(3), output: s.tensor(4), batch: s.n, pixels: 1296,
             channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, reduceBias: s.p + 768, activation: .silu,
             expandWeights: s.p + 784, expandBias: s.p + 848, savedPooled: s.tensor(5), savedHidden: s.tensor(6),
-            savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1, pool: pool)
+            savedScale: s.tensor(7), meansTaken: s.options.frozenBlocks <= 1,
+            writesOutput: s.options.frozenBlocks > 1 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1296 &* s.n,
+            inChannels: 16, outChannels: 8, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [16][8]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 864, outChannels: 8, inChannels: 16, into: s.f + 640)
         s.profiler?.stop(11)
-        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 16] -> [n, 36, 36, 8]
+        // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 16] -> [n, 36, 36, 8], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(4), pixels: 1296 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 8, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104672, savedInvStd: s.f + 104680,
-                runningMean: s.p + 1024, runningVar: s.p + 1040, workspace: s.ws, pool: pool)
+                runningMean: s.p + 1024, runningVar: s.p + 1040,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(3), scale: s.tensor(7), imagePixels: 1296),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]
@@ -1200,19 +1214,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(13), output: s.tensor(14), batch: s.n,
             pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, reduceBias: s.p + 2352,
             activation: .silu, expandWeights: s.p + 2368, expandBias: s.p + 2464, savedPooled: s.tensor(15),
-            savedHidden: s.tensor(16), savedScale: s.tensor(17), meansTaken: s.options.frozenBlocks <= 2, pool: pool)
+            savedHidden: s.tensor(16), savedScale: s.tensor(17), meansTaken: s.options.frozenBlocks <= 2,
+            writesOutput: s.options.frozenBlocks > 2 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n,
+            inChannels: 48, outChannels: 16, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(25)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [48][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2512, outChannels: 16, inChannels: 48, into: s.f + 640)
         s.profiler?.stop(26)
-        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 48] -> [n, 18, 18, 16]
+        // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 48] -> [n, 18, 18, 16], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(14), pixels: 324 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 16, output: s.tensor(18), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 105744, savedInvStd: s.f + 105760,
-                runningMean: s.p + 3312, runningVar: s.p + 3328, workspace: s.ws, pool: pool)
+                runningMean: s.p + 3312, runningVar: s.p + 3328,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(13), scale: s.tensor(17), imagePixels: 324),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(27)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
@@ -1317,19 +1335,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(23), output: s.tensor(24), batch: s.n, pixels: 81,
             channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, reduceBias: s.p + 8432, activation: .silu,
             expandWeights: s.p + 8448, expandBias: s.p + 8832, savedPooled: s.tensor(25), savedHidden: s.tensor(26),
-            savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3, pool: pool)
+            savedScale: s.tensor(27), meansTaken: s.options.frozenBlocks <= 3,
+            writesOutput: s.options.frozenBlocks > 3 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n,
+            inChannels: 96, outChannels: 24, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(40)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8928, outChannels: 24, inChannels: 96, into: s.f + 640)
         s.profiler?.stop(41)
-        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 96] -> [n, 9, 9, 24]
+        // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 96] -> [n, 9, 9, 24], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(24), pixels: 81 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 110960, savedInvStd: s.f + 110984,
-                runningMean: s.p + 11296, runningVar: s.p + 11328, workspace: s.ws, pool: pool)
+                runningMean: s.p + 11296, runningVar: s.p + 11328,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(23), scale: s.tensor(27), imagePixels: 81),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(42)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
@@ -1432,19 +1454,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(33), output: s.tensor(34), batch: s.n, pixels: 25,
             channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, reduceBias: s.p + 18128, activation: .silu,
             expandWeights: s.p + 18144, expandBias: s.p + 19008, savedPooled: s.tensor(35), savedHidden: s.tensor(36),
-            savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4, pool: pool)
+            savedScale: s.tensor(37), meansTaken: s.options.frozenBlocks <= 4,
+            writesOutput: s.options.frozenBlocks > 4 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 25 &* s.n,
+            inChannels: 144, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(55)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19152, outChannels: 40, inChannels: 144, into: s.f + 640)
         s.profiler?.stop(56)
-        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 144] -> [n, 5, 5, 40]
+        // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 144] -> [n, 5, 5, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(34), pixels: 25 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 114176, savedInvStd: s.f + 114216,
-                runningMean: s.p + 25008, runningVar: s.p + 25056, workspace: s.ws, pool: pool)
+                runningMean: s.p + 25008, runningVar: s.p + 25056,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(33), scale: s.tensor(37), imagePixels: 25),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(57)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
@@ -1548,19 +1574,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(43), output: s.tensor(44), batch: s.n, pixels: 25,
             channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, reduceBias: s.p + 41184, activation: .silu,
             expandWeights: s.p + 41200, expandBias: s.p + 43600, savedPooled: s.tensor(45), savedHidden: s.tensor(46),
-            savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5, pool: pool)
+            savedScale: s.tensor(47), meansTaken: s.options.frozenBlocks <= 5,
+            writesOutput: s.options.frozenBlocks > 5 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 25 &* s.n,
+            inChannels: 240, outChannels: 40, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(70)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 43840, outChannels: 40, inChannels: 240, into: s.f + 640)
         s.profiler?.stop(71)
-        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 40]
+        // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 40], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 119536, savedInvStd: s.f + 119576,
-                runningMean: s.p + 53536, runningVar: s.p + 53584, workspace: s.ws, pool: pool)
+                runningMean: s.p + 53536, runningVar: s.p + 53584,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(43), scale: s.tensor(47), imagePixels: 25),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(72)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
@@ -1676,19 +1706,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(55), output: s.tensor(56), batch: s.n, pixels: 25,
             channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, reduceBias: s.p + 73552, activation: .silu,
             expandWeights: s.p + 73568, expandBias: s.p + 75968, savedPooled: s.tensor(57), savedHidden: s.tensor(58),
-            savedScale: s.tensor(59), meansTaken: s.options.frozenBlocks <= 6, pool: pool)
+            savedScale: s.tensor(59), meansTaken: s.options.frozenBlocks <= 6,
+            writesOutput: s.options.frozenBlocks > 6 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 25 &* s.n,
+            inChannels: 240, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(87)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [240][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 76208, outChannels: 56, inChannels: 240, into: s.f + 640)
         s.profiler?.stop(88)
-        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 56]
+        // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(56), pixels: 25 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, output: s.tensor(60), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 132576, savedInvStd: s.f + 132632,
-                runningMean: s.p + 89776, runningVar: s.p + 89840, workspace: s.ws, pool: pool)
+                runningMean: s.p + 89776, runningVar: s.p + 89840,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(55), scale: s.tensor(59), imagePixels: 25),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(89)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
@@ -1792,19 +1826,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(65), output: s.tensor(66), batch: s.n, pixels: 25,
             channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, reduceBias: s.p + 124512,
             activation: .silu, expandWeights: s.p + 124528, expandBias: s.p + 129232, savedPooled: s.tensor(67),
-            savedHidden: s.tensor(68), savedScale: s.tensor(69), meansTaken: s.options.frozenBlocks <= 7, pool: pool)
+            savedHidden: s.tensor(68), savedScale: s.tensor(69), meansTaken: s.options.frozenBlocks <= 7,
+            writesOutput: s.options.frozenBlocks > 7 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 25 &* s.n,
+            inChannels: 336, outChannels: 56, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(102)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 129568, outChannels: 56, inChannels: 336, into: s.f + 640)
         s.profiler?.stop(103)
-        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 336] -> [n, 5, 5, 56]
+        // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 336] -> [n, 5, 5, 56], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(66), pixels: 25 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, output: s.tensor(70), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 150832, savedInvStd: s.f + 150888,
-                runningMean: s.p + 148512, runningVar: s.p + 148576, workspace: s.ws, pool: pool)
+                runningMean: s.p + 148512, runningVar: s.p + 148576,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(65), scale: s.tensor(69), imagePixels: 25),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(104)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
@@ -1921,19 +1959,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(77), output: s.tensor(78), batch: s.n, pixels: 9,
             channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, reduceBias: s.p + 183248,
             activation: .silu, expandWeights: s.p + 183264, expandBias: s.p + 187968, savedPooled: s.tensor(79),
-            savedHidden: s.tensor(80), savedScale: s.tensor(81), meansTaken: s.options.frozenBlocks <= 8, pool: pool)
+            savedHidden: s.tensor(80), savedScale: s.tensor(81), meansTaken: s.options.frozenBlocks <= 8,
+            writesOutput: s.options.frozenBlocks > 8 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9 &* s.n,
+            inChannels: 336, outChannels: 96, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(119)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [336][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 188304, outChannels: 96, inChannels: 336, into: s.f + 640)
         s.profiler?.stop(120)
-        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 336] -> [n, 3, 3, 96]
+        // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 336] -> [n, 3, 3, 96], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(78), pixels: 9 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(82), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 169088, savedInvStd: s.f + 169184,
-                runningMean: s.p + 220752, runningVar: s.p + 220848, workspace: s.ws, pool: pool)
+                runningMean: s.p + 220752, runningVar: s.p + 220848,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(77), scale: s.tensor(81), imagePixels: 9),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(121)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
@@ -2036,19 +2078,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.squeezeExciteForwardTraining(input: s.tensor(87), output: s.tensor(88), batch: s.n, pixels: 9,
             channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, reduceBias: s.p + 309072,
             activation: .silu, expandWeights: s.p + 309104, expandBias: s.p + 322928, savedPooled: s.tensor(89),
-            savedHidden: s.tensor(90), savedScale: s.tensor(91), meansTaken: s.options.frozenBlocks <= 9, pool: pool)
+            savedHidden: s.tensor(90), savedScale: s.tensor(91), meansTaken: s.options.frozenBlocks <= 9,
+            writesOutput: s.options.frozenBlocks > 9 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9 &* s.n,
+            inChannels: 576, outChannels: 96, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(134)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 323504, outChannels: 96, inChannels: 576, into: s.f + 640)
         s.profiler?.stop(135)
-        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 96]
+        // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 96], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(88), pixels: 9 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(92), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 200384, savedInvStd: s.f + 200480,
-                runningMean: s.p + 378992, runningVar: s.p + 379088, workspace: s.ws, pool: pool)
+                runningMean: s.p + 378992, runningVar: s.p + 379088,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(87), scale: s.tensor(91), imagePixels: 9),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(136)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
@@ -2164,19 +2210,22 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, reduceBias: s.p + 458096,
             activation: .silu, expandWeights: s.p + 458128, expandBias: s.p + 471952, savedPooled: s.tensor(101),
             savedHidden: s.tensor(102), savedScale: s.tensor(103), meansTaken: s.options.frozenBlocks <= 10,
-            pool: pool)
+            writesOutput: s.options.frozenBlocks > 10 || !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9 &* s.n,
+            inChannels: 576, outChannels: 160, threads: pool.threadCount), pool: pool)
         s.profiler?.stop(151)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [576][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 472528, outChannels: 160, inChannels: 576, into: s.f + 640)
         s.profiler?.stop(152)
-        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 160]
+        // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 160], scaling its input by the SE's s where it runs banded
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.pointwiseConvBatchStatistics(input: s.tensor(100), pixels: 9 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 160, output: s.tensor(104), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 213248, savedInvStd: s.f + 213408,
-                runningMean: s.p + 565008, runningVar: s.p + 565168, workspace: s.ws, pool: pool)
+                runningMean: s.p + 565008, runningVar: s.p + 565168,
+                squeezeExcite: SqueezeExciteScaling(input: s.tensor(99), scale: s.tensor(103), imagePixels: 9),
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(153)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
@@ -2338,19 +2387,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.stop(174)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9 &* s.n, inChannels: 576, outChannels: 160, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(119), savedScale: s.tensor(103), batch: s.n, pixels: 9,
                 channels: 576, output: s.tensor(118), pool: pool)
             s.profiler?.stop(175)
         }
-        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
+        // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(116), preActivation: s.tensor(104),
             gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 213248, savedInvStd: s.f + 213408,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(118), weights: s.p + 472528,
-            pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(117), gradWeights: s.g + 472528,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(118),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(119), scale: s.tensor(103), imagePixels: 9),
+            weights: s.p + 472528, pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(117),
+            gradWeights: s.g + 472528, workspace: s.ws, pool: pool)
         s.profiler?.stop(176)
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 576]
         s.profiler?.start()
@@ -2443,19 +2493,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.stop(188)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9 &* s.n, inChannels: 576, outChannels: 96, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(126), savedScale: s.tensor(91), batch: s.n, pixels: 9,
                 channels: 576, output: s.tensor(125), pool: pool)
             s.profiler?.stop(189)
         }
-        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
+        // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(123), preActivation: s.tensor(92),
             gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 200384, savedInvStd: s.f + 200480,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(125), weights: s.p + 323504,
-            pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(124), gradWeights: s.g + 323504,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(125),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(126), scale: s.tensor(91), imagePixels: 9),
+            weights: s.p + 323504, pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(124),
+            gradWeights: s.g + 323504, workspace: s.ws, pool: pool)
         s.profiler?.stop(190)
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 576]
         s.profiler?.start()
@@ -2546,19 +2597,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.stop(202)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 9 &* s.n, inChannels: 336, outChannels: 96, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(132), savedScale: s.tensor(81), batch: s.n, pixels: 9,
                 channels: 336, output: s.tensor(131), pool: pool)
             s.profiler?.stop(203)
         }
-        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
+        // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(129), preActivation: s.tensor(82),
             gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 169088, savedInvStd: s.f + 169184,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(131), weights: s.p + 188304,
-            pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(130), gradWeights: s.g + 188304,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(131),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(132), scale: s.tensor(81), imagePixels: 9),
+            weights: s.p + 188304, pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(130),
+            gradWeights: s.g + 188304, workspace: s.ws, pool: pool)
         s.profiler?.stop(204)
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 336]
         s.profiler?.start()
@@ -2651,19 +2703,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.stop(216)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 25 &* s.n, inChannels: 336, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(139), savedScale: s.tensor(69), batch: s.n, pixels: 25,
                 channels: 336, output: s.tensor(138), pool: pool)
             s.profiler?.stop(217)
         }
-        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
+        // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(136), preActivation: s.tensor(70),
             gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 150832, savedInvStd: s.f + 150888,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(138), weights: s.p + 129568,
-            pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(137), gradWeights: s.g + 129568,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(138),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(139), scale: s.tensor(69), imagePixels: 25),
+            weights: s.p + 129568, pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(137),
+            gradWeights: s.g + 129568, workspace: s.ws, pool: pool)
         s.profiler?.stop(218)
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 336]
         s.profiler?.start()
@@ -2754,19 +2807,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.stop(230)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 25 &* s.n, inChannels: 240, outChannels: 56, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(145), savedScale: s.tensor(59), batch: s.n, pixels: 25,
                 channels: 240, output: s.tensor(144), pool: pool)
             s.profiler?.stop(231)
         }
-        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
+        // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(142), preActivation: s.tensor(60),
             gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 132576, savedInvStd: s.f + 132632,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(144), weights: s.p + 76208,
-            pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(143), gradWeights: s.g + 76208,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(144),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(145), scale: s.tensor(59), imagePixels: 25),
+            weights: s.p + 76208, pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(143),
+            gradWeights: s.g + 76208, workspace: s.ws, pool: pool)
         s.profiler?.stop(232)
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 240]
         s.profiler?.start()
@@ -2858,19 +2912,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.stop(244)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 25 &* s.n, inChannels: 240, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(152), savedScale: s.tensor(47), batch: s.n, pixels: 25,
                 channels: 240, output: s.tensor(151), pool: pool)
             s.profiler?.stop(245)
         }
-        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
+        // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(149), preActivation: s.tensor(48),
             gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 119536, savedInvStd: s.f + 119576,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(151), weights: s.p + 43840,
-            pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(150), gradWeights: s.g + 43840,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(151),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(152), scale: s.tensor(47), imagePixels: 25),
+            weights: s.p + 43840, pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(150),
+            gradWeights: s.g + 43840, workspace: s.ws, pool: pool)
         s.profiler?.stop(246)
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 240]
         s.profiler?.start()
@@ -2960,19 +3015,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.stop(258)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 25 &* s.n, inChannels: 144, outChannels: 40, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(158), savedScale: s.tensor(37), batch: s.n, pixels: 25,
                 channels: 144, output: s.tensor(157), pool: pool)
             s.profiler?.stop(259)
         }
-        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
+        // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(155), preActivation: s.tensor(38),
             gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 114176, savedInvStd: s.f + 114216,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(157), weights: s.p + 19152,
-            pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(156), gradWeights: s.g + 19152,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(157),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(158), scale: s.tensor(37), imagePixels: 25),
+            weights: s.p + 19152, pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(156),
+            gradWeights: s.g + 19152, workspace: s.ws, pool: pool)
         s.profiler?.stop(260)
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 144]
         s.profiler?.start()
@@ -3058,19 +3114,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.stop(271)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 81 &* s.n, inChannels: 96, outChannels: 24, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(164), savedScale: s.tensor(27), batch: s.n, pixels: 81,
                 channels: 96, output: s.tensor(163), pool: pool)
             s.profiler?.stop(272)
         }
-        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
+        // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(161), preActivation: s.tensor(28),
             gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 110960, savedInvStd: s.f + 110984,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(163), weights: s.p + 8928,
-            pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(162), gradWeights: s.g + 8928,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(163),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(164), scale: s.tensor(27), imagePixels: 81),
+            weights: s.p + 8928, pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(162),
+            gradWeights: s.g + 8928, workspace: s.ws, pool: pool)
         s.profiler?.stop(273)
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 96]
         s.profiler?.start()
@@ -3154,19 +3211,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.stop(284)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 324 &* s.n, inChannels: 48, outChannels: 16, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(170), savedScale: s.tensor(17), batch: s.n, pixels: 324,
                 channels: 48, output: s.tensor(169), pool: pool)
             s.profiler?.stop(285)
         }
-        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
+        // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(167), preActivation: s.tensor(18),
             gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 105744, savedInvStd: s.f + 105760,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(169), weights: s.p + 2512,
-            pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(168), gradWeights: s.g + 2512,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(169),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(170), scale: s.tensor(17), imagePixels: 324),
+            weights: s.p + 2512, pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(168),
+            gradWeights: s.g + 2512, workspace: s.ws, pool: pool)
         s.profiler?.stop(286)
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 48]
         s.profiler?.start()
@@ -3250,19 +3308,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             s.profiler?.stop(297)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
-        if s.options.recomputeActivations {
+        if s.options.recomputeActivations && !TrainingKernels.projectionScalesSqueezeExcite(pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, threads: pool.threadCount) {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(176), savedScale: s.tensor(7), batch: s.n, pixels: 1296,
                 channels: 16, output: s.tensor(175), pool: pool)
             s.profiler?.stop(298)
         }
-        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]
+        // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8], scaling its input by the SE's s where it runs banded
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(173), preActivation: s.tensor(8),
             gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 104672, savedInvStd: s.f + 104680,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(175), weights: s.p + 864,
-            pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(174), gradWeights: s.g + 864,
-            workspace: s.ws, pool: pool)
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(175),
+            squeezeExcite: SqueezeExciteScaling(input: s.tensor(176), scale: s.tensor(7), imagePixels: 1296),
+            weights: s.p + 864, pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(174),
+            gradWeights: s.g + 864, workspace: s.ws, pool: pool)
         s.profiler?.stop(299)
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 16]
         s.profiler?.start()
@@ -3537,7 +3596,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [16][8]"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 165888,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 16] -> [n, 36, 36, 8], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.2", kind: "conv 1x1 forward", macsPerImage: 165888,
               "frozen: project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]"),
         .init("features.1.0.block.2", kind: "BN+act forward", macsPerImage: nil,
@@ -3567,7 +3626,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [48][16]"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 248832,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 48] -> [n, 18, 18, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.3", kind: "conv 1x1 forward", macsPerImage: 248832,
               "frozen: project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]"),
         .init("features.2.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3597,7 +3656,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [96][24]"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 186624,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 96] -> [n, 9, 9, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.3", kind: "conv 1x1 forward", macsPerImage: 186624,
               "frozen: project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]"),
         .init("features.3.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3627,7 +3686,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [144][40]"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 144000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 144] -> [n, 5, 5, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.3", kind: "conv 1x1 forward", macsPerImage: 144000,
               "frozen: project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]"),
         .init("features.4.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3657,7 +3716,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][40]"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 240000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.3", kind: "conv 1x1 forward", macsPerImage: 240000,
               "frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]"),
         .init("features.4.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3691,7 +3750,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [240][56]"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 336000,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.3", kind: "conv 1x1 forward", macsPerImage: 336000,
               "frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]"),
         .init("features.5.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3721,7 +3780,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][56]"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 470400,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 336] -> [n, 5, 5, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.3", kind: "conv 1x1 forward", macsPerImage: 470400,
               "frozen: project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]"),
         .init("features.5.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3755,7 +3814,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [336][96]"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 290304,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 336] -> [n, 3, 3, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.3", kind: "conv 1x1 forward", macsPerImage: 290304,
               "frozen: project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]"),
         .init("features.6.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3785,7 +3844,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][96]"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 497664,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.3", kind: "conv 1x1 forward", macsPerImage: 497664,
               "frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]"),
         .init("features.6.1.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3819,7 +3878,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: nil,
               "project conv 1x1 weights to the GEMM layout [576][160]"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward (+ BN statistics)", macsPerImage: 829440,
-              "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
+              "project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.3", kind: "conv 1x1 forward", macsPerImage: 829440,
               "frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]"),
         .init("features.7.0.block.3", kind: "BN+act forward", macsPerImage: nil,
@@ -3865,7 +3924,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.7.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160], scaling its input by the SE's s where it runs banded"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3893,7 +3952,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
               "squeeze-excitation 576 -> 24 -> 576 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3921,7 +3980,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 580608,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96], scaling its input by the SE's s where it runs banded"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 336]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3949,7 +4008,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 940800,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
               "squeeze-excitation 336 -> 14 -> 336 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3977,7 +4036,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 672000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56], scaling its input by the SE's s where it runs banded"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -4005,7 +4064,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.1.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 480000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
               "squeeze-excitation 240 -> 10 -> 240 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -4033,7 +4092,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 288000,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40], scaling its input by the SE's s where it runs banded"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
               "squeeze-excitation 144 -> 6 -> 144 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 144]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -4059,7 +4118,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.3.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 373248,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24], scaling its input by the SE's s where it runs banded"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
               "squeeze-excitation 96 -> 4 -> 96 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 96]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -4085,7 +4144,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.2.0.block.2", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 497664,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16], scaling its input by the SE's s where it runs banded"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 384,
               "squeeze-excitation 48 -> 2 -> 48 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 48]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -4111,7 +4170,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.1.0.block.1", kind: "recomputation", macsPerImage: nil,
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 331776,
-              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]"),
+              "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8], scaling its input by the SE's s where it runs banded"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 256,
               "squeeze-excitation 16 -> 4 -> 16 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 16]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -183,6 +183,9 @@ enum TrainingEmitter {
             return offset == 0 ? "s.g" : "s.g + \(offset)"
         case .code(let text):
             return text
+        case .squeezeExcite(let input, let scale, let imagePixels):
+            return "SqueezeExciteScaling(input: \(render(.tensor(input), layout: layout)), "
+                + "scale: \(render(.tensor(scale), layout: layout)), imagePixels: \(imagePixels))"
         }
     }
 
@@ -257,13 +260,16 @@ struct ArenaLayout {
         var last = [Int](repeating: -1, count: count)
         for (index, call) in program.callsInOrder.enumerated() where recomputing || !call.recomputes {
             for argument in call.arguments {
-                let id: Int
+                let ids: [Int]
                 switch argument.value {
-                case .tensor(let t), .optionalTensor(let t, _): id = placed(t)
+                case .tensor(let t), .optionalTensor(let t, _): ids = [placed(t)]
+                case .squeezeExcite(let input, let scale, _): ids = [placed(input), placed(scale)]
                 default: continue
                 }
-                first[id] = min(first[id], index)
-                last[id] = max(last[id], index)
+                for id in ids {
+                    first[id] = min(first[id], index)
+                    last[id] = max(last[id], index)
+                }
             }
         }
         // A buffer never touched (cannot happen in a well-formed program) still gets a place.

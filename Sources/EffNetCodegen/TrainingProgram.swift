@@ -22,6 +22,9 @@ struct TrainingProgram {
         case optionalTensor(Int, condition: String)
         /// Swift source as is (literals, `s.n`, `pool`, the input pointer...).
         case code(String)
+        /// A squeeze-excitation's scaling x·s for the projection that takes it (`SqueezeExciteScaling`): its
+        /// input and saved scale buffers.
+        case squeezeExcite(input: Int, scale: Int, imagePixels: Int)
     }
 
     struct Call {
@@ -182,8 +185,9 @@ struct TrainingProgramBuilder {
     enum Recipe {
         /// act(BN(z)) of `layer` (block `block`), from its saved conv output and statistics.
         case batchNorm(layer: PlannedLayer, preActivation: Int, statistics: Int, block: Int)
-        /// input · scale of a squeeze-excitation, from its recomputable input and saved scale.
-        case squeezeExcite(layer: PlannedLayer, input: Int, scale: Int)
+        /// input · scale of a squeeze-excitation, from its recomputable input and saved scale; `neededWhen`:
+        /// the run-time condition under which its reader still reads it (nil: always).
+        case squeezeExcite(layer: PlannedLayer, input: Int, scale: Int, neededWhen: String?)
     }
 
     /// Recipes by forward buffer: the BN+activation outputs and the squeeze-excitation outputs.
@@ -191,6 +195,9 @@ struct TrainingProgramBuilder {
     /// The recomputed copy of each forward buffer the backward pass has asked for so far.
     var recomputedCopy: [Int: Int] = [:]
     var seStates: [String: (input: Int, pooled: Int, hidden: Int, scale: Int)] = [:]
+    /// Projections that take the squeeze-excitation before them as x·s (`SqueezeExciteScaling`), by name:
+    /// the SE's layer, input and scale buffers, and the run-time test (Swift) under which they do.
+    var scaledProjections: [String: (se: PlannedLayer, input: Int, scale: Int, scales: String)] = [:]
     var blockShortcut: [String: (shortcut: Int, keep: Int?, branch: Int)] = [:]
     /// Buffers of the classifier block: pooled features, dropout mask and output, logits.
     var classifier: (pooled: Int, mask: Int, dropped: Int, logits: Int)?
@@ -262,13 +269,21 @@ struct TrainingProgramBuilder {
                 ("bias", .fixed(zeroBias)), ("outChannels", .code("\(l.outputShape.channels)"))]
             // Trained, the GEMM and its BatchNorm's batch statistics run band by band in one call (the
             // statistics read z while it is still in cache); frozen, the BatchNorm needs no statistics.
+            // After a squeeze-excitation the bands may scale x by s themselves (`scaledProjections`).
+            var squeezeExcite: [(label: String, value: TrainingProgram.Arg)] = []
+            if let se = scaledProjections[l.name] {
+                squeezeExcite = [("squeezeExcite", .squeezeExcite(input: se.input, scale: se.scale,
+                                                                   imagePixels: l.inputShape.pixels))]
+                addSqueezeExciteProjectionWorkspace(l)
+            }
             calls.append(.init(
                 module: l.name,
                 comment: "\(l.name) \(l.role) conv 1x1 and its BatchNorm's batch statistics, \(shape(l.inputShape)) -> "
-                    + "\(shape(l.outputShape))",
+                    + "\(shape(l.outputShape))" + (squeezeExcite.isEmpty ? "" : ", scaling its input by the SE's s where it "
+                        + "runs banded"),
                 function: "TrainingKernels.pointwiseConvBatchStatistics",
                 arguments: gemm + [("output", .tensor(z))] + batchStatisticsArguments(l, statistics: statistics)
-                    + [("workspace", .code("s.ws")), ("pool", .code("pool"))],
+                    + squeezeExcite + [("workspace", .code("s.ws")), ("pool", .code("pool"))],
                 condition: trained,
                 macsPerImage: l.macs))
             calls.append(.init(
@@ -406,6 +421,14 @@ struct TrainingProgramBuilder {
         return out
     }
 
+    /// The workspace of a projection that may scale its squeeze-excitation's x by s
+    /// (`TrainingKernels.squeezeExciteProjectionWorkspaceFloats`), once per shape.
+    mutating func addSqueezeExciteProjectionWorkspace(_ l: PlannedLayer) {
+        let term = "TrainingKernels.squeezeExciteProjectionWorkspaceFloats(inChannels: \(l.inputShape.channels), "
+            + "outChannels: \(l.outputShape.channels), threads: pool.threadCount)"
+        if !program.workspaceTerms.contains(term) { program.workspaceTerms.append(term) }
+    }
+
     /// What every train-mode BatchNorm call of a layer starts with: its conv output, shape, gamma and beta.
     func batchNormInputArguments(_ l: PlannedLayer, preActivation z: Int) -> [(label: String, value: TrainingProgram.Arg)] {
         let bnName = bn(l)
@@ -502,7 +525,21 @@ struct TrainingProgramBuilder {
             let hidden = program.buffer("\(l.name) hidden", s)
             let scale = program.buffer("\(l.name) scale", c)
             seStates[l.name] = (input, pooled, hidden, scale)
-            recipes[out] = .squeezeExcite(layer: l, input: input, scale: scale)
+            // The projection after the SE scales x by s band by band where it runs banded forward and
+            // backward (`TrainingKernels.projectionScalesSqueezeExcite`, asked at run time); then, trained,
+            // the SE writes no output.
+            var writesOutput: [(label: String, value: TrainingProgram.Arg)] = []
+            var neededWhen: String?
+            if let at = block.layers.firstIndex(where: { $0.name == l.name }), at + 1 < block.layers.count,
+               case let projection = block.layers[at + 1], projection.operation == .pointwiseConvolution,
+               projection.input == l.output {
+                let scales = "TrainingKernels.projectionScalesSqueezeExcite(pixels: \(projection.inputShape.pixels) &* s.n, "
+                    + "inChannels: \(c), outChannels: \(projection.outputShape.channels), threads: pool.threadCount)"
+                scaledProjections[projection.name] = (l, input, scale, scales)
+                writesOutput = [("writesOutput", .code("\(frozen) || !\(scales)"))]
+                neededWhen = "!\(scales)"
+            }
+            recipes[out] = .squeezeExcite(layer: l, input: input, scale: scale, neededWhen: neededWhen)
             if (program.largestSqueezeExcite?.channels ?? 0) < c || (program.largestSqueezeExcite?.squeeze ?? 0) < s {
                 program.largestSqueezeExcite = (max(c, program.largestSqueezeExcite?.channels ?? 0),
                                                 max(s, program.largestSqueezeExcite?.squeeze ?? 0))
@@ -532,7 +569,7 @@ struct TrainingProgramBuilder {
                             ("activation", .code(act(l.activation))),
                             ("expandWeights", .parameter(l.parameters[2])), ("expandBias", .parameter(l.parameters[3])),
                             ("savedPooled", .tensor(pooled)), ("savedHidden", .tensor(hidden)),
-                            ("savedScale", .tensor(scale))] + meansTaken + [("pool", .code("pool"))],
+                            ("savedScale", .tensor(scale))] + meansTaken + writesOutput + [("pool", .code("pool"))],
                 macsPerImage: l.macs))
             valueOf[l.output] = out
         case .globalAveragePool:
@@ -667,6 +704,11 @@ struct TrainingProgramBuilder {
                 macsPerImage: l.macs))
         case .pointwiseConvolution:
             let input = recomputed(state.input, into: &calls)
+            var squeezeExcite: [(label: String, value: TrainingProgram.Arg)] = []
+            if let se = scaledProjections[l.name] {
+                squeezeExcite = [("squeezeExcite", .squeezeExcite(input: recomputed(se.input, into: &calls),
+                                                                   scale: se.scale, imagePixels: l.inputShape.pixels))]
+            }
             let inChannels = l.inputShape.channels
             if !program.pointwiseWeightGradients.contains(where: { $0 == (inChannels, c) }) {
                 program.pointwiseWeightGradients.append((inChannels, c))
@@ -674,11 +716,12 @@ struct TrainingProgramBuilder {
             calls.append(.init(
                 module: l.name,
                 comment: "\(l.name) BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, "
-                    + "\(shape(l.inputShape)) <- \(shape(l.outputShape))",
+                    + "\(shape(l.inputShape)) <- \(shape(l.outputShape))"
+                    + (squeezeExcite.isEmpty ? "" : ", scaling its input by the SE's s where it runs banded"),
                 function: "TrainingKernels.batchNormPointwiseConvBackward",
                 arguments: [("gradOutput", .tensor(gradOut)), ("preActivation", .tensor(state.preActivation))] + batchNorm
                     + [("reductions", .fixed(batchNormReductions)),
-                       ("input", .tensor(input)), ("weights", .parameter(weight)),
+                       ("input", .tensor(input))] + squeezeExcite + [("weights", .parameter(weight)),
                        ("pixels", .code("\(l.inputShape.pixels) &* s.n")), ("inChannels", .code("\(l.inputShape.channels)")),
                        ("outChannels", .code("\(c)")), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
                        ("gradWeights", .gradient(weight)), ("workspace", .code("s.ws")), ("pool", .code("pool"))],
@@ -863,7 +906,7 @@ struct TrainingProgramBuilder {
                 function: "TrainingSupport.batchNormForwardEval",
                 arguments: batchNormEvalArguments(l, preActivation: z, statistics: statistics, output: copy),
                 condition: "\(when) && s.options.frozenBlocks > \(block)", recomputes: true))
-        case .squeezeExcite(let l, let input, let scale):
+        case .squeezeExcite(let l, let input, let scale, let neededWhen):
             let recomputedInput = recomputed(input, into: &calls)
             calls.append(.init(
                 module: l.name,
@@ -872,7 +915,7 @@ struct TrainingProgramBuilder {
                 arguments: [("input", .tensor(recomputedInput)), ("savedScale", .tensor(scale)), ("batch", .code("s.n")),
                             ("pixels", .code("\(l.inputShape.pixels)")), ("channels", .code("\(l.inputShape.channels)")),
                             ("output", .tensor(copy)), ("pool", .code("pool"))],
-                condition: when, recomputes: true))
+                condition: neededWhen.map { "\(when) && \($0)" } ?? when, recomputes: true))
         }
         recomputedCopy[buffer] = copy
         return copy

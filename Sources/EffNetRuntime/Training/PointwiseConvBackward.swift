@@ -61,11 +61,16 @@ extension TrainingKernels {
     /// its z term through the conv (`batchNormPointwiseConvBackwardThroughInput`): other bits, same values.
     ///
     /// `gradOutput` is left holding dY or dOut (not dZ) on the banded paths, dZ on the other.
+    ///
+    /// A projection after a squeeze-excitation gets `squeezeExcite`: where `projectionScalesSqueezeExcite`
+    /// holds, the bands scale their rows of X = x·s into a scratch per worker
+    /// (`squeezeExciteProjectionWorkspaceFloats`), and `input` (the SE output, not written) is not read.
     public static func batchNormPointwiseConvBackward(
         gradOutput: UnsafeMutablePointer<Float>, preActivation z: UnsafePointer<Float>,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
         savedInvStd: UnsafePointer<Float>, activation: Activation, reductions: UnsafeMutablePointer<Float>,
-        input: UnsafePointer<Float>, weights: UnsafePointer<Float>, pixels: Int, inChannels: Int, outChannels: Int,
+        input: UnsafePointer<Float>, squeezeExcite: SqueezeExciteScaling? = nil, weights: UnsafePointer<Float>,
+        pixels: Int, inChannels: Int, outChannels: Int,
         gradInput: UnsafeMutablePointer<Float>?, gradWeights: UnsafeMutablePointer<Float>,
         workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
@@ -85,10 +90,14 @@ extension TrainingKernels {
             savedInvStd: savedInvStd, activation: passTwoActivation, reductions: reductions)
         if CSIMDKernels.active != nil, weightGradientSplitsPixels(pixels: pixels, inChannels: inChannels,
                                                                   outChannels: outChannels, threads: pool.threadCount) {
+            let scales = squeezeExcite.flatMap { se in
+                projectionScalesSqueezeExcite(pixels: pixels, inChannels: inChannels, outChannels: outChannels,
+                                              threads: pool.threadCount) ? se : nil
+            }
             weightGradientOverPixelParts(gradOutput: UnsafePointer(gradOutput), input: input, pixels: pixels,
                                          inChannels: inChannels, outChannels: outChannels, gradWeights: gradWeights,
                                          partials: workspace, inputGradient: gradInput.map { (weights, $0) },
-                                         batchNorm: passTwo, pool: pool)
+                                         batchNorm: passTwo, squeezeExcite: scales, pool: pool)
             return
         }
         passTwo.inPlace(pixels: pixels, channels: outChannels, pool: pool)
@@ -156,11 +165,13 @@ extension TrainingKernels {
     /// one core's memory speed while the band's GEMMs ran with the memory idle; so dX's GEMM prefetches the
     /// next band's rows of both as it computes (`gemmPrefetchingRows`). Harness, one worker's half of that
     /// layer: 6.3 -> 5.0 ms alone, 6.8-7.2 -> 5.6-6.4 ms with the other core doing the same.
+    /// With `squeezeExcite` (banded only: a projection after an SE), `x` is not read: each band's X rows are
+    /// x·s scaled into the worker's scratch after the dZ bands (`squeezeExciteProjectionWorkspaceFloats`).
     static func weightGradientOverPixelParts(
         gradOutput dZ: UnsafePointer<Float>, input x: UnsafePointer<Float>, pixels: Int, inChannels: Int,
         outChannels: Int, gradWeights: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>,
         inputGradient: (weights: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>)? = nil,
-        batchNorm: BatchNormInputGradient? = nil, pool: WorkerPool
+        batchNorm: BatchNormInputGradient? = nil, squeezeExcite: SqueezeExciteScaling? = nil, pool: WorkerPool
     ) {
         let parts = pool.threadCount
         let weights = inChannels &* outChannels
@@ -170,6 +181,7 @@ extension TrainingKernels {
         precondition((inputGradient == nil && batchNorm == nil) || simd != nil,
                      "weightGradientOverPixelParts: dX or dZ fused needs the C kernels")
         let banded = inputGradient != nil || batchNorm != nil
+        precondition(squeezeExcite == nil || banded, "weightGradientOverPixelParts: X = x·s is scaled band by band")
         let band = banded ? weightGradientBandPixels(inChannels: inChannels, outChannels: outChannels) : pixels
         pool.parallelFor(parts) { t in
             let k0 = min(pixels, t &* partRows)
@@ -177,6 +189,8 @@ extension TrainingKernels {
             let partial = partials + t &* weights
             // With BatchNorm's pass 2, each band's dZ goes to this worker's scratch after the partials.
             let bandScratch = partials + (parts &* weights &+ t &* band &* outChannels)
+            // With the SE's scaling, each band's X rows go to this worker's scratch after the dZ bands.
+            let scaledX = partials + (parts &* weights &+ parts &* band &* outChannels &+ t &* band &* inChannels)
             let (rows, cols) = transposed ? (inChannels, outChannels) : (outChannels, inChannels)
             if let simd {
                 var b0 = 0
@@ -205,7 +219,11 @@ extension TrainingKernels {
                         }
                     }
                     // Natural: [outC][inC] = dZᵀ·X; transposed: [inC][outC] = Xᵀ·dZ.
-                    let bandX = x + r0 &* inChannels
+                    var bandX = x + r0 &* inChannels
+                    if let squeezeExcite, n > 0 {
+                        squeezeExcite.rows(r0, r0 &+ n, channels: inChannels, into: scaledX)
+                        bandX = UnsafePointer(scaledX)
+                    }
                     let (a, lda, b, ldb) = transposed ? (bandX, inChannels, bandDZ, outChannels)
                                                       : (bandDZ, outChannels, bandX, inChannels)
                     simd.weightGradientGemm(rows: rows, cols: cols, depth: n, a, lda: lda, b, ldb: ldb, partial,

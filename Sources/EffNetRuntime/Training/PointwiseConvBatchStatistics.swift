@@ -18,12 +18,17 @@ extension TrainingKernels {
     /// on the portable path, the two run one after the other.
     ///
     /// `workspace`: `batchStatisticsWorkspaceFloats` floats (the parts' Double sums).
+    ///
+    /// A projection after a squeeze-excitation gets `squeezeExcite`: where
+    /// `projectionScalesSqueezeExcite` holds, each band's input rows are x·s scaled into a scratch per part
+    /// (`squeezeExciteProjectionWorkspaceFloats`), and `input` (the SE output, not written) is not read.
     public static func pointwiseConvBatchStatistics(
         input: UnsafePointer<Float>, pixels: Int, inChannels: Int, inputMajorWeights: UnsafePointer<Float>,
         bias: UnsafePointer<Float>, outChannels: Int, output z: UnsafeMutablePointer<Float>,
         eps: Double, momentum: Double, savedMean: UnsafeMutablePointer<Float>,
         savedInvStd: UnsafeMutablePointer<Float>, runningMean: UnsafeMutablePointer<Float>,
-        runningVar: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
+        runningVar: UnsafeMutablePointer<Float>, squeezeExcite: SqueezeExciteScaling? = nil,
+        workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         precondition(pixels >= 1, "pointwiseConvBatchStatistics: needs at least one pixel")
         let C = outChannels
@@ -42,13 +47,25 @@ extension TrainingKernels {
         let parts = bnParts(pixels: pixels, channels: C, threads: pool.threadCount)
         let partRows = (pixels + parts - 1) / parts
         let band = pointwiseStatisticsBandRows(inChannels: inChannels, outChannels: C)
-        func gemm(_ r0: Int, _ r1: Int) {
+        let scales = squeezeExcite.flatMap { se in
+            projectionScalesSqueezeExcite(pixels: pixels, inChannels: inChannels, outChannels: C,
+                                          threads: pool.threadCount) ? se : nil
+        }
+        // Part t's scaled rows, after the parts' sums.
+        let scaledRows = workspace + batchStatisticsWorkspaceFloats(channels: C, threads: pool.threadCount)
+        func gemm(_ r0: Int, _ r1: Int, part: Int) {
+            var x = input + r0 &* inChannels
+            if let scales {
+                let scratch = scaledRows + part &* band &* inChannels
+                scales.rows(r0, r1, channels: inChannels, into: scratch)
+                x = UnsafePointer(scratch)
+            }
             simd.gemmBiasActivation(.identity, rows: r1 &- r0, cols: C, depth: inChannels,
-                                    x: input + r0 &* inChannels, ldx: inChannels, w: inputMajorWeights, ldw: C,
+                                    x: x, ldx: inChannels, w: inputMajorWeights, ldw: C,
                                     bias: bias, residual: nil, y: z + r0 &* C, ldy: C)
         }
         // Row 0 first: every part's statistics read it (part 0's GEMM then starts at row 1).
-        gemm(0, 1)
+        gemm(0, 1, part: 0)
         workspace.withMemoryRebound(to: Double.self, capacity: parts &* 2 &* C) { slots in
             pool.parallelFor(parts) { t in
                 let p0 = min(pixels, t &* partRows)
@@ -57,7 +74,7 @@ extension TrainingKernels {
                 var r0 = p0
                 repeat {
                     let r1 = min(p1, r0 &+ band)
-                    gemm(max(r0, 1), r1)
+                    gemm(max(r0, 1), r1, part: t)
                     simd.bnStatistics(z, C, 0, C, r0, r1, tileRows: bnTileRows, sums, squares, accumulate: r0 > p0)
                     r0 = r1
                 } while r0 < p1

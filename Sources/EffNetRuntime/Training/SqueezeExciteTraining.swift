@@ -9,13 +9,15 @@ extension TrainingKernels {
     /// reduceWeights [S][C], expandWeights [C][S] (PyTorch [S,C,1,1] / [C,S,1,1] flattened).
     /// savedPooled [batch][C], savedHidden [batch][S], savedScale [batch][C]. `output` also serves as
     /// scratch for act(h) before it is written. `meansTaken`: savedPooled already holds m, taken by the
-    /// pass that wrote the input (`batchNormApplySqueezeExciteMeans`).
+    /// pass that wrote the input (`batchNormApplySqueezeExciteMeans`). `writesOutput` false: stop before
+    /// writing x·s, which the projection after the SE then scales for itself band by band
+    /// (`projectionScalesSqueezeExcite`); s is saved either way.
     public static func squeezeExciteForwardTraining(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, pixels: Int, channels: Int,
         squeezeChannels: Int, reduceWeights: UnsafePointer<Float>, reduceBias: UnsafePointer<Float>,
         activation: Activation, expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>,
         savedPooled: UnsafeMutablePointer<Float>, savedHidden: UnsafeMutablePointer<Float>,
-        savedScale: UnsafeMutablePointer<Float>, meansTaken: Bool = false, pool: WorkerPool
+        savedScale: UnsafeMutablePointer<Float>, meansTaken: Bool = false, writesOutput: Bool = true, pool: WorkerPool
     ) {
         let C = channels, S = squeezeChannels
         precondition(pixels >= 1 && S <= C, "squeezeExciteForwardTraining: needs pixels ≥ 1 and S ≤ C")
@@ -48,6 +50,7 @@ extension TrainingKernels {
             }
         }
         // 4. output = input · s.
+        guard writesOutput else { return }
         squeezeExciteScale(input: input, savedScale: savedScale, batch: batch, pixels: pixels, channels: C,
                            output: output, pool: pool)
     }
