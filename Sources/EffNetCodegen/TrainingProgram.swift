@@ -195,9 +195,9 @@ struct TrainingProgramBuilder {
     /// The recomputed copy of each forward buffer the backward pass has asked for so far.
     var recomputedCopy: [Int: Int] = [:]
     var seStates: [String: (input: Int, pooled: Int, hidden: Int, scale: Int)] = [:]
-    /// Projections that take the squeeze-excitation before them as x·s (`SqueezeExciteScaling`), by name:
-    /// the SE's layer, input and scale buffers, and the run-time test (Swift) under which they do.
-    var scaledProjections: [String: (se: PlannedLayer, input: Int, scale: Int, scales: String)] = [:]
+    /// Projections that may take the squeeze-excitation before them as x·s (`SqueezeExciteScaling`), by name:
+    /// the SE's input and saved scale buffers.
+    var scaledProjections: [String: (input: Int, scale: Int)] = [:]
     var blockShortcut: [String: (shortcut: Int, keep: Int?, branch: Int)] = [:]
     /// Buffers of the classifier block: pooled features, dropout mask and output, logits.
     var classifier: (pooled: Int, mask: Int, dropped: Int, logits: Int)?
@@ -535,7 +535,7 @@ struct TrainingProgramBuilder {
                projection.input == l.output {
                 let scales = "TrainingKernels.projectionScalesSqueezeExcite(pixels: \(projection.inputShape.pixels) &* s.n, "
                     + "inChannels: \(c), outChannels: \(projection.outputShape.channels), threads: pool.threadCount)"
-                scaledProjections[projection.name] = (l, input, scale, scales)
+                scaledProjections[projection.name] = (input, scale)
                 writesOutput = [("writesOutput", .code("\(frozen) || !\(scales)"))]
                 neededWhen = "!\(scales)"
             }

@@ -2,7 +2,7 @@
 ///
 /// Why: the SE output x·s is read only by the projection, forward (its GEMM) and backward (its weight
 /// gradient). Written out, it cost a pass over the expanded map that reads x from memory and writes x·s
-/// back (B0 at batch 16: 7 ms per step, 16 SE blocks), and the projection then read x·s from memory
+/// back (B0 at batch 16: 4-7 ms per step over its 16 SE blocks), and the projection then read x·s from memory
 /// again. Where the projection runs band by band (forward: `pointwiseConvBatchStatistics`; backward:
 /// `weightGradientOverPixelParts`), each band scales its rows of x into an L2 scratch just before the
 /// GEMM reads them, and the SE forward skips its output (`squeezeExciteForwardTraining(writesOutput:)`).
