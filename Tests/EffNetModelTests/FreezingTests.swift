@@ -1,4 +1,5 @@
 import EffNetRuntime
+import EfficientNetB0
 import EfficientNetTiny
 import XCTest
 
@@ -63,6 +64,43 @@ final class FreezingTests: XCTestCase {
             if block < frozen { XCTAssertFalse(nonZero, "\(slot.name) is frozen") }
         }
         XCTAssertTrue(training.gradient("features.6.0.block.0.0.weight")!.values.contains { $0 != 0 })
+    }
+
+    /// B0 with its stem and first block frozen, at batch 2: maps large enough for the projections to take the
+    /// squeeze-excitation's scaling (`projectionScalesSqueezeExcite`). The frozen block's SE must still write
+    /// its output, which its frozen projection reads; the trained blocks' projections scale x for themselves.
+    /// Two workers (scaling taken) agree with one (never taken) on the logits and every gradient.
+    func testFrozenFirstBlockBesideScaledProjectionsAgreesWithOneWorker() throws {
+        let input = try Fixtures.npy("EfficientNetB0/input.npy")
+        let descriptor = EfficientNetB0Training.trainingDescriptor
+        let frozen = 2
+        XCTAssertEqual(descriptor.blockNames[frozen], "features.2.0")
+        // Block 1.0's projection would scale if it were trained, and 2.0's does.
+        XCTAssertTrue(TrainingKernels.projectionScalesSqueezeExcite(pixels: 2 * 12_544, inChannels: 32, outChannels: 16,
+                                                                   threads: 2))
+        XCTAssertTrue(TrainingKernels.projectionScalesSqueezeExcite(pixels: 2 * 3_136, inChannels: 96, outChannels: 24,
+                                                                   threads: 2))
+        let options = TrainingOptions(dropout: false, stochasticDepth: false, frozenBlocks: frozen)
+        func step(threads: Int) throws -> (logits: HostTensor, model: EfficientNetB0Training) {
+            let model = try EfficientNetB0Training(weights: try fixtureWeights("EfficientNetB0"),
+                                                   pool: WorkerPool(threads: threads))
+            return (try model.trainStep(images: input, labels: [1, 2], options: options).logits, model)
+        }
+        let one = try step(threads: 1), two = try step(threads: 2)
+        assertClose(two.logits, one.logits, relative: 1e-5, "logits, 2 workers vs 1")
+        // Gradients within 1e-4 of their largest entry; those whose true value is zero (the projections'
+        // BatchNorm biases, about 1e-8 here) within 1e-6 absolute, as in GradientParityTests.
+        for slot in descriptor.parameterSlots {
+            let reference = one.model.gradient(slot.name)!.values, got = two.model.gradient(slot.name)!.values
+            if reference.allSatisfy({ $0 == 0 }) {
+                XCTAssertTrue(got.allSatisfy { $0 == 0 }, "\(slot.name) is frozen")
+                continue
+            }
+            let largest = reference.map { abs(Double($0)) }.max()!
+            let worst = zip(got, reference).map { abs(Double($0) - Double($1)) }.max()!
+            XCTAssertLessThanOrEqual(worst, largest > 1e-6 ? 1e-4 * largest : 1e-6,
+                                     "\(slot.name), 2 workers vs 1 (max|g| \(largest))")
+        }
     }
 
     func testNewClassifierIsInitialisedLikeTorchvision() throws {
