@@ -146,7 +146,12 @@ extension TrainingKernels {
     /// Workspace for the kernels that take batch statistics on their way (`pointwiseConvBatchStatistics`,
     /// `batchNormApplyDepthwiseConv`): a Double sum and sum of squares per channel and part.
     public static func batchStatisticsWorkspaceFloats(channels: Int, threads: Int) -> Int {
-        min(2 &* max(1, threads), bnMaxParts) &* 2 &* channels &* 2
+        bnPartsBound(threads: threads) &* 2 &* channels &* 2
+    }
+
+    /// The most parts `bnParts` gives on `threads` workers, whatever the map: what per-part scratch is sized for.
+    static func bnPartsBound(threads: Int) -> Int {
+        min(2 &* max(1, threads), bnMaxParts)
     }
 
     /// Σ (x − K) and Σ (x − K)² over rows p0..<p1, channels b0..<b1 (K = row 0's value), written to

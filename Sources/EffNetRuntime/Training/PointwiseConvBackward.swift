@@ -190,7 +190,8 @@ extension TrainingKernels {
             // With BatchNorm's pass 2, each band's dZ goes to this worker's scratch after the partials.
             let bandScratch = partials + (parts &* weights &+ t &* band &* outChannels)
             // With the SE's scaling, each band's X rows go to this worker's scratch after the dZ bands.
-            let scaledX = partials + (parts &* weights &+ parts &* band &* outChannels &+ t &* band &* inChannels)
+            let scaledX = partials + (pixelPartsWorkspaceFloats(inChannels: inChannels, outChannels: outChannels,
+                                                                threads: parts) &+ t &* band &* inChannels)
             let (rows, cols) = transposed ? (inChannels, outChannels) : (outChannels, inChannels)
             if let simd {
                 var b0 = 0

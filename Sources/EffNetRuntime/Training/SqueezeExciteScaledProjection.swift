@@ -61,7 +61,7 @@ extension TrainingKernels {
         let mayScale = threads > 1 && inChannels * outChannels <= weightGradientPartialFloatsLimit
         let forwardBand = pointwiseStatisticsBandRows(inChannels: inChannels, outChannels: outChannels)
         let forward = batchStatisticsWorkspaceFloats(channels: outChannels, threads: threads)
-            + (mayScale ? min(2 * max(1, threads), bnMaxParts) * forwardBand * inChannels : 0)
+            + (mayScale ? bnPartsBound(threads: threads) * forwardBand * inChannels : 0)
         let backwardBand = weightGradientBandPixels(inChannels: inChannels, outChannels: outChannels)
         let backward = pointwiseConvBackwardWorkspaceFloats(inChannels: inChannels, outChannels: outChannels,
                                                             threads: threads)
