@@ -7,13 +7,13 @@ public final class ActivationArena: @unchecked Sendable {
 
     public init() {}
 
-    deinit { storage?.deallocate() }
+    deinit { storage.map(LargeBuffer.deallocate) }
 
     /// A buffer of at least `floats` floats; contents are unspecified.
     public func reserve(floats: Int) -> UnsafeMutablePointer<Float> {
         if floats > capacity || storage == nil {
-            storage?.deallocate()
-            storage = .allocate(capacity: max(floats, 1))
+            storage.map(LargeBuffer.deallocate)
+            storage = LargeBuffer.allocate(floats: floats)
             capacity = max(floats, 1)
         }
         return storage!

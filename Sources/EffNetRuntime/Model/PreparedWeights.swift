@@ -8,13 +8,13 @@ public final class PreparedWeights: @unchecked Sendable {
     /// and prepares it. Throws the store's error on a missing or mis-shaped tensor.
     public init(descriptor: ModelDescriptor, store: any WeightStore) throws {
         count = descriptor.preparedFloats
-        storage = .allocate(capacity: max(count, 1))
+        storage = LargeBuffer.allocate(floats: count)
         storage.initialize(repeating: 0, count: max(count, 1))
         // On a throw the object is fully initialised, so deinit runs and frees the storage.
         for step in descriptor.preparation { try prepare(step, from: store) }
     }
 
-    deinit { storage.deallocate() }
+    deinit { LargeBuffer.deallocate(storage) }
 
     public var pointer: UnsafePointer<Float> { UnsafePointer(storage) }
 

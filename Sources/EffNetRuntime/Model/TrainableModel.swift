@@ -232,11 +232,13 @@ public final class TrainingBuffers: @unchecked Sendable {
 
     /// Loads every parameter and running statistic by name and shape from `store`.
     public init(descriptor: ModelDescriptor, training: TrainingDescriptor, store: any WeightStore) throws {
-        parameters = .allocate(capacity: max(training.parameterFloats, 1))
+        // The parameters and their gradients are read and written in every step, layer by layer: huge
+        // pages as for the arena (LargeBuffer).
+        parameters = LargeBuffer.allocate(floats: training.parameterFloats)
         parameters.initialize(repeating: 0, count: max(training.parameterFloats, 1))
-        gradients = .allocate(capacity: max(training.parameterFloats, 1))
+        gradients = LargeBuffer.allocate(floats: training.parameterFloats)
         gradients.initialize(repeating: 0, count: max(training.parameterFloats, 1))
-        fixed = .allocate(capacity: max(training.fixedFloats, 1))
+        fixed = LargeBuffer.allocate(floats: training.fixedFloats)
         fixed.initialize(repeating: 0, count: max(training.fixedFloats, 1))
         let shapes = Dictionary(uniqueKeysWithValues: descriptor.parameters.map { ($0.name, $0.shape) })
         // On a throw the object is fully initialised, so deinit frees the buffers.
@@ -247,9 +249,9 @@ public final class TrainingBuffers: @unchecked Sendable {
     }
 
     deinit {
-        parameters.deallocate()
-        gradients.deallocate()
-        fixed.deallocate()
+        LargeBuffer.deallocate(parameters)
+        LargeBuffer.deallocate(gradients)
+        LargeBuffer.deallocate(fixed)
     }
 }
 
