@@ -33,6 +33,16 @@
    panel is in L1 after the first strip. 12 and 16 rows ahead measured alike, 4 and 8 less well. */
 #define GEMM_PREFETCH_ROWS 16
 
+/* The next panel (gemm_all_prefetching_panels, every forward GEMM but the K-blocked one). At batch 1 a
+   layer's weights come cold from memory, and a strip reaches only GEMM_PREFETCH_ROWS rows ahead, too
+   short for memory's latency, so each panel's first strip waits on its rows. The panel's later strips
+   run from L2 with the memory idle: they now fetch the next panel's rows into L2, spread evenly over
+   their k steps (a lone strip fetches them all). Only the layer's first panel stays cold. Single-thread
+   harness, the weights evicted and the activations warm (B0's batch-1 shapes per worker, K x N):
+   49 x 576 x 192 68 -> 61 us, 49 x 640 x 320 120 -> 106 us, 49 x 160 x 1,152 105 -> 95 us, in cache
+   unchanged. In the network (huge pages on): B0's head 0.136 -> 0.125 ms, B3 at batch 1 15.0 -> 14.8 ms
+   (medians of alternating runs); batch 16 and training unchanged. A hint only: the same bits. */
+
 /* The strip's SiLU epilogue, in two passes: the sums plus bias go to the output, then SiLU runs over the
    strip two rows at a time, now from L1, with its steps interleaved across the two rows' vectors
    (v_activate_group). In registers that interleaving does not pay: with the 24 accumulators still live the
@@ -102,8 +112,12 @@ AI void gemm_strip_silu_epilogue(int nv, int full, int hasBias, VF acc[3][GEMM_M
 AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t K,
                    const float *a, ptrdiff_t lda, const ptrdiff_t *koff, ptrdiff_t mr, const float *b, ptrdiff_t ldb,
                    VM tail, float *c, ptrdiff_t ldc, const float *bias, const float *residual, const char *sideA,
-                   const char *sideB) {
+                   const char *sideB, const float *nextB, int nextNV, ptrdiff_t nextRow0, ptrdiff_t nextRows) {
     VF acc[3][GEMM_MR];
+    /* The next panel's rows nextRow0..<nextRow0+nextRows go to L2 spread evenly over the k steps (a
+       Bresenham count: one row whenever the count passes K; nextRows <= K). */
+    ptrdiff_t nextCount = 0;
+    const float *nextRow = nextB ? nextB + nextRow0 * ldb : 0;
     const float *row[GEMM_MR];
     const VM m = tail; /* for LD/ST of the panel's last vector */
     GEMM_UNROLL
@@ -130,6 +144,16 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, int 
         for (int v = 0; v < 3; v++) {
             if (v >= nv) break;
             __builtin_prefetch(bk + GEMM_PREFETCH_ROWS * ldb + v * VW, 0, 3);
+        }
+        if (nextB) {
+            nextCount += nextRows;
+            if (nextCount >= K) {
+                nextCount -= K;
+                __builtin_prefetch(nextRow, 0, 2);
+                if (nextNV > 1) __builtin_prefetch(nextRow + VW, 0, 2);
+                if (nextNV > 2) __builtin_prefetch(nextRow + 2 * VW, 0, 2);
+                nextRow += ldb;
+            }
         }
         VF bv[3];
         GEMM_UNROLL
@@ -203,19 +227,30 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, int 
 AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t M,
                    ptrdiff_t K, const float *A, ptrdiff_t lda, const ptrdiff_t *koff, const float *b, ptrdiff_t ldb,
                    VM tail, float *c, ptrdiff_t ldc, const float *bias, const float *residual, const char *sideA,
-                   const char *sideB) {
-    for (ptrdiff_t m0 = 0; m0 < M; m0 += GEMM_MR) {
+                   const char *sideB, const float *nextB, int nextNV) {
+    const ptrdiff_t strips = (M + GEMM_MR - 1) / GEMM_MR;
+    for (ptrdiff_t m0 = 0, s = 0; m0 < M; m0 += GEMM_MR, s++) {
         const ptrdiff_t mr = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
         if (koff && __builtin_constant_p(lda) && lda == 1 && mr == GEMM_MR) {
             gemm_strip(act, nv, full, hasBias, hasResidual, accumulate, finish, K, A + m0, 1, koff, GEMM_MR, b, ldb,
-                       tail, c + m0 * ldc, ldc, bias, hasResidual ? residual + m0 * ldc : 0, 0, 0);
+                       tail, c + m0 * ldc, ldc, bias, hasResidual ? residual + m0 * ldc : 0, 0, 0, 0, 0, 0, 0);
             continue;
         }
         /* The side stream's rows are K floats long, as A's (gemm_prefetching_rows). */
         const ptrdiff_t side = m0 * K * (ptrdiff_t)sizeof(float);
+        /* The next panel's rows: all in a lone strip's k steps, else shared by every strip but the first
+           (which is still waiting on this panel's own rows). */
+        ptrdiff_t nextRow0 = 0, nextRows = 0;
+        if (nextB) {
+            if (strips == 1) nextRows = K;
+            else if (s > 0) {
+                nextRow0 = (s - 1) * K / (strips - 1);
+                nextRows = s * K / (strips - 1) - nextRow0;
+            }
+        }
         gemm_strip(act, nv, full, hasBias, hasResidual, accumulate, finish, K, A + m0 * lda, lda, koff, mr, b, ldb,
                    tail, c + m0 * ldc, ldc, bias, hasResidual ? residual + m0 * ldc : 0, sideA ? sideA + side : 0,
-                   sideB ? sideB + side : 0);
+                   sideB ? sideB + side : 0, nextRows ? nextB : 0, nextNV, nextRow0, nextRows);
     }
 }
 
@@ -226,13 +261,17 @@ AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, int 
 AI void gemm_all_side(int act, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t M, ptrdiff_t N,
                       ptrdiff_t K, const float *x, ptrdiff_t lda, const ptrdiff_t *koff, const float *w, ptrdiff_t ldb,
                       const float *bias, const float *residual, float *y, ptrdiff_t ldc, const char *sideA,
-                      const char *sideB) {
+                      const char *sideB, int prefetchNext) {
     const VM unused = V_MASK(1);
     ptrdiff_t n0 = 0;
-    for (; n0 + 3 * VW <= N; n0 += 3 * VW)
+    for (; n0 + 3 * VW <= N; n0 += 3 * VW) {
+        const ptrdiff_t after = N - (n0 + 3 * VW);
+        const float *nextB = prefetchNext && after > 0 ? w + n0 + 3 * VW : 0;
+        const int nextNV = after >= 3 * VW ? 3 : (int)((after + VW - 1) / VW);
         gemm_panel(act, 3, 1, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, unused,
                    y + n0, ldc, hasBias ? bias + n0 : 0, hasResidual ? residual + n0 : 0, n0 == 0 ? sideA : 0,
-                   n0 == 0 ? sideB : 0);
+                   n0 == 0 ? sideB : 0, nextB, nextNV);
+    }
     const ptrdiff_t left = N - n0;
     if (left == 0) return;
     const float *bp = hasBias ? bias + n0 : 0;
@@ -245,10 +284,10 @@ AI void gemm_all_side(int act, int hasBias, int hasResidual, int accumulate, int
     do {                                                                                                       \
         if (whole)                                                                                             \
             gemm_panel(act, NV, 1, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, tail, \
-                       y + n0, ldc, bp, rp, pa, pb);                                                           \
+                       y + n0, ldc, bp, rp, pa, pb, 0, 0);                                                     \
         else                                                                                                   \
             gemm_panel(act, NV, 0, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, tail, \
-                       y + n0, ldc, bp, rp, pa, pb);                                                           \
+                       y + n0, ldc, bp, rp, pa, pb, 0, 0);                                                     \
     } while (0)
     if (vectors == 1) GEMM_TAIL_PANEL(1);
     else if (vectors == 2) GEMM_TAIL_PANEL(2);
@@ -260,7 +299,14 @@ AI void gemm_all(int act, int hasBias, int hasResidual, int accumulate, int fini
                  ptrdiff_t K, const float *x, ptrdiff_t lda, const ptrdiff_t *koff, const float *w, ptrdiff_t ldb,
                  const float *bias, const float *residual, float *y, ptrdiff_t ldc) {
     gemm_all_side(act, hasBias, hasResidual, accumulate, finish, M, N, K, x, lda, koff, w, ldb, bias, residual, y, ldc,
-                  0, 0);
+                  0, 0, 0);
+}
+
+/* gemm_all, prefetching each panel's successor into L2 while the panel's later strips run from cache. */
+AI void gemm_all_prefetching_panels(int act, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                                    const float *x, ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,
+                                    const float *residual, float *y, ptrdiff_t ldc) {
+    gemm_all_side(act, hasBias, hasResidual, 0, 1, M, N, K, x, lda, 0, w, ldb, bias, residual, y, ldc, 0, 0, 1);
 }
 
 /* Deep GEMMs (K > GEMM_BLOCKED_MIN_DEPTH with more than GEMM_BLOCKED_MIN_ROWS rows per call: the 1,392- to
@@ -314,7 +360,7 @@ AI void gemm_any(int act, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t N
     if (K > GEMM_BLOCKED_MIN_DEPTH && M > GEMM_BLOCKED_MIN_ROWS && !residualInY)
         gemm_blocked(act, hasBias, hasResidual, M, N, K, x, lda, w, ldb, bias, residual, y, ldc);
     else
-        gemm_all(act, hasBias, hasResidual, 0, 1, M, N, K, x, lda, 0, w, ldb, bias, residual, y, ldc);
+        gemm_all_prefetching_panels(act, hasBias, hasResidual, M, N, K, x, lda, w, ldb, bias, residual, y, ldc);
 }
 
 void FN(effnet_gemm_bias_activation)(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda,
@@ -340,7 +386,7 @@ void FN(effnet_gemm_bias_activation)(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_
    lines per strip) spreads the requests over the band's GEMM. Same arithmetic as gemm_all: the same bits. */
 AI void gemm_prefetching_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda, const float *w,
                               ptrdiff_t ldb, float *y, ptrdiff_t ldc, const char *nextA, const char *nextB) {
-    gemm_all_side(EFFNET_ACT_IDENTITY, 0, 0, 0, 1, M, N, K, x, lda, 0, w, ldb, 0, 0, y, ldc, nextA, nextB);
+    gemm_all_side(EFFNET_ACT_IDENTITY, 0, 0, 0, 1, M, N, K, x, lda, 0, w, ldb, 0, 0, y, ldc, nextA, nextB, 0);
 }
 
 void FN(effnet_gemm_prefetching_rows)(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda,
