@@ -2,6 +2,12 @@
 // each kernel. The caller passes the instruction set so tests can run every supported one in one process.
 #include "CEffNetSIMD.h"
 
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #if defined(__x86_64__)
 #include "KernelDeclarations.h"
 #endif
@@ -16,6 +22,39 @@ int effnet_simd_best_isa(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return EFFNET_ISA_AVX2;
 #endif
     return EFFNET_ISA_NONE;
+}
+
+/* Read by v_quotient_group in the AVX-512 kernels (VectorAVX512.h) with plain loads: it is set at load
+   and, by tests, between kernel calls. */
+int effnet_avx512_quotient_mode = EFFNET_QUOTIENT_RECIPROCAL;
+
+int effnet_quotient_for_cpu(void) {
+#if defined(__x86_64__)
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return EFFNET_QUOTIENT_RECIPROCAL;
+    const int amd = ebx == 0x68747541u && edx == 0x69746e65u && ecx == 0x444d4163u; /* "AuthenticAMD" */
+    if (!amd || !__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return EFFNET_QUOTIENT_RECIPROCAL;
+    unsigned int family = (eax >> 8) & 0xf;
+    if (family == 0xf) family += (eax >> 20) & 0xff;
+    return family >= 0x1a ? EFFNET_QUOTIENT_DIVIDE : EFFNET_QUOTIENT_RECIPROCAL;
+#else
+    return EFFNET_QUOTIENT_RECIPROCAL;
+#endif
+}
+
+int effnet_avx512_quotient(void) { return effnet_avx512_quotient_mode; }
+
+void effnet_set_avx512_quotient(int mode) {
+    effnet_avx512_quotient_mode = mode == EFFNET_QUOTIENT_DIVIDE ? EFFNET_QUOTIENT_DIVIDE : EFFNET_QUOTIENT_RECIPROCAL;
+}
+
+/* At load, before any kernel: EFFNET_QUOTIENT, else the CPU's choice. */
+__attribute__((constructor)) static void effnet_choose_quotient(void) {
+    const char *requested = getenv("EFFNET_QUOTIENT");
+    if (requested && strcmp(requested, "divide") == 0) effnet_set_avx512_quotient(EFFNET_QUOTIENT_DIVIDE);
+    else if (requested && strcmp(requested, "reciprocal") == 0)
+        effnet_set_avx512_quotient(EFFNET_QUOTIENT_RECIPROCAL);
+    else effnet_set_avx512_quotient(effnet_quotient_for_cpu());
 }
 
 #if defined(__x86_64__)

@@ -94,7 +94,7 @@ AI void v_silu_group(VF *v, int n) {
     VF d[ACTIVATION_GROUP_MAX];
     v_exp_of_negative_group(v, d, n);
     GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_ADD(V_SET1(1.0f), d[i]);
-    GROUP_UNROLL for (int i = 0; i < n; i++) v[i] = v_quotient(v[i], d[i]);
+    v_quotient_group(v, d, v, n);
 }
 
 AI VF v_activate(VF v, int act) {
@@ -128,7 +128,12 @@ AI void v_activation_gradient_group(VF *grad, const VF *y, int n, int act) {
             const int w = n - i0 < SILU_GROUP_WIDTH ? n - i0 : SILU_GROUP_WIDTH;
             VF s[ACTIVATION_GROUP_MAX];
             v_exp_of_negative_group(y + i0, s, w);
-            GROUP_UNROLL for (int i = 0; i < w; i++) s[i] = v_quotient(one, V_ADD(one, s[i]));
+            VF ones[ACTIVATION_GROUP_MAX];
+            GROUP_UNROLL for (int i = 0; i < w; i++) {
+                ones[i] = one;
+                s[i] = V_ADD(one, s[i]);
+            }
+            v_quotient_group(ones, s, s, w);
             GROUP_UNROLL for (int i = 0; i < w; i++)
                 grad[i0 + i] = V_MUL(V_MUL(grad[i0 + i], s[i]), V_FMADD(y[i0 + i], V_SUB(one, s[i]), one));
         }

@@ -49,6 +49,11 @@ static const int32_t avx2_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0
 /* a / d for d >= 1 (the SiLU and sigmoid denominators). Exact: rcp_ps has only 12 bits, and one
    Newton step would leave ~1.3e-7 of relative error on top of the rounding. */
 static inline __attribute__((always_inline)) __m256 v_quotient(__m256 a, __m256 d) { return _mm256_div_ps(a, d); }
+/* q[i] = a[i] / d[i] for a group of n vectors (VectorAVX512.h's interface). */
+static inline __attribute__((always_inline)) void v_quotient_group(const __m256 *a, const __m256 *d, __m256 *q,
+                                                                   int n) {
+    for (int i = 0; i < n; i++) q[i] = _mm256_div_ps(a[i], d[i]);
+}
 
 static inline __attribute__((always_inline)) void v_spill(VF v, float *lanes) { _mm256_storeu_ps(lanes, v); }
 

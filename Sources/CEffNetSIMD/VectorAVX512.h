@@ -44,22 +44,48 @@ typedef __mmask16 VM;
     _mm512_mask_mov_ps((g), _mm512_cmp_ps_mask((y), (lo), _CMP_LE_OQ) | _mm512_cmp_ps_mask((y), (hi), _CMP_GE_OQ), \
                        _mm512_setzero_ps())
 
-/* a / d for d >= 1 (the SiLU and sigmoid denominators 1 + exp(-x)). vdivps zmm issued once per 16
-   cycles on the machine this was first measured on and dominated SiLU (on session 9's Emerald Rapids
-   host, a loop of whole SiLUs over L1 data took 0.84-0.87x the time with vdivps; not measured in the
-   GEMM epilogue, where 24 divisions come back to back); rcp14 (relative error < 2^-14) plus one Markstein
-   correction q + r*(a - d*q) costs 4 cheap instructions. Checked exhaustively over every float x with
-   |x| <= 87, with the Cephes exp polynomial then in use: SiLU's max relative error against a double
-   reference is 1.744e-7 with this and with exact division alike (1/d followed by a*(1/d) would be
-   2.02e-7, past the tests' 2e-7); sigmoid 1.482e-7 vs 1.479e-7. Where q is
-   infinite (a = +-inf) the correction would give inf - inf, so q is kept: vfixupimmps classifies q and
-   returns it for the +-inf classes (table entries 4 and 5 = 1, "the classified operand"), the corrected
-   quotient for every other class. */
-static inline __attribute__((always_inline)) __m512 v_quotient(__m512 a, __m512 d) {
+/* Dispatch.c: EFFNET_QUOTIENT_RECIPROCAL or EFFNET_QUOTIENT_DIVIDE, fixed before kernels run. */
+extern int effnet_avx512_quotient_mode;
+
+/* a / d for d >= 1 (the SiLU and sigmoid denominators 1 + exp(-x)), in one of two ways chosen per CPU
+   (effnet_quotient_for_cpu). The mode is read once per group of quotients (a plain read the compiler
+   may hoist: it only changes between kernel calls); the branch always goes the same way.
+
+   Reciprocal: rcp14 (relative error < 2^-14) plus one Markstein correction q + r*(a - d*q), 4 cheap
+   instructions. vdivps zmm issued once per 16 cycles on the machine this was first measured on (Intel)
+   and dominated SiLU (on session 9's Emerald Rapids host, a loop of whole SiLUs over L1 data took
+   0.84-0.87x the time with the reciprocal). Checked exhaustively over every float x with |x| <= 87, with
+   the Cephes exp polynomial then in use: SiLU's max relative error against a double reference is
+   1.744e-7 with this and with exact division alike (1/d followed by a*(1/d) would be 2.02e-7, past the
+   tests' 2e-7); sigmoid 1.482e-7 vs 1.479e-7. Where q is infinite (a = +-inf) the correction would give
+   inf - inf, so q is kept: vfixupimmps classifies q and returns it for the +-inf classes (table entries
+   4 and 5 = 1, "the classified operand"), the corrected quotient for every other class.
+
+   Divide: on Zen 5 (AMD family 0x1A) vdivps zmm is pipelined and the reciprocal's multiply-adds compete
+   with the exp polynomial for the two FMA pipes. SiLU over L1 data (groups of 8): 1.70 against 2.09 ns
+   per vector; B0 at batch 1, five alternating pairs: median 2.70 against 2.85 ms (the fused expansions
+   1.48 against 1.58 ms), B3 11.63 against 12.04 ms; training unchanged. */
+static inline __attribute__((always_inline)) __m512 v_quotient_reciprocal(__m512 a, __m512 d) {
     const __m512 r = _mm512_rcp14_ps(d);
     const __m512 q = _mm512_mul_ps(a, r);
     const __m512 corrected = _mm512_fmadd_ps(_mm512_fnmadd_ps(d, q, a), r, q);
     return _mm512_fixupimm_ps(corrected, q, _mm512_set1_epi32((1 << 16) | (1 << 20)), 0);
+}
+
+/* q[i] = a[i] / d[i] for a group of n vectors (n a literal at every call site). */
+static inline __attribute__((always_inline)) void v_quotient_group(const __m512 *a, const __m512 *d, __m512 *q,
+                                                                   int n) {
+    if (effnet_avx512_quotient_mode == 1 /* EFFNET_QUOTIENT_DIVIDE */) {
+        for (int i = 0; i < n; i++) q[i] = _mm512_div_ps(a[i], d[i]);
+    } else {
+        for (int i = 0; i < n; i++) q[i] = v_quotient_reciprocal(a[i], d[i]);
+    }
+}
+
+static inline __attribute__((always_inline)) __m512 v_quotient(__m512 a, __m512 d) {
+    __m512 q;
+    v_quotient_group(&a, &d, &q, 1);
+    return q;
 }
 
 static inline __attribute__((always_inline)) void v_spill(VF v, float *lanes) { _mm512_storeu_ps(lanes, v); }

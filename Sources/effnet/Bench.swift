@@ -52,7 +52,7 @@ struct Bench: ParsableCommand {
         let peak = MachinePeak.gigaflopsPerSecond(pool: pool)
         if !json {
             let header = "\(d.name) at \(d.resolution)x\(d.resolution), \(pool.threadCount) threads, "
-                + "SIMD \(SIMDPath.active.rawValue), "
+                + "SIMD \(SIMDPath.activeDescription), "
                 + "\(iterations) runs after \(warmup) warm-up\n"
                 + (peak.map { String(format: "machine peak (FMA loop on %d threads, measured): %.0f GFLOP/s\n",
                                      pool.threadCount, $0) } ?? "")
@@ -87,7 +87,7 @@ struct Bench: ParsableCommand {
             let rss = PeakMemory.residentBytes()
             if json {
                 var object: [String: Any] = [
-                    "variant": d.name, "batch": n, "threads": pool.threadCount, "simd": SIMDPath.active.rawValue,
+                    "variant": d.name, "batch": n, "threads": pool.threadCount, "simd": SIMDPath.activeDescription,
                     "median_ms": median, "p90_ms": p90,
                     "images_per_second": imagesPerSecond, "gmacs_per_second": gmacs, "peak_rss_bytes": rss,
                 ].merging(layerProfile.map { ["profile": $0.json] } ?? [:]) { first, _ in first }
@@ -125,7 +125,7 @@ struct Bench: ParsableCommand {
         if !json {
             let plan = recomputeActivations ? ", recomputing activations" : ""
             FileHandle.standardError.write(Data(("\(d.name) training at \(d.resolution)x\(d.resolution), \(pool.threadCount) threads, "
-                                                + "SIMD \(SIMDPath.active.rawValue)\(plan)\n").utf8))
+                                                + "SIMD \(SIMDPath.activeDescription)\(plan)\n").utf8))
             print("batch   median ms     p90 ms    images/s   peak RSS")
         }
         var profiles: [LayerProfile] = []
@@ -161,7 +161,7 @@ struct Bench: ParsableCommand {
             let rss = PeakMemory.residentBytes()
             if json {
                 let object: [String: Any] = [
-                    "variant": d.name, "batch": n, "threads": pool.threadCount, "simd": SIMDPath.active.rawValue, "mode": "train",
+                    "variant": d.name, "batch": n, "threads": pool.threadCount, "simd": SIMDPath.activeDescription, "mode": "train",
                     "recompute_activations": recomputeActivations, "median_ms": median,
                     "p90_ms": p90, "images_per_second": Double(n) / (median / 1000), "peak_rss_bytes": rss,
                 ].merging(layerProfile.map { ["profile": $0.json] } ?? [:]) { first, _ in first }

@@ -35,6 +35,20 @@ void effnet_flush_denormals_end(unsigned int saved);
 /// EFFNET_ISA_AVX2 needs avx2 and fma.
 int effnet_simd_best_isa(void);
 
+#define EFFNET_QUOTIENT_RECIPROCAL 0
+#define EFFNET_QUOTIENT_DIVIDE 1
+
+/// How the AVX-512 kernels compute the quotients of SiLU and sigmoid, a / (1 + exp(-x)): a reciprocal
+/// estimate with one correction (EFFNET_QUOTIENT_RECIPROCAL) or vdivps (EFFNET_QUOTIENT_DIVIDE). Both
+/// keep SiLU within 2e-7 of the exact value; they differ in speed by CPU and in the last bit. Chosen
+/// once at load: `EFFNET_QUOTIENT=divide|reciprocal` if set, else `effnet_quotient_for_cpu()`.
+int effnet_avx512_quotient(void);
+/// The CPU's choice: divide on AMD family 0x1A and later (Zen 5), where vdivps zmm is pipelined and
+/// the reciprocal's extra multiply-adds cost more; the reciprocal elsewhere (Intel, Zen 4).
+int effnet_quotient_for_cpu(void);
+/// Switches the mode (tests). Not synchronized with running kernels: call it between them.
+void effnet_set_avx512_quotient(int mode);
+
 /// rows x cols block at `out` (row stride ldo): out = act(out + bias[col]) (+ residual[row][col],
 /// same layout, added after the activation). `bias` and `residual` may be NULL.
 void effnet_bias_activation(int isa, int act, float *out, ptrdiff_t ldo, ptrdiff_t rows, ptrdiff_t cols,

@@ -19,6 +19,13 @@ public enum SIMDPath: String, Sendable, CaseIterable, Comparable {
         FileHandle.standardError.write(Data("effnet: \(message)\n".utf8))
     }
 
+    /// The active path as benchmarks report it: on AVX-512 with how SiLU's and sigmoid's quotients are
+    /// computed (`effnet_avx512_quotient`, chosen per CPU), e.g. "avx512 (divide)".
+    public static var activeDescription: String {
+        guard active == .avx512 else { return active.rawValue }
+        return effnet_avx512_quotient() == EFFNET_QUOTIENT_DIVIDE ? "avx512 (divide)" : "avx512 (reciprocal)"
+    }
+
     /// The best path this CPU supports.
     public static let best: SIMDPath = SIMDPath(isa: effnet_simd_best_isa()) ?? .swift
 

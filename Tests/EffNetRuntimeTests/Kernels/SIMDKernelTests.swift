@@ -1,3 +1,4 @@
+import CEffNetSIMD
 @testable import EffNetRuntime
 import Foundation
 import XCTest
@@ -83,6 +84,29 @@ final class SIMDKernelTests: XCTestCase {
             }
             XCTAssertEqual(infinities, [.infinity, -.infinity], "\(name): silu(±inf)")
         }
+    }
+
+    /// The kernel tests cover both AVX-512 quotient modes because `cKernelPaths` switches the mode as it
+    /// hands out each entry: each entry runs under the mode its name says, the two modes reach the
+    /// kernels (SiLU's last bits differ somewhere between them), and the process's choice is back after
+    /// the loop.
+    func testKernelPathsRunEachAVX512QuotientMode() throws {
+        guard SIMDPath.supported.contains(.avx512) else { throw XCTSkip("no AVX-512 on this CPU") }
+        let processMode = effnet_avx512_quotient()
+        let values: [Float] = stride(from: Float(-20), through: 20, by: 0.000731).map { $0 }
+        var outputs: [String: [Float]] = [:]
+        for (name, simd) in cKernelPaths where name.hasPrefix("avx512") {
+            let want = name.hasSuffix("divide") ? EFFNET_QUOTIENT_DIVIDE : EFFNET_QUOTIENT_RECIPROCAL
+            XCTAssertEqual(effnet_avx512_quotient(), want, name)
+            var data = values
+            data.withUnsafeMutableBufferPointer {
+                simd.biasActivation(.silu, out: $0.baseAddress!, ldo: 0, rows: 1, cols: $0.count, bias: nil, residual: nil)
+            }
+            outputs[name] = data
+        }
+        XCTAssertEqual(effnet_avx512_quotient(), processMode)
+        let divide = try XCTUnwrap(outputs["avx512 divide"]), reciprocal = try XCTUnwrap(outputs["avx512 reciprocal"])
+        XCTAssertNotEqual(divide, reciprocal, "both modes gave the same bits: the mode does not reach the kernels")
     }
 
     // MARK: - Pointwise GEMM
