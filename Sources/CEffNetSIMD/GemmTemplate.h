@@ -254,17 +254,24 @@ AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, int 
     }
 }
 
-/* Panels of 3 vectors (48 columns on AVX-512: 96, 144, 240, 480, 672, 1152 output channels divide
-   evenly), then the remainder as one panel of 1 to 3 vectors, its last one masked unless whole.
+/* Panels of `panelVectors` vectors (a literal: 3, 48 columns on AVX-512, where 96, 144, 240, 480, 672, 1152
+   output channels divide evenly; 2 for gemm_all_two_vector_panels), then the remainder as one panel of 1 to
+   `panelVectors` vectors, its last one masked unless whole.
    `accumulate` / `finish`: see gemm_blocked. `sideA` / `sideB`: the first panel's side stream
    (gemm_prefetching_rows); literal nulls from gemm_all. */
 AI void gemm_all_side(int act, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t M, ptrdiff_t N,
                       ptrdiff_t K, const float *x, ptrdiff_t lda, const ptrdiff_t *koff, const float *w, ptrdiff_t ldb,
                       const float *bias, const float *residual, float *y, ptrdiff_t ldc, const char *sideA,
-                      const char *sideB, int prefetchNext) {
+                      const char *sideB, int prefetchNext, int panelVectors) {
     const VM unused = V_MASK(1);
     ptrdiff_t n0 = 0;
-    for (; n0 + 3 * VW <= N; n0 += 3 * VW) {
+    for (; n0 + panelVectors * VW <= N; n0 += panelVectors * VW) {
+        if (panelVectors == 2) {
+            gemm_panel(act, 2, 1, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, unused,
+                       y + n0, ldc, hasBias ? bias + n0 : 0, hasResidual ? residual + n0 : 0, n0 == 0 ? sideA : 0,
+                       n0 == 0 ? sideB : 0, 0, 0);
+            continue;
+        }
         const ptrdiff_t after = N - (n0 + 3 * VW);
         const float *nextB = prefetchNext && after > 0 ? w + n0 + 3 * VW : 0;
         const int nextNV = after >= 3 * VW ? 3 : (int)((after + VW - 1) / VW);
@@ -290,7 +297,7 @@ AI void gemm_all_side(int act, int hasBias, int hasResidual, int accumulate, int
                        y + n0, ldc, bp, rp, pa, pb, 0, 0);                                                     \
     } while (0)
     if (vectors == 1) GEMM_TAIL_PANEL(1);
-    else if (vectors == 2) GEMM_TAIL_PANEL(2);
+    else if (vectors == 2 || panelVectors == 2) GEMM_TAIL_PANEL(2);
     else GEMM_TAIL_PANEL(3);
 #undef GEMM_TAIL_PANEL
 }
@@ -299,14 +306,30 @@ AI void gemm_all(int act, int hasBias, int hasResidual, int accumulate, int fini
                  ptrdiff_t K, const float *x, ptrdiff_t lda, const ptrdiff_t *koff, const float *w, ptrdiff_t ldb,
                  const float *bias, const float *residual, float *y, ptrdiff_t ldc) {
     gemm_all_side(act, hasBias, hasResidual, accumulate, finish, M, N, K, x, lda, koff, w, ldb, bias, residual, y, ldc,
-                  0, 0, 0);
+                  0, 0, 0, 3);
+}
+
+/* gemm_all in panels of at most two vectors, for the stem's gathered form (A[m][k] = a[m*lda + koff[k]],
+   lda the stride). With three-vector panels clang's k loop for that form kept too many values live and
+   spilled accumulators to the stack, worst with a masked tail: single-thread harness, B3's stem (150x150
+   outputs, 40 channels: two whole vectors and 8 lanes) 530-545 -> 417-420 us; 48 channels 428-434 -> 414
+   us; B0's 32 channels (one two-vector panel either way) unchanged. In the network at batch 1 B3's stem
+   moved less (0.415-0.420 -> 0.404-0.410 ms on two workers). The weight gradient, gathered too
+   but with lda = 1, measured no better this way (N = 40: 878-993 against 1,094-1,146 us) and keeps
+   three. Each output's sum runs as before: the same bits. */
+AI void gemm_all_two_vector_panels(int act, int hasBias, int hasResidual, int accumulate, int finish,
+                                   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda,
+                                   const ptrdiff_t *koff, const float *w, ptrdiff_t ldb, const float *bias,
+                                   const float *residual, float *y, ptrdiff_t ldc) {
+    gemm_all_side(act, hasBias, hasResidual, accumulate, finish, M, N, K, x, lda, koff, w, ldb, bias, residual, y, ldc,
+                  0, 0, 0, 2);
 }
 
 /* gemm_all, prefetching each panel's successor into L2 while the panel's later strips run from cache. */
 AI void gemm_all_prefetching_panels(int act, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                     const float *x, ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,
                                     const float *residual, float *y, ptrdiff_t ldc) {
-    gemm_all_side(act, hasBias, hasResidual, 0, 1, M, N, K, x, lda, 0, w, ldb, bias, residual, y, ldc, 0, 0, 1);
+    gemm_all_side(act, hasBias, hasResidual, 0, 1, M, N, K, x, lda, 0, w, ldb, bias, residual, y, ldc, 0, 0, 1, 3);
 }
 
 /* Deep GEMMs (K > GEMM_BLOCKED_MIN_DEPTH with more than GEMM_BLOCKED_MIN_ROWS rows per call: the 1,392- to
@@ -386,7 +409,7 @@ void FN(effnet_gemm_bias_activation)(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_
    lines per strip) spreads the requests over the band's GEMM. Same arithmetic as gemm_all: the same bits. */
 AI void gemm_prefetching_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda, const float *w,
                               ptrdiff_t ldb, float *y, ptrdiff_t ldc, const char *nextA, const char *nextB) {
-    gemm_all_side(EFFNET_ACT_IDENTITY, 0, 0, 0, 1, M, N, K, x, lda, 0, w, ldb, 0, 0, y, ldc, nextA, nextB, 0);
+    gemm_all_side(EFFNET_ACT_IDENTITY, 0, 0, 0, 1, M, N, K, x, lda, 0, w, ldb, 0, 0, y, ldc, nextA, nextB, 0, 3);
 }
 
 void FN(effnet_gemm_prefetching_rows)(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda,

@@ -36,8 +36,8 @@ AI void stem_rows(int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdi
             const ptrdiff_t ix0 = ox0 * s - padLeft;
             const ptrdiff_t span = (count - 1) * s + k; /* input columns the run reads */
             if (rowsInside && ix0 >= 0 && ix0 + span <= W) {
-                gemm_all(act, 1, 0, 0, 1, count, Cout, K, image + iy0 * W + ix0, s, imageOffsets, w, Cout, bias, 0,
-                         out + ox0 * Cout, Cout);
+                gemm_all_two_vector_panels(act, 1, 0, 0, 1, count, Cout, K, image + iy0 * W + ix0, s, imageOffsets, w,
+                                           Cout, bias, 0, out + ox0 * Cout, Cout);
                 continue;
             }
             /* Columns x of the run with 0 <= ix0 + x < W are copied, the rest zeroed: one memcpy per row
@@ -58,7 +58,8 @@ AI void stem_rows(int act, const float *input, ptrdiff_t Cin, ptrdiff_t H, ptrdi
                     memset(dst + inside1, 0, (size_t)(span - inside1) * sizeof(float));
                 }
             }
-            gemm_all(act, 1, 0, 0, 1, count, Cout, K, scratch, s, runOffsets, w, Cout, bias, 0, out + ox0 * Cout, Cout);
+            gemm_all_two_vector_panels(act, 1, 0, 0, 1, count, Cout, K, scratch, s, runOffsets, w, Cout, bias, 0,
+                                       out + ox0 * Cout, Cout);
         }
     }
 }
