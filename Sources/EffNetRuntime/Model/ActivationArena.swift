@@ -7,14 +7,14 @@ public final class ActivationArena: @unchecked Sendable {
 
     public init() {}
 
-    deinit { storage.map(LargeBuffer.deallocate) }
+    deinit { storage.map { LargeBuffer.deallocate($0, floats: capacity) } }
 
     /// A buffer of at least `floats` floats; contents are unspecified.
     public func reserve(floats: Int) -> UnsafeMutablePointer<Float> {
         if floats > capacity || storage == nil {
-            storage.map(LargeBuffer.deallocate)
-            storage = LargeBuffer.allocate(floats: floats)
+            storage.map { LargeBuffer.deallocate($0, floats: capacity) }
             capacity = max(floats, 1)
+            storage = LargeBuffer.allocate(floats: capacity)
         }
         return storage!
     }

@@ -25,24 +25,53 @@ enum LargeBuffer {
     /// Buffers smaller than this get no huge-page advice: rounding them up would waste memory.
     static let minimumHugeBytes = 1 << 20
 
-    /// At least `floats` floats, uninitialized, 64-byte aligned (2 MiB aligned when large). Free with
-    /// `deallocate`.
-    static func allocate(floats: Int) -> UnsafeMutablePointer<Float> {
+    /// The bytes a buffer of `floats` floats occupies: whole huge pages when large.
+    static func bytes(floats: Int) -> (bytes: Int, huge: Bool) {
         let bytes = max(floats, 1) * MemoryLayout<Float>.stride
-        let huge = bytes >= minimumHugeBytes
-        let rounded = huge ? (bytes + hugePageBytes - 1) / hugePageBytes * hugePageBytes : bytes
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, huge ? hugePageBytes : 64, rounded) == 0, let raw else {
-            fatalError("LargeBuffer: out of memory allocating \(rounded) bytes")
-        }
-        #if os(Linux)
-        if huge { _ = madvise(raw, rounded, Int32(MADV_HUGEPAGE)) }
-        #endif
-        return raw.bindMemory(to: Float.self, capacity: rounded / MemoryLayout<Float>.stride)
+        guard bytes >= minimumHugeBytes else { return (bytes, false) }
+        return ((bytes + hugePageBytes - 1) / hugePageBytes * hugePageBytes, true)
     }
 
-    /// Frees a buffer from `allocate`.
-    static func deallocate(_ pointer: UnsafeMutablePointer<Float>) {
-        free(pointer)
+    /// At least `floats` floats, uninitialized (zero when large), 64-byte aligned, or 2 MiB aligned in a
+    /// mapping of its own when large. Free with `deallocate(_:floats:)` and the same count.
+    ///
+    /// Large buffers are mapped directly rather than taken from the C heap: a heap block can share its
+    /// mapping with other blocks, and the huge-page advice then applied only sometimes (seen in the test
+    /// suite, where earlier tests had freed large blocks back to the heap).
+    static func allocate(floats: Int) -> UnsafeMutablePointer<Float> {
+        let (bytes, huge) = bytes(floats: floats)
+        guard huge else {
+            var raw: UnsafeMutableRawPointer?
+            guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+                fatalError("LargeBuffer: out of memory allocating \(bytes) bytes")
+            }
+            return raw.bindMemory(to: Float.self, capacity: bytes / MemoryLayout<Float>.stride)
+        }
+        // Map a huge page more than needed, then unmap the ends around the 2 MiB-aligned middle.
+        let length = bytes + hugePageBytes
+        guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              base != MAP_FAILED else {
+            fatalError("LargeBuffer: out of memory mapping \(length) bytes")
+        }
+        let start = UInt(bitPattern: base)
+        let aligned = (start + UInt(hugePageBytes) - 1) / UInt(hugePageBytes) * UInt(hugePageBytes)
+        let head = Int(aligned - start), tail = length - head - bytes
+        if head > 0 { munmap(base, head) }
+        let buffer = UnsafeMutableRawPointer(bitPattern: aligned)!
+        if tail > 0 { munmap(buffer + bytes, tail) }
+        #if os(Linux)
+        _ = madvise(buffer, bytes, Int32(MADV_HUGEPAGE))
+        #endif
+        return buffer.bindMemory(to: Float.self, capacity: bytes / MemoryLayout<Float>.stride)
+    }
+
+    /// Frees a buffer from `allocate(floats:)`, given the same count.
+    static func deallocate(_ pointer: UnsafeMutablePointer<Float>, floats: Int) {
+        let (bytes, huge) = bytes(floats: floats)
+        if huge {
+            munmap(UnsafeMutableRawPointer(pointer), bytes)
+        } else {
+            free(pointer)
+        }
     }
 }

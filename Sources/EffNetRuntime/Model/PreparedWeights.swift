@@ -14,7 +14,7 @@ public final class PreparedWeights: @unchecked Sendable {
         for step in descriptor.preparation { try prepare(step, from: store) }
     }
 
-    deinit { LargeBuffer.deallocate(storage) }
+    deinit { LargeBuffer.deallocate(storage, floats: count) }
 
     public var pointer: UnsafePointer<Float> { UnsafePointer(storage) }
 

@@ -229,11 +229,15 @@ public final class TrainingBuffers: @unchecked Sendable {
     public let gradients: UnsafeMutablePointer<Float>
     public let fixed: UnsafeMutablePointer<Float>
     public let arena = ActivationArena()
+    /// The floats of `parameters` (and `gradients`) and of `fixed`, for freeing them.
+    private let parameterFloats: Int, fixedFloats: Int
 
     /// Loads every parameter and running statistic by name and shape from `store`.
     public init(descriptor: ModelDescriptor, training: TrainingDescriptor, store: any WeightStore) throws {
         // The parameters and their gradients are read and written in every step, layer by layer: huge
         // pages as for the arena (LargeBuffer).
+        parameterFloats = training.parameterFloats
+        fixedFloats = training.fixedFloats
         parameters = LargeBuffer.allocate(floats: training.parameterFloats)
         parameters.initialize(repeating: 0, count: max(training.parameterFloats, 1))
         gradients = LargeBuffer.allocate(floats: training.parameterFloats)
@@ -249,9 +253,9 @@ public final class TrainingBuffers: @unchecked Sendable {
     }
 
     deinit {
-        LargeBuffer.deallocate(parameters)
-        LargeBuffer.deallocate(gradients)
-        LargeBuffer.deallocate(fixed)
+        LargeBuffer.deallocate(parameters, floats: parameterFloats)
+        LargeBuffer.deallocate(gradients, floats: parameterFloats)
+        LargeBuffer.deallocate(fixed, floats: fixedFloats)
     }
 }
 
