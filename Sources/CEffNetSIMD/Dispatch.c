@@ -2,6 +2,7 @@
 // each kernel. The caller passes the instruction set so tests can run every supported one in one process.
 #include "CEffNetSIMD.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -48,13 +49,23 @@ void effnet_set_avx512_quotient(int mode) {
     effnet_avx512_quotient_mode = mode == EFFNET_QUOTIENT_DIVIDE ? EFFNET_QUOTIENT_DIVIDE : EFFNET_QUOTIENT_RECIPROCAL;
 }
 
-/* At load, before any kernel: EFFNET_QUOTIENT, else the CPU's choice. */
+/* At load, before any kernel: EFFNET_QUOTIENT, else the CPU's choice (with a note for a value that is
+   neither, as EFFNET_SIMD gets). */
 __attribute__((constructor)) static void effnet_choose_quotient(void) {
     const char *requested = getenv("EFFNET_QUOTIENT");
-    if (requested && strcmp(requested, "divide") == 0) effnet_set_avx512_quotient(EFFNET_QUOTIENT_DIVIDE);
-    else if (requested && strcmp(requested, "reciprocal") == 0)
+    if (requested && strcmp(requested, "divide") == 0) {
+        effnet_set_avx512_quotient(EFFNET_QUOTIENT_DIVIDE);
+        return;
+    }
+    if (requested && strcmp(requested, "reciprocal") == 0) {
         effnet_set_avx512_quotient(EFFNET_QUOTIENT_RECIPROCAL);
-    else effnet_set_avx512_quotient(effnet_quotient_for_cpu());
+        return;
+    }
+    const int chosen = effnet_quotient_for_cpu();
+    if (requested && requested[0] != 0)
+        fprintf(stderr, "effnet: EFFNET_QUOTIENT=%s is not one of divide, reciprocal; using %s\n", requested,
+                chosen == EFFNET_QUOTIENT_DIVIDE ? "divide" : "reciprocal");
+    effnet_set_avx512_quotient(chosen);
 }
 
 #if defined(__x86_64__)

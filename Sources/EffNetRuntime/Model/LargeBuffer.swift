@@ -26,7 +26,7 @@ enum LargeBuffer {
     static let minimumHugeBytes = 1 << 20
 
     /// The bytes a buffer of `floats` floats occupies: whole huge pages when large.
-    static func bytes(floats: Int) -> (bytes: Int, huge: Bool) {
+    static func footprint(floats: Int) -> (bytes: Int, huge: Bool) {
         let bytes = max(floats, 1) * MemoryLayout<Float>.stride
         guard bytes >= minimumHugeBytes else { return (bytes, false) }
         return ((bytes + hugePageBytes - 1) / hugePageBytes * hugePageBytes, true)
@@ -39,7 +39,7 @@ enum LargeBuffer {
     /// mapping with other blocks, and the huge-page advice then applied only sometimes (seen in the test
     /// suite, where earlier tests had freed large blocks back to the heap).
     static func allocate(floats: Int) -> UnsafeMutablePointer<Float> {
-        let (bytes, huge) = bytes(floats: floats)
+        let (bytes, huge) = footprint(floats: floats)
         guard huge else {
             var raw: UnsafeMutableRawPointer?
             guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
@@ -67,7 +67,7 @@ enum LargeBuffer {
 
     /// Frees a buffer from `allocate(floats:)`, given the same count.
     static func deallocate(_ pointer: UnsafeMutablePointer<Float>, floats: Int) {
-        let (bytes, huge) = bytes(floats: floats)
+        let (bytes, huge) = footprint(floats: floats)
         if huge {
             munmap(UnsafeMutableRawPointer(pointer), bytes)
         } else {
