@@ -11,10 +11,13 @@ import CEffNetSIMD
 var cKernelPaths: CKernelPathList { CKernelPathList() }
 
 struct CKernelPathList: Sequence {
-    private let entries: [(name: String, kernels: CSIMDKernels, quotient: Int32?)]
+    /// A path's name and kernels, and the AVX-512 quotient mode its loop body runs under (nil: unchanged).
+    typealias Entry = (name: String, kernels: CSIMDKernels, quotient: Int32?)
+
+    private let entries: [Entry]
 
     init() {
-        var entries: [(name: String, kernels: CSIMDKernels, quotient: Int32?)] = []
+        var entries: [Entry] = []
         for path in SIMDPath.supported {
             guard let kernels = CSIMDKernels(path) else { continue }
             if path == .avx512 {
@@ -30,11 +33,11 @@ struct CKernelPathList: Sequence {
     func makeIterator() -> Iterator { Iterator(entries) }
 
     final class Iterator: IteratorProtocol {
-        private let entries: [(name: String, kernels: CSIMDKernels, quotient: Int32?)]
+        private let entries: [Entry]
         private let processQuotient = effnet_avx512_quotient()
         private var index = 0
 
-        init(_ entries: [(name: String, kernels: CSIMDKernels, quotient: Int32?)]) { self.entries = entries }
+        init(_ entries: [Entry]) { self.entries = entries }
 
         deinit { effnet_set_avx512_quotient(processQuotient) }
 
