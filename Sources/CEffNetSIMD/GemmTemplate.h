@@ -265,18 +265,13 @@ AI void gemm_all_side(int act, int hasBias, int hasResidual, int accumulate, int
                       const char *sideB, int prefetchNext, int panelVectors) {
     const VM unused = V_MASK(1);
     ptrdiff_t n0 = 0;
-    for (; n0 + panelVectors * VW <= N; n0 += panelVectors * VW) {
-        if (panelVectors == 2) {
-            gemm_panel(act, 2, 1, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, unused,
-                       y + n0, ldc, hasBias ? bias + n0 : 0, hasResidual ? residual + n0 : 0, n0 == 0 ? sideA : 0,
-                       n0 == 0 ? sideB : 0, 0, 0);
-            continue;
-        }
-        const ptrdiff_t after = N - (n0 + 3 * VW);
-        const float *nextB = prefetchNext && after > 0 ? w + n0 + 3 * VW : 0;
-        const int nextNV = after >= 3 * VW ? 3 : (int)((after + VW - 1) / VW);
-        gemm_panel(act, 3, 1, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, unused,
-                   y + n0, ldc, hasBias ? bias + n0 : 0, hasResidual ? residual + n0 : 0, n0 == 0 ? sideA : 0,
+    const ptrdiff_t panel = panelVectors * VW;
+    for (; n0 + panel <= N; n0 += panel) {
+        const ptrdiff_t after = N - (n0 + panel);
+        const float *nextB = prefetchNext && after > 0 ? w + n0 + panel : 0;
+        const int nextNV = after >= panel ? panelVectors : (int)((after + VW - 1) / VW);
+        gemm_panel(act, panelVectors, 1, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb,
+                   unused, y + n0, ldc, hasBias ? bias + n0 : 0, hasResidual ? residual + n0 : 0, n0 == 0 ? sideA : 0,
                    n0 == 0 ? sideB : 0, nextB, nextNV);
     }
     const ptrdiff_t left = N - n0;
