@@ -175,6 +175,7 @@ public final class EfficientNetB0: GeneratedModel {
             p?.stop(4)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4896, floats: 880, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 802816 &* n, batch: n, height: 112, width: 112, inChannels: 16,
                 expandWeights: w + 2304, expandBias: w + 3840, expandActivation: .silu,
@@ -228,6 +229,7 @@ public final class EfficientNetB0: GeneratedModel {
             p?.stop(8)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 13152, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 451584 &* n, batch: n, height: 56, width: 56, inChannels: 24,
                 expandWeights: w + 8112, expandBias: w + 11568, expandActivation: .silu,
@@ -281,6 +283,7 @@ public final class EfficientNetB0: GeneratedModel {
             p?.stop(12)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 25872, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 526848 &* n, batch: n, height: 56, width: 56, inChannels: 24,
                 expandWeights: w + 18528, expandBias: w + 21984, expandActivation: .silu,
@@ -334,6 +337,7 @@ public final class EfficientNetB0: GeneratedModel {
             p?.stop(16)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 49648, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 188160 &* n, batch: n, height: 28, width: 28, inChannels: 40,
                 expandWeights: w + 33568, expandBias: w + 43168, expandActivation: .silu,
@@ -387,6 +391,7 @@ public final class EfficientNetB0: GeneratedModel {
             p?.stop(20)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 76592, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 219520 &* n, batch: n, height: 28, width: 28, inChannels: 40,
                 expandWeights: w + 64352, expandBias: w + 73952, expandActivation: .silu,
@@ -440,6 +445,7 @@ public final class EfficientNetB0: GeneratedModel {
             p?.stop(24)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 144608, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 94080 &* n, batch: n, height: 14, width: 14, inChannels: 80,
                 expandWeights: w + 100928, expandBias: w + 139328, expandActivation: .silu,
@@ -493,6 +499,7 @@ public final class EfficientNetB0: GeneratedModel {
             p?.stop(28)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 246480, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 109760 &* n, batch: n, height: 14, width: 14, inChannels: 80,
                 expandWeights: w + 202800, expandBias: w + 241200, expandActivation: .silu,
@@ -546,6 +553,7 @@ public final class EfficientNetB0: GeneratedModel {
             p?.stop(32)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 356032, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 94080 &* n, batch: n, height: 14, width: 14, inChannels: 80,
                 expandWeights: w + 304672, expandBias: w + 343072, expandActivation: .silu,
@@ -599,6 +607,7 @@ public final class EfficientNetB0: GeneratedModel {
             p?.stop(36)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 523024, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 131712 &* n, batch: n, height: 14, width: 14, inChannels: 112,
                 expandWeights: w + 429616, expandBias: w + 504880, expandActivation: .silu,
@@ -652,6 +661,7 @@ public final class EfficientNetB0: GeneratedModel {
             p?.stop(40)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 730144, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 153664 &* n, batch: n, height: 14, width: 14, inChannels: 112,
                 expandWeights: w + 636736, expandBias: w + 712000, expandActivation: .silu,
@@ -689,6 +699,7 @@ public final class EfficientNetB0: GeneratedModel {
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 937264, floats: 38336, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 131712 &* n, batch: n, height: 14, width: 14, inChannels: 112,
             expandWeights: w + 843856, expandBias: w + 919120, expandActivation: .silu,
@@ -719,6 +730,7 @@ public final class EfficientNetB0: GeneratedModel {
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 1357104, floats: 111792, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 56448 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 1104816, expandBias: w + 1326000, expandActivation: .silu,
@@ -749,6 +761,7 @@ public final class EfficientNetB0: GeneratedModel {
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 1942560, floats: 111792, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 65856 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 1690272, expandBias: w + 1911456, expandActivation: .silu,
@@ -779,6 +792,7 @@ public final class EfficientNetB0: GeneratedModel {
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 2528016, floats: 111792, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 56448 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 2275728, expandBias: w + 2496912, expandActivation: .silu,
@@ -809,6 +823,7 @@ public final class EfficientNetB0: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 3095040, floats: 111792, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 78400 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 2861184, expandBias: w + 3082368, expandActivation: .silu,
@@ -828,6 +843,7 @@ public final class EfficientNetB0: GeneratedModel {
         p?.stop(62)
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 3986672, floats: 313328, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a, pixels: 49 &* n, inChannels: 1152,
             inputMajorWeights: w + 3206832, bias: w + 3575472, outChannels: 320,
@@ -839,6 +855,7 @@ public final class EfficientNetB0: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4300000, floats: 967680, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 62720 &* n, pixels: 49 &* n, inChannels: 320,
             inputMajorWeights: w + 3575792, bias: w + 3985392, outChannels: 1280,

@@ -133,6 +133,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 120, 120, 32] -> [n, 120, 120, 16], the SE's scales folded into per-image weights
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 2464, floats: 160, batch: n, pool: pool)
         Kernels.pointwiseConvScaledInput(
             input: a + 460800 &* n, batch: n, imagePixels: 14400, inChannels: 32, inputScales: ws + 3840 &* n,
             inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
@@ -208,6 +209,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(7)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 5488, floats: 880, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 460800 &* n, batch: n, height: 120, width: 120, inChannels: 16,
                 expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
@@ -261,6 +263,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(11)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 13744, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 691200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
                 expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
@@ -314,6 +317,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(15)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 24160, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 518400 &* n, batch: n, height: 60, width: 60, inChannels: 24,
                 expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
@@ -367,6 +371,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(19)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 36880, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 604800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
                 expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
@@ -420,6 +425,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(23)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 60656, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 216000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
                 expandWeights: w + 44576, expandBias: w + 54176, expandActivation: .silu,
@@ -473,6 +479,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(27)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 91440, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 252000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
                 expandWeights: w + 75360, expandBias: w + 84960, expandActivation: .silu,
@@ -526,6 +533,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(31)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 118384, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 216000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
                 expandWeights: w + 106144, expandBias: w + 115744, expandActivation: .silu,
@@ -579,6 +587,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(35)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 186400, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 108000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 142720, expandBias: w + 181120, expandActivation: .silu,
@@ -632,6 +641,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(39)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 288272, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 126000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 244592, expandBias: w + 282992, expandActivation: .silu,
@@ -685,6 +695,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(43)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 390144, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 108000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 346464, expandBias: w + 384864, expandActivation: .silu,
@@ -738,6 +749,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(47)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 499696, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 126000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 448336, expandBias: w + 486736, expandActivation: .silu,
@@ -791,6 +803,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(51)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 666688, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 151200 &* n, batch: n, height: 15, width: 15, inChannels: 112,
                 expandWeights: w + 573280, expandBias: w + 648544, expandActivation: .silu,
@@ -844,6 +857,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(55)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 873808, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 176400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
                 expandWeights: w + 780400, expandBias: w + 855664, expandActivation: .silu,
@@ -897,6 +911,7 @@ public final class EfficientNetB1: GeneratedModel {
             p?.stop(59)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1080928, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 151200 &* n, batch: n, height: 15, width: 15, inChannels: 112,
                 expandWeights: w + 987520, expandBias: w + 1062784, expandActivation: .silu,
@@ -934,6 +949,7 @@ public final class EfficientNetB1: GeneratedModel {
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 1288048, floats: 38336, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 176400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
             expandWeights: w + 1194640, expandBias: w + 1269904, expandActivation: .silu,
@@ -964,6 +980,7 @@ public final class EfficientNetB1: GeneratedModel {
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 1707888, floats: 111792, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 73728 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 1455600, expandBias: w + 1676784, expandActivation: .silu,
@@ -994,6 +1011,7 @@ public final class EfficientNetB1: GeneratedModel {
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 2293344, floats: 111792, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 86016 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 2041056, expandBias: w + 2262240, expandActivation: .silu,
@@ -1024,6 +1042,7 @@ public final class EfficientNetB1: GeneratedModel {
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 2878800, floats: 111792, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 73728 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 2626512, expandBias: w + 2847696, expandActivation: .silu,
@@ -1054,6 +1073,7 @@ public final class EfficientNetB1: GeneratedModel {
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 3464256, floats: 111792, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 86016 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 3211968, expandBias: w + 3433152, expandActivation: .silu,
@@ -1084,6 +1104,7 @@ public final class EfficientNetB1: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4031280, floats: 111792, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 73728 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 3797424, expandBias: w + 4018608, expandActivation: .silu,
@@ -1114,6 +1135,7 @@ public final class EfficientNetB1: GeneratedModel {
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 320] -> [n, 8, 8, 1920] -> [n, 8, 8, 1920], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 5147552, floats: 309200, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 122880 &* n, batch: n, height: 8, width: 8, inChannels: 320,
             expandWeights: w + 4512032, expandBias: w + 5126432, expandActivation: .silu,
@@ -1133,6 +1155,7 @@ public final class EfficientNetB1: GeneratedModel {
         p?.stop(89)
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1920] -> [n, 8, 8, 320]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 6482352, floats: 175088, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a, pixels: 64 &* n, inChannels: 1920,
             inputMajorWeights: w + 5456752, bias: w + 6071152, outChannels: 320,
@@ -1144,6 +1167,7 @@ public final class EfficientNetB1: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 6657440, floats: 1105920, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 143360 &* n, pixels: 64 &* n, inChannels: 320,
             inputMajorWeights: w + 6071472, bias: w + 6481072, outChannels: 1280,

@@ -133,6 +133,7 @@ public final class EfficientNetB2: GeneratedModel {
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 144, 144, 32] -> [n, 144, 144, 16], the SE's scales folded into per-image weights
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 2464, floats: 160, batch: n, pool: pool)
         Kernels.pointwiseConvScaledInput(
             input: a + 663552 &* n, batch: n, imagePixels: 20736, inChannels: 32, inputScales: ws + 4608 &* n,
             inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
@@ -208,6 +209,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(7)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 5488, floats: 880, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 663552 &* n, batch: n, height: 144, width: 144, inChannels: 16,
                 expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
@@ -261,6 +263,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(11)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 13744, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 995328 &* n, batch: n, height: 72, width: 72, inChannels: 24,
                 expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
@@ -314,6 +317,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(15)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 24160, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 746496 &* n, batch: n, height: 72, width: 72, inChannels: 24,
                 expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
@@ -367,6 +371,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(19)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 36880, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 870912 &* n, batch: n, height: 72, width: 72, inChannels: 24,
                 expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
@@ -420,6 +425,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(23)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 67328, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 373248 &* n, batch: n, height: 36, width: 36, inChannels: 48,
                 expandWeights: w + 45728, expandBias: w + 59552, expandActivation: .silu,
@@ -473,6 +479,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(27)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 110016, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 435456 &* n, batch: n, height: 36, width: 36, inChannels: 48,
                 expandWeights: w + 88416, expandBias: w + 102240, expandActivation: .silu,
@@ -526,6 +533,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(31)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 148096, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 373248 &* n, batch: n, height: 36, width: 36, inChannels: 48,
                 expandWeights: w + 131104, expandBias: w + 144928, expandActivation: .silu,
@@ -579,6 +587,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(35)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 233024, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 171072 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 180752, expandBias: w + 227216, expandActivation: .silu,
@@ -632,6 +641,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(39)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 355648, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 199584 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 303376, expandBias: w + 349840, expandActivation: .silu,
@@ -685,6 +695,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(43)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 478272, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 171072 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 426000, expandBias: w + 472464, expandActivation: .silu,
@@ -738,6 +749,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(47)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 609344, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 199584 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 548624, expandBias: w + 595088, expandActivation: .silu,
@@ -791,6 +803,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(51)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 802464, floats: 43952, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 233280 &* n, batch: n, height: 18, width: 18, inChannels: 120,
                 expandWeights: w + 696624, expandBias: w + 783024, expandActivation: .silu,
@@ -844,6 +857,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(55)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1038784, floats: 43952, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 272160 &* n, batch: n, height: 18, width: 18, inChannels: 120,
                 expandWeights: w + 932944, expandBias: w + 1019344, expandActivation: .silu,
@@ -897,6 +911,7 @@ public final class EfficientNetB2: GeneratedModel {
             p?.stop(59)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1275104, floats: 43952, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 233280 &* n, batch: n, height: 18, width: 18, inChannels: 120,
                 expandWeights: w + 1169264, expandBias: w + 1255664, expandActivation: .silu,
@@ -934,6 +949,7 @@ public final class EfficientNetB2: GeneratedModel {
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 1511424, floats: 43952, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 272160 &* n, batch: n, height: 18, width: 18, inChannels: 120,
             expandWeights: w + 1405584, expandBias: w + 1491984, expandActivation: .silu,
@@ -964,6 +980,7 @@ public final class EfficientNetB2: GeneratedModel {
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 1998624, floats: 131104, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 101088 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 1705344, expandBias: w + 1964928, expandActivation: .silu,
@@ -994,6 +1011,7 @@ public final class EfficientNetB2: GeneratedModel {
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 2682800, floats: 131104, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 117936 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 2389520, expandBias: w + 2649104, expandActivation: .silu,
@@ -1024,6 +1042,7 @@ public final class EfficientNetB2: GeneratedModel {
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 3366976, floats: 131104, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 101088 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 3073696, expandBias: w + 3333280, expandActivation: .silu,
@@ -1054,6 +1073,7 @@ public final class EfficientNetB2: GeneratedModel {
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4051152, floats: 131104, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 117936 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 3757872, expandBias: w + 4017456, expandActivation: .silu,
@@ -1084,6 +1104,7 @@ public final class EfficientNetB2: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4715360, floats: 131104, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 101088 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 4442048, expandBias: w + 4701632, expandActivation: .silu,
@@ -1114,6 +1135,7 @@ public final class EfficientNetB2: GeneratedModel {
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 6052768, floats: 373920, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 171072 &* n, batch: n, height: 9, width: 9, inChannels: 352,
             expandWeights: w + 5286112, expandBias: w + 6029536, expandActivation: .silu,
@@ -1144,6 +1166,7 @@ public final class EfficientNetB2: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 9, 9, 352] -> [n, 9, 9, 1408]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 7667488, floats: 1409008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 199584 &* n, pixels: 81 &* n, inChannels: 352,
             inputMajorWeights: w + 7170464, bias: w + 7666080, outChannels: 1408,

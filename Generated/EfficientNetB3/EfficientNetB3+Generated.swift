@@ -136,6 +136,7 @@ public final class EfficientNetB3: GeneratedModel {
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 150, 150, 40] -> [n, 150, 150, 24], the SE's scales folded into per-image weights
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 3664, floats: 336, batch: n, pool: pool)
         Kernels.pointwiseConvScaledInput(
             input: a + 900000 &* n, batch: n, imagePixels: 22500, inChannels: 40, inputScales: ws + 6000 &* n,
             inputMajorWeights: w + 2416, bias: w + 3376, outChannels: 24,
@@ -211,6 +212,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(7)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 9648, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1080000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
                 expandWeights: w + 4608, expandBias: w + 8064, expandActivation: .silu,
@@ -264,6 +266,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(11)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 24432, floats: 3280, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1620000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
                 expandWeights: w + 16176, expandBias: w + 22320, expandActivation: .silu,
@@ -317,6 +320,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(15)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 42144, floats: 3280, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1080000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
                 expandWeights: w + 33888, expandBias: w + 40032, expandActivation: .silu,
@@ -370,6 +374,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(19)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 62928, floats: 3280, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1260000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
                 expandWeights: w + 51600, expandBias: w + 57744, expandActivation: .silu,
@@ -423,6 +428,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(23)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 97072, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 415872 &* n, batch: n, height: 38, width: 38, inChannels: 48,
                 expandWeights: w + 75472, expandBias: w + 89296, expandActivation: .silu,
@@ -476,6 +482,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(27)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 139760, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 485184 &* n, batch: n, height: 38, width: 38, inChannels: 48,
                 expandWeights: w + 118160, expandBias: w + 131984, expandActivation: .silu,
@@ -529,6 +536,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(31)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 177840, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 415872 &* n, batch: n, height: 38, width: 38, inChannels: 48,
                 expandWeights: w + 160848, expandBias: w + 174672, expandActivation: .silu,
@@ -582,6 +590,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(35)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 274432, floats: 28256, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 207936 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 212800, expandBias: w + 268096, expandActivation: .silu,
@@ -635,6 +644,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(39)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 419712, floats: 28256, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 242592 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 358080, expandBias: w + 413376, expandActivation: .silu,
@@ -688,6 +698,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(43)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 564992, floats: 28256, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 207936 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 503360, expandBias: w + 558656, expandActivation: .silu,
@@ -741,6 +752,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(47)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 710272, floats: 28256, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 242592 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 648640, expandBias: w + 703936, expandActivation: .silu,
@@ -794,6 +806,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(51)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 864768, floats: 28256, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 207936 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 793920, expandBias: w + 849216, expandActivation: .silu,
@@ -847,6 +860,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(55)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1104512, floats: 56352, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 294576 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 971504, expandBias: w + 1082480, expandActivation: .silu,
@@ -900,6 +914,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(59)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1404992, floats: 56352, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 343680 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 1271984, expandBias: w + 1382960, expandActivation: .silu,
@@ -953,6 +968,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(63)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1705472, floats: 56352, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 294576 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 1572464, expandBias: w + 1683440, expandActivation: .silu,
@@ -1006,6 +1022,7 @@ public final class EfficientNetB3: GeneratedModel {
             p?.stop(67)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2005952, floats: 56352, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 343680 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 1872944, expandBias: w + 1983920, expandActivation: .silu,
@@ -1043,6 +1060,7 @@ public final class EfficientNetB3: GeneratedModel {
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 2306432, floats: 56352, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 294576 &* n, batch: n, height: 19, width: 19, inChannels: 136,
             expandWeights: w + 2173424, expandBias: w + 2284400, expandActivation: .silu,
@@ -1073,6 +1091,7 @@ public final class EfficientNetB3: GeneratedModel {
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 2912864, floats: 162928, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 139200 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 2552336, expandBias: w + 2875280, expandActivation: .silu,
@@ -1103,6 +1122,7 @@ public final class EfficientNetB3: GeneratedModel {
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 3759504, floats: 162928, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 162400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 3398976, expandBias: w + 3721920, expandActivation: .silu,
@@ -1133,6 +1153,7 @@ public final class EfficientNetB3: GeneratedModel {
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4606144, floats: 162928, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 139200 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 4245616, expandBias: w + 4568560, expandActivation: .silu,
@@ -1163,6 +1184,7 @@ public final class EfficientNetB3: GeneratedModel {
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 5452784, floats: 162928, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 162400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 5092256, expandBias: w + 5415200, expandActivation: .silu,
@@ -1193,6 +1215,7 @@ public final class EfficientNetB3: GeneratedModel {
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 6299424, floats: 162928, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 139200 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 5938896, expandBias: w + 6261840, expandActivation: .silu,
@@ -1223,6 +1246,7 @@ public final class EfficientNetB3: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 7123792, floats: 162928, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 162400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 6785536, expandBias: w + 7108480, expandActivation: .silu,
@@ -1253,6 +1277,7 @@ public final class EfficientNetB3: GeneratedModel {
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 8731712, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 230400 &* n, batch: n, height: 10, width: 10, inChannels: 384,
             expandWeights: w + 7821632, expandBias: w + 8706368, expandActivation: .silu,
@@ -1283,6 +1308,7 @@ public final class EfficientNetB3: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 10, 10, 384] -> [n, 10, 10, 1536]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 10652960, floats: 1537008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 268800 &* n, pixels: 100 &* n, inChannels: 384,
             inputMajorWeights: w + 10061600, bias: w + 10651424, outChannels: 1536,

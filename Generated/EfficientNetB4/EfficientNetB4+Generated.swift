@@ -142,6 +142,7 @@ public final class EfficientNetB4: GeneratedModel {
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 190, 190, 48] -> [n, 190, 190, 24], the SE's scales folded into per-image weights
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4480, floats: 336, batch: n, pool: pool)
         Kernels.pointwiseConvScaledInput(
             input: a + 1732800 &* n, batch: n, imagePixels: 36100, inChannels: 48, inputScales: ws + 9120 &* n,
             inputMajorWeights: w + 3040, bias: w + 4192, outChannels: 24,
@@ -217,6 +218,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(7)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 10464, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1732800 &* n, batch: n, height: 190, width: 190, inChannels: 24,
                 expandWeights: w + 5424, expandBias: w + 8880, expandActivation: .silu,
@@ -270,6 +272,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(11)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 25248, floats: 3280, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2599200 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 16992, expandBias: w + 23136, expandActivation: .silu,
@@ -323,6 +326,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(15)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 42960, floats: 3280, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1732800 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 34704, expandBias: w + 40848, expandActivation: .silu,
@@ -376,6 +380,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(19)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 60672, floats: 3280, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2021600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 52416, expandBias: w + 58560, expandActivation: .silu,
@@ -429,6 +434,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(23)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 81456, floats: 3280, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1732800 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 70128, expandBias: w + 76272, expandActivation: .silu,
@@ -482,6 +488,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(27)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 123440, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 774144 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 95552, expandBias: w + 114368, expandActivation: .silu,
@@ -535,6 +542,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(31)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 179968, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 903168 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 152080, expandBias: w + 170896, expandActivation: .silu,
@@ -588,6 +596,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(35)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 236496, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 774144 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 208608, expandBias: w + 227424, expandActivation: .silu,
@@ -641,6 +650,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(39)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 287648, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 903168 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 265136, expandBias: w + 283952, expandActivation: .silu,
@@ -694,6 +704,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(43)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 417808, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 387072 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 335152, expandBias: w + 410416, expandActivation: .silu,
@@ -747,6 +758,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(47)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 614176, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 451584 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 531520, expandBias: w + 606784, expandActivation: .silu,
@@ -800,6 +812,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(51)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 810544, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 387072 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 727888, expandBias: w + 803152, expandActivation: .silu,
@@ -853,6 +866,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(55)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1006912, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 451584 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 924256, expandBias: w + 999520, expandActivation: .silu,
@@ -906,6 +920,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(59)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1203280, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 387072 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 1120624, expandBias: w + 1195888, expandActivation: .silu,
@@ -959,6 +974,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(63)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1410400, floats: 38336, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 451584 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 1316992, expandBias: w + 1392256, expandActivation: .silu,
@@ -1012,6 +1028,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(67)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1735936, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 552960 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 1556416, expandBias: w + 1710016, expandActivation: .silu,
@@ -1065,6 +1082,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(71)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2147024, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 645120 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 1967504, expandBias: w + 2121104, expandActivation: .silu,
@@ -1118,6 +1136,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(75)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2558112, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 552960 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 2378592, expandBias: w + 2532192, expandActivation: .silu,
@@ -1171,6 +1190,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(79)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2969200, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 645120 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 2789680, expandBias: w + 2943280, expandActivation: .silu,
@@ -1224,6 +1244,7 @@ public final class EfficientNetB4: GeneratedModel {
             p?.stop(83)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3380288, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 552960 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 3200768, expandBias: w + 3354368, expandActivation: .silu,
@@ -1261,6 +1282,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 3791376, floats: 77808, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 645120 &* n, batch: n, height: 24, width: 24, inChannels: 160,
             expandWeights: w + 3611856, expandBias: w + 3765456, expandActivation: .silu,
@@ -1291,6 +1313,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4618544, floats: 223664, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 235008 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 4130576, expandBias: w + 4574480, expandActivation: .silu,
@@ -1321,6 +1344,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 5774352, floats: 223664, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 274176 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 5286384, expandBias: w + 5730288, expandActivation: .silu,
@@ -1351,6 +1375,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 6930160, floats: 223664, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 235008 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 6442192, expandBias: w + 6886096, expandActivation: .silu,
@@ -1381,6 +1406,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 8085968, floats: 223664, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 274176 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 7598000, expandBias: w + 8041904, expandActivation: .silu,
@@ -1411,6 +1437,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 9241776, floats: 223664, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 235008 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 8753808, expandBias: w + 9197712, expandActivation: .silu,
@@ -1441,6 +1468,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 10397584, floats: 223664, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 274176 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 9909616, expandBias: w + 10353520, expandActivation: .silu,
@@ -1471,6 +1499,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 11553392, floats: 223664, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 235008 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 11065424, expandBias: w + 11509328, expandActivation: .silu,
@@ -1501,6 +1530,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 12683088, floats: 223664, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 274176 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 12221232, expandBias: w + 12665136, expandActivation: .silu,
@@ -1531,6 +1561,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 14872128, floats: 604912, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 387072 &* n, batch: n, height: 12, width: 12, inChannels: 448,
             expandWeights: w + 13638336, expandBias: w + 14842560, expandActivation: .silu,
@@ -1561,6 +1592,7 @@ public final class EfficientNetB4: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 12, 12, 448] -> [n, 12, 12, 1792]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 17486320, floats: 1793008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 451584 &* n, pixels: 144 &* n, inChannels: 448,
             inputMajorWeights: w + 16681712, bias: w + 17484528, outChannels: 1792,

@@ -149,6 +149,7 @@ public final class EfficientNetB5: GeneratedModel {
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 228, 228, 48] -> [n, 228, 228, 24], the SE's scales folded into per-image weights
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4480, floats: 336, batch: n, pool: pool)
         Kernels.pointwiseConvScaledInput(
             input: a + 2495232 &* n, batch: n, imagePixels: 51984, inChannels: 48, inputScales: ws + 10944 &* n,
             inputMajorWeights: w + 3040, bias: w + 4192, outChannels: 24,
@@ -195,6 +196,7 @@ public final class EfficientNetB5: GeneratedModel {
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 228, 228, 24] -> [n, 228, 228, 24], the SE's scales folded into per-image weights
         if !perImage {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 5680, floats: 336, batch: n, pool: pool)
             Kernels.pointwiseConvScaledInput(
                 input: a + 1247616 &* n, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws + 5472 &* n,
                 inputMajorWeights: w + 4816, bias: w + 5392, outChannels: 24,
@@ -271,6 +273,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(10)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 11664, floats: 1888, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3742848 &* n, batch: n, height: 228, width: 228, inChannels: 24,
                 expandWeights: w + 6624, expandBias: w + 10080, expandActivation: .silu,
@@ -324,6 +327,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(14)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 31600, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3119040 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 19360, expandBias: w + 28960, expandActivation: .silu,
@@ -377,6 +381,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(18)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 58544, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3638880 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 46304, expandBias: w + 55904, expandActivation: .silu,
@@ -430,6 +435,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(22)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 85488, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3119040 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 73248, expandBias: w + 82848, expandActivation: .silu,
@@ -483,6 +489,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(26)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 112432, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3638880 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 100192, expandBias: w + 109792, expandActivation: .silu,
@@ -536,6 +543,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(30)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 143216, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3119040 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 127136, expandBias: w + 136736, expandActivation: .silu,
@@ -589,6 +597,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(34)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 198640, floats: 12688, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1247616 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 163696, expandBias: w + 188272, expandActivation: .silu,
@@ -642,6 +651,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(38)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 270912, floats: 12688, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1455552 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 235968, expandBias: w + 260544, expandActivation: .silu,
@@ -695,6 +705,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(42)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 343184, floats: 12688, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1247616 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 308240, expandBias: w + 332816, expandActivation: .silu,
@@ -748,6 +759,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(46)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 415456, floats: 12688, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1455552 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 380512, expandBias: w + 405088, expandActivation: .silu,
@@ -801,6 +813,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(50)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 481584, floats: 12688, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1247616 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 452784, expandBias: w + 477360, expandActivation: .silu,
@@ -854,6 +867,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(54)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 650304, floats: 49952, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 543552, expandBias: w + 641856, expandActivation: .silu,
@@ -907,6 +921,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(58)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 905440, floats: 49952, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 753536 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 798688, expandBias: w + 896992, expandActivation: .silu,
@@ -960,6 +975,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(62)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1160576, floats: 49952, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1053824, expandBias: w + 1152128, expandActivation: .silu,
@@ -1013,6 +1029,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(66)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1415712, floats: 49952, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 753536 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1308960, expandBias: w + 1407264, expandActivation: .silu,
@@ -1066,6 +1083,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(70)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1670848, floats: 49952, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1564096, expandBias: w + 1662400, expandActivation: .silu,
@@ -1119,6 +1137,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(74)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1925984, floats: 49952, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 753536 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1819232, expandBias: w + 1917536, expandActivation: .silu,
@@ -1172,6 +1191,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(78)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2193408, floats: 49952, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 2074368, expandBias: w + 2172672, expandActivation: .silu,
@@ -1225,6 +1245,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(82)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2593072, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 2378704, expandBias: w + 2564560, expandActivation: .silu,
@@ -1278,6 +1299,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(86)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3087504, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1036112 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 2873136, expandBias: w + 3058992, expandActivation: .silu,
@@ -1331,6 +1353,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(90)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3581936, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 3367568, expandBias: w + 3553424, expandActivation: .silu,
@@ -1384,6 +1407,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(94)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4076368, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1036112 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 3862000, expandBias: w + 4047856, expandActivation: .silu,
@@ -1437,6 +1461,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(98)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4570800, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 4356432, expandBias: w + 4542288, expandActivation: .silu,
@@ -1490,6 +1515,7 @@ public final class EfficientNetB5: GeneratedModel {
             p?.stop(102)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 5065232, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1036112 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 4850864, expandBias: w + 5036720, expandActivation: .silu,
@@ -1527,6 +1553,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 5559664, floats: 94032, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
             expandWeights: w + 5345296, expandBias: w + 5531152, expandActivation: .silu,
@@ -1557,6 +1584,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 6578768, floats: 279152, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 410400 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 5975024, expandBias: w + 6529520, expandActivation: .silu,
@@ -1587,6 +1615,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 8016464, floats: 279152, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 478800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 7412720, expandBias: w + 7967216, expandActivation: .silu,
@@ -1617,6 +1646,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 9454160, floats: 279152, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 410400 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 8850416, expandBias: w + 9404912, expandActivation: .silu,
@@ -1647,6 +1677,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 10891856, floats: 279152, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 478800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 10288112, expandBias: w + 10842608, expandActivation: .silu,
@@ -1677,6 +1708,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 12329552, floats: 279152, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 410400 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 11725808, expandBias: w + 12280304, expandActivation: .silu,
@@ -1707,6 +1739,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 13767248, floats: 279152, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 478800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 13163504, expandBias: w + 13718000, expandActivation: .silu,
@@ -1737,6 +1770,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 15204944, floats: 279152, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 410400 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 14601200, expandBias: w + 15155696, expandActivation: .silu,
@@ -1767,6 +1801,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 16642640, floats: 279152, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 478800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 16038896, expandBias: w + 16593392, expandActivation: .silu,
@@ -1797,6 +1832,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 18051152, floats: 279152, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 410400 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 17476592, expandBias: w + 18031088, expandActivation: .silu,
@@ -1827,6 +1863,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 20871360, floats: 789632, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 691200 &* n, batch: n, height: 15, width: 15, inChannels: 512,
             expandWeights: w + 19264704, expandBias: w + 20837568, expandActivation: .silu,
@@ -1857,6 +1894,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 24841024, floats: 789632, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 806400 &* n, batch: n, height: 15, width: 15, inChannels: 512,
             expandWeights: w + 23234368, expandBias: w + 24807232, expandActivation: .silu,
@@ -1887,6 +1925,7 @@ public final class EfficientNetB5: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 2048]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 28254656, floats: 2049008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 691200 &* n, pixels: 225 &* n, inChannels: 512,
             inputMajorWeights: w + 27204032, bias: w + 28252608, outChannels: 2048,

@@ -155,6 +155,7 @@ public final class EfficientNetB6: GeneratedModel {
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 264, 264, 56] -> [n, 264, 264, 32], the SE's scales folded into per-image weights
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 5952, floats: 560, batch: n, pool: pool)
         Kernels.pointwiseConvScaledInput(
             input: a + 3902976 &* n, batch: n, imagePixels: 69696, inChannels: 56, inputScales: ws + 14784 &* n,
             inputMajorWeights: w + 3808, bias: w + 5600, outChannels: 32,
@@ -201,6 +202,7 @@ public final class EfficientNetB6: GeneratedModel {
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 264, 264, 32] -> [n, 264, 264, 32], the SE's scales folded into per-image weights
         if !perImage {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 7888, floats: 560, batch: n, pool: pool)
             Kernels.pointwiseConvScaledInput(
                 input: a + 2230272 &* n, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws + 8448 &* n,
                 inputMajorWeights: w + 6512, bias: w + 7536, outChannels: 32,
@@ -277,6 +279,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(10)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 17760, floats: 3280, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6690816 &* n, batch: n, height: 264, width: 264, inChannels: 32,
                 expandWeights: w + 9504, expandBias: w + 15648, expandActivation: .silu,
@@ -330,6 +333,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(14)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 41008, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 4181760 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 28768, expandBias: w + 38368, expandActivation: .silu,
@@ -383,6 +387,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(18)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 67952, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 4878720 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 55712, expandBias: w + 65312, expandActivation: .silu,
@@ -436,6 +441,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(22)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 94896, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 4181760 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 82656, expandBias: w + 92256, expandActivation: .silu,
@@ -489,6 +495,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(26)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 121840, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 4878720 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 109600, expandBias: w + 119200, expandActivation: .silu,
@@ -542,6 +549,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(30)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 148784, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 4181760 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 136544, expandBias: w + 146144, expandActivation: .silu,
@@ -595,6 +603,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(34)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 179568, floats: 5056, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 4878720 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 163488, expandBias: w + 173088, expandActivation: .silu,
@@ -648,6 +657,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(38)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 244752, floats: 16016, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1881792 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 201984, expandBias: w + 233088, expandActivation: .silu,
@@ -701,6 +711,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(42)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 334720, floats: 16016, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2195424 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 291952, expandBias: w + 323056, expandActivation: .silu,
@@ -754,6 +765,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(46)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 424688, floats: 16016, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1881792 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 381920, expandBias: w + 413024, expandActivation: .silu,
@@ -807,6 +819,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(50)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 514656, floats: 16016, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2195424 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 471888, expandBias: w + 502992, expandActivation: .silu,
@@ -860,6 +873,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(54)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 604624, floats: 16016, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1881792 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 561856, expandBias: w + 592960, expandActivation: .silu,
@@ -913,6 +927,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(58)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 687680, floats: 16016, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2195424 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 651824, expandBias: w + 682928, expandActivation: .silu,
@@ -966,6 +981,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(62)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 899968, floats: 63120, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 766048, expandBias: w + 890464, expandActivation: .silu,
@@ -1019,6 +1035,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(66)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1221568, floats: 63120, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 1087648, expandBias: w + 1212064, expandActivation: .silu,
@@ -1072,6 +1089,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(70)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1543168, floats: 63120, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 1409248, expandBias: w + 1533664, expandActivation: .silu,
@@ -1125,6 +1143,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(74)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1864768, floats: 63120, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 1730848, expandBias: w + 1855264, expandActivation: .silu,
@@ -1178,6 +1197,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(78)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2186368, floats: 63120, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 2052448, expandBias: w + 2176864, expandActivation: .silu,
@@ -1231,6 +1251,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(82)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2507968, floats: 63120, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 2374048, expandBias: w + 2498464, expandActivation: .silu,
@@ -1284,6 +1305,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(86)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2829568, floats: 63120, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 2695648, expandBias: w + 2820064, expandActivation: .silu,
@@ -1337,6 +1359,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(90)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3164992, floats: 63120, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 3017248, expandBias: w + 3141664, expandActivation: .silu,
@@ -1390,6 +1413,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(94)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3673520, floats: 121264, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 3401120, expandBias: w + 3641120, expandActivation: .silu,
@@ -1443,6 +1467,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(98)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4307392, floats: 121264, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 4034992, expandBias: w + 4274992, expandActivation: .silu,
@@ -1496,6 +1521,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(102)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4941264, floats: 121264, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 4668864, expandBias: w + 4908864, expandActivation: .silu,
@@ -1549,6 +1575,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(106)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 5575136, floats: 121264, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 5302736, expandBias: w + 5542736, expandActivation: .silu,
@@ -1602,6 +1629,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(110)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 6209008, floats: 121264, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 5936608, expandBias: w + 6176608, expandActivation: .silu,
@@ -1655,6 +1683,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(114)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 6842880, floats: 121264, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 6570480, expandBias: w + 6810480, expandActivation: .silu,
@@ -1708,6 +1737,7 @@ public final class EfficientNetB6: GeneratedModel {
             p?.stop(118)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 7476752, floats: 121264, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 7204352, expandBias: w + 7444352, expandActivation: .silu,
@@ -1745,6 +1775,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 8110624, floats: 121264, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
             expandWeights: w + 7838224, expandBias: w + 8078224, expandActivation: .silu,
@@ -1775,6 +1806,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 9410784, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 8645040, expandBias: w + 9355056, expandActivation: .silu,
@@ -1805,6 +1837,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 11244064, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 695920 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 10478320, expandBias: w + 11188336, expandActivation: .silu,
@@ -1835,6 +1868,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 13077344, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 12311600, expandBias: w + 13021616, expandActivation: .silu,
@@ -1865,6 +1899,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 14910624, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 695920 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 14144880, expandBias: w + 14854896, expandActivation: .silu,
@@ -1895,6 +1930,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 16743904, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 15978160, expandBias: w + 16688176, expandActivation: .silu,
@@ -1925,6 +1961,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 18577184, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 695920 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 17811440, expandBias: w + 18521456, expandActivation: .silu,
@@ -1955,6 +1992,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 20410464, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 19644720, expandBias: w + 20354736, expandActivation: .silu,
@@ -1985,6 +2023,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 22243744, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 695920 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 21478000, expandBias: w + 22188016, expandActivation: .silu,
@@ -2015,6 +2054,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 24077024, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 23311280, expandBias: w + 24021296, expandActivation: .silu,
@@ -2045,6 +2085,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 25910304, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 695920 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 25144560, expandBias: w + 25854576, expandActivation: .silu,
@@ -2075,6 +2116,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 27710560, floats: 357168, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 26977840, expandBias: w + 27687856, expandActivation: .silu,
@@ -2105,6 +2147,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 31285840, floats: 998928, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 998784 &* n, batch: n, height: 17, width: 17, inChannels: 576,
             expandWeights: w + 29257168, expandBias: w + 31247824, expandActivation: .silu,
@@ -2135,6 +2178,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 36304672, floats: 998928, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 1165248 &* n, batch: n, height: 17, width: 17, inChannels: 576,
             expandWeights: w + 34276000, expandBias: w + 36266656, expandActivation: .silu,
@@ -2165,6 +2209,7 @@ public final class EfficientNetB6: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 2304]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 40624240, floats: 2305008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 998784 &* n, pixels: 289 &* n, inChannels: 576,
             inputMajorWeights: w + 39294832, bias: w + 40621936, outChannels: 2304,

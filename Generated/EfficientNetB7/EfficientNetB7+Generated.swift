@@ -165,6 +165,7 @@ public final class EfficientNetB7: GeneratedModel {
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 300, 300, 64] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 6960, floats: 560, batch: n, pool: pool)
         Kernels.pointwiseConvScaledInput(
             input: a + 5760000 &* n, batch: n, imagePixels: 90000, inChannels: 64, inputScales: ws + 19200 &* n,
             inputMajorWeights: w + 4560, bias: w + 6608, outChannels: 32,
@@ -211,6 +212,7 @@ public final class EfficientNetB7: GeneratedModel {
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         if !perImage {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 8896, floats: 560, batch: n, pool: pool)
             Kernels.pointwiseConvScaledInput(
                 input: a + 2880000 &* n, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
                 inputMajorWeights: w + 7520, bias: w + 8544, outChannels: 32,
@@ -258,6 +260,7 @@ public final class EfficientNetB7: GeneratedModel {
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 300, 300, 32] -> [n, 300, 300, 32], the SE's scales folded into per-image weights
         if !perImage {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 10832, floats: 560, batch: n, pool: pool)
             Kernels.pointwiseConvScaledInput(
                 input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
                 inputMajorWeights: w + 9456, bias: w + 10480, outChannels: 32,
@@ -334,6 +337,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(13)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 20704, floats: 3280, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 5760000 &* n, batch: n, height: 300, width: 300, inChannels: 32,
                 expandWeights: w + 12448, expandBias: w + 18592, expandActivation: .silu,
@@ -387,6 +391,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(17)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 50240, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 8640000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 33248, expandBias: w + 47072, expandActivation: .silu,
@@ -440,6 +445,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(21)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 88320, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6480000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 71328, expandBias: w + 85152, expandActivation: .silu,
@@ -493,6 +499,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(25)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 126400, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7560000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 109408, expandBias: w + 123232, expandActivation: .silu,
@@ -546,6 +553,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(29)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 164480, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6480000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 147488, expandBias: w + 161312, expandActivation: .silu,
@@ -599,6 +607,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(33)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 202560, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7560000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 185568, expandBias: w + 199392, expandActivation: .silu,
@@ -652,6 +661,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(37)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 240640, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6480000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 223648, expandBias: w + 237472, expandActivation: .silu,
@@ -705,6 +715,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(41)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 283328, floats: 7216, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7560000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 261728, expandBias: w + 275552, expandActivation: .silu,
@@ -758,6 +769,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(45)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 365024, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 313664, expandBias: w + 352064, expandActivation: .silu,
@@ -811,6 +823,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(49)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 474576, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3150000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 423216, expandBias: w + 461616, expandActivation: .silu,
@@ -864,6 +877,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(53)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 584128, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 532768, expandBias: w + 571168, expandActivation: .silu,
@@ -917,6 +931,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(57)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 693680, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3150000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 642320, expandBias: w + 680720, expandActivation: .silu,
@@ -970,6 +985,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(61)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 803232, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 751872, expandBias: w + 790272, expandActivation: .silu,
@@ -1023,6 +1039,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(65)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 912784, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3150000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 861424, expandBias: w + 899824, expandActivation: .silu,
@@ -1076,6 +1093,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(69)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1014656, floats: 19712, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 970976, expandBias: w + 1009376, expandActivation: .silu,
@@ -1129,6 +1147,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(73)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1275488, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 1111328, expandBias: w + 1264928, expandActivation: .silu,
@@ -1182,6 +1201,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(77)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1671216, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 1507056, expandBias: w + 1660656, expandActivation: .silu,
@@ -1235,6 +1255,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(81)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2066944, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 1902784, expandBias: w + 2056384, expandActivation: .silu,
@@ -1288,6 +1309,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(85)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2462672, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 2298512, expandBias: w + 2452112, expandActivation: .silu,
@@ -1341,6 +1363,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(89)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2858400, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 2694240, expandBias: w + 2847840, expandActivation: .silu,
@@ -1394,6 +1417,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(93)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3254128, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 3089968, expandBias: w + 3243568, expandActivation: .silu,
@@ -1447,6 +1471,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(97)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3649856, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 3485696, expandBias: w + 3639296, expandActivation: .silu,
@@ -1500,6 +1525,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(101)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4045584, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 3881424, expandBias: w + 4035024, expandActivation: .silu,
@@ -1553,6 +1579,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(105)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4441312, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 4277152, expandBias: w + 4430752, expandActivation: .silu,
@@ -1606,6 +1633,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(109)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4852400, floats: 77808, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 4672880, expandBias: w + 4826480, expandActivation: .silu,
@@ -1659,6 +1687,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(113)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 5482816, floats: 151936, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 5145472, expandBias: w + 5446528, expandActivation: .silu,
@@ -1712,6 +1741,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(117)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 6273376, floats: 151936, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 5936032, expandBias: w + 6237088, expandActivation: .silu,
@@ -1765,6 +1795,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(121)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 7063936, floats: 151936, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 6726592, expandBias: w + 7027648, expandActivation: .silu,
@@ -1818,6 +1849,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(125)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 7854496, floats: 151936, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 7517152, expandBias: w + 7818208, expandActivation: .silu,
@@ -1871,6 +1903,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(129)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 8645056, floats: 151936, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 8307712, expandBias: w + 8608768, expandActivation: .silu,
@@ -1924,6 +1957,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(133)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 9435616, floats: 151936, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 9098272, expandBias: w + 9399328, expandActivation: .silu,
@@ -1977,6 +2011,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(137)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 10226176, floats: 151936, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 9888832, expandBias: w + 10189888, expandActivation: .silu,
@@ -2030,6 +2065,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(141)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 11016736, floats: 151936, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 10679392, expandBias: w + 10980448, expandActivation: .silu,
@@ -2083,6 +2119,7 @@ public final class EfficientNetB7: GeneratedModel {
             p?.stop(145)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 11807296, floats: 151936, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 11469952, expandBias: w + 11771008, expandActivation: .silu,
@@ -2120,6 +2157,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 12597856, floats: 151936, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
             expandWeights: w + 12260512, expandBias: w + 12561568, expandActivation: .silu,
@@ -2150,6 +2188,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 14213216, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 13266272, expandBias: w + 14151008, expandActivation: .silu,
@@ -2180,6 +2219,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 16490048, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 15543104, expandBias: w + 16427840, expandActivation: .silu,
@@ -2210,6 +2250,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 18766880, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 17819936, expandBias: w + 18704672, expandActivation: .silu,
@@ -2240,6 +2281,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 21043712, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 20096768, expandBias: w + 20981504, expandActivation: .silu,
@@ -2270,6 +2312,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 23320544, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 22373600, expandBias: w + 23258336, expandActivation: .silu,
@@ -2300,6 +2343,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 25597376, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 24650432, expandBias: w + 25535168, expandActivation: .silu,
@@ -2330,6 +2374,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 27874208, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 26927264, expandBias: w + 27812000, expandActivation: .silu,
@@ -2360,6 +2405,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 30151040, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 29204096, expandBias: w + 30088832, expandActivation: .silu,
@@ -2390,6 +2436,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 32427872, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 31480928, expandBias: w + 32365664, expandActivation: .silu,
@@ -2420,6 +2467,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 34704704, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 33757760, expandBias: w + 34642496, expandActivation: .silu,
@@ -2450,6 +2498,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 36981536, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 36034592, expandBias: w + 36919328, expandActivation: .silu,
@@ -2480,6 +2529,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 39258368, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 38311424, expandBias: w + 39196160, expandActivation: .silu,
@@ -2510,6 +2560,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 41498336, floats: 444768, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 40588256, expandBias: w + 41472992, expandActivation: .silu,
@@ -2540,6 +2591,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 45918144, floats: 1232800, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 1386240 &* n, batch: n, height: 19, width: 19, inChannels: 640,
             expandWeights: w + 43418304, expandBias: w + 45875904, expandActivation: .silu,
@@ -2570,6 +2622,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 52109024, floats: 1232800, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 1617280 &* n, batch: n, height: 19, width: 19, inChannels: 640,
             expandWeights: w + 49609184, expandBias: w + 52066784, expandActivation: .silu,
@@ -2600,6 +2653,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 58299904, floats: 1232800, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 1386240 &* n, batch: n, height: 19, width: 19, inChannels: 640,
             expandWeights: w + 55800064, expandBias: w + 58257664, expandActivation: .silu,
@@ -2630,6 +2684,7 @@ public final class EfficientNetB7: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 19, 19, 640] -> [n, 19, 19, 2560]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 63631904, floats: 2561008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 1617280 &* n, pixels: 361 &* n, inChannels: 640,
             inputMajorWeights: w + 61990944, bias: w + 63629344, outChannels: 2560,

@@ -174,6 +174,7 @@ public final class EfficientNetB8: GeneratedModel {
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 336, 336, 72] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 8128, floats: 560, batch: n, pool: pool)
         Kernels.pointwiseConvScaledInput(
             input: a + 8128512 &* n, batch: n, imagePixels: 112896, inChannels: 72, inputScales: ws + 24192 &* n,
             inputMajorWeights: w + 5472, bias: w + 7776, outChannels: 32,
@@ -220,6 +221,7 @@ public final class EfficientNetB8: GeneratedModel {
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         if !perImage {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 10064, floats: 560, batch: n, pool: pool)
             Kernels.pointwiseConvScaledInput(
                 input: a + 3612672 &* n, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
                 inputMajorWeights: w + 8688, bias: w + 9712, outChannels: 32,
@@ -267,6 +269,7 @@ public final class EfficientNetB8: GeneratedModel {
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 336, 336, 32] -> [n, 336, 336, 32], the SE's scales folded into per-image weights
         if !perImage {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 12000, floats: 560, batch: n, pool: pool)
             Kernels.pointwiseConvScaledInput(
                 input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
                 inputMajorWeights: w + 10624, bias: w + 11648, outChannels: 32,
@@ -343,6 +346,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(13)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 21872, floats: 3280, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7225344 &* n, batch: n, height: 336, width: 336, inChannels: 32,
                 expandWeights: w + 13616, expandBias: w + 19760, expandActivation: .silu,
@@ -396,6 +400,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(17)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 58480, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 10838016 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 35968, expandBias: w + 54784, expandActivation: .silu,
@@ -449,6 +454,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(21)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 109632, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 12418560 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 87120, expandBias: w + 105936, expandActivation: .silu,
@@ -502,6 +508,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(25)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 160784, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 9483264 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 138272, expandBias: w + 157088, expandActivation: .silu,
@@ -555,6 +562,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(29)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 211936, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 11063808 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 189424, expandBias: w + 208240, expandActivation: .silu,
@@ -608,6 +616,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(33)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 263088, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 9483264 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 240576, expandBias: w + 259392, expandActivation: .silu,
@@ -661,6 +670,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(37)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 314240, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 11063808 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 291728, expandBias: w + 310544, expandActivation: .silu,
@@ -714,6 +724,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(41)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 365392, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 9483264 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 342880, expandBias: w + 361696, expandActivation: .silu,
@@ -767,6 +778,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(45)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 421920, floats: 9760, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 11063808 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 394032, expandBias: w + 412848, expandActivation: .silu,
@@ -820,6 +832,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(49)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 522064, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 461344, expandBias: w + 507808, expandActivation: .silu,
@@ -873,6 +886,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(53)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 653136, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 592416, expandBias: w + 638880, expandActivation: .silu,
@@ -926,6 +940,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(57)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 784208, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 723488, expandBias: w + 769952, expandActivation: .silu,
@@ -979,6 +994,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(61)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 915280, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 854560, expandBias: w + 901024, expandActivation: .silu,
@@ -1032,6 +1048,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(65)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1046352, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 985632, expandBias: w + 1032096, expandActivation: .silu,
@@ -1085,6 +1102,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(69)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1177424, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 1116704, expandBias: w + 1163168, expandActivation: .silu,
@@ -1138,6 +1156,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(73)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1308496, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 1247776, expandBias: w + 1294240, expandActivation: .silu,
@@ -1191,6 +1210,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(77)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1431120, floats: 23792, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 1378848, expandBias: w + 1425312, expandActivation: .silu,
@@ -1244,6 +1264,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(81)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1745488, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 1548016, expandBias: w + 1733872, expandActivation: .silu,
@@ -1297,6 +1318,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(85)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2223024, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 2025552, expandBias: w + 2211408, expandActivation: .silu,
@@ -1350,6 +1372,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(89)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2700560, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 2503088, expandBias: w + 2688944, expandActivation: .silu,
@@ -1403,6 +1426,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(93)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3178096, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 2980624, expandBias: w + 3166480, expandActivation: .silu,
@@ -1456,6 +1480,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(97)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3655632, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 3458160, expandBias: w + 3644016, expandActivation: .silu,
@@ -1509,6 +1534,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(101)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4133168, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 3935696, expandBias: w + 4121552, expandActivation: .silu,
@@ -1562,6 +1588,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(105)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4610704, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 4413232, expandBias: w + 4599088, expandActivation: .silu,
@@ -1615,6 +1642,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(109)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 5088240, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 4890768, expandBias: w + 5076624, expandActivation: .silu,
@@ -1668,6 +1696,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(113)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 5565776, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 5368304, expandBias: w + 5554160, expandActivation: .silu,
@@ -1721,6 +1750,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(117)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 6043312, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 5845840, expandBias: w + 6031696, expandActivation: .silu,
@@ -1774,6 +1804,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(121)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 6537744, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 6323376, expandBias: w + 6509232, expandActivation: .silu,
@@ -1827,6 +1858,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(125)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 7303120, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 6893920, expandBias: w + 7262944, expandActivation: .silu,
@@ -1880,6 +1912,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(129)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 8267664, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 7858464, expandBias: w + 8227488, expandActivation: .silu,
@@ -1933,6 +1966,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(133)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 9232208, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 8823008, expandBias: w + 9192032, expandActivation: .silu,
@@ -1986,6 +2020,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(137)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 10196752, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 9787552, expandBias: w + 10156576, expandActivation: .silu,
@@ -2039,6 +2074,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(141)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 11161296, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 10752096, expandBias: w + 11121120, expandActivation: .silu,
@@ -2092,6 +2128,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(145)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 12125840, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 11716640, expandBias: w + 12085664, expandActivation: .silu,
@@ -2145,6 +2182,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(149)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 13090384, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 12681184, expandBias: w + 13050208, expandActivation: .silu,
@@ -2198,6 +2236,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(153)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 14054928, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 13645728, expandBias: w + 14014752, expandActivation: .silu,
@@ -2251,6 +2290,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(157)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 15019472, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 14610272, expandBias: w + 14979296, expandActivation: .silu,
@@ -2304,6 +2344,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(161)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 15984016, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 15574816, expandBias: w + 15943840, expandActivation: .silu,
@@ -2357,6 +2398,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(165)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 16948560, floats: 186064, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 16539360, expandBias: w + 16908384, expandActivation: .silu,
@@ -2410,6 +2452,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(169)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 18913312, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 17765968, expandBias: w + 18844624, expandActivation: .silu,
@@ -2463,6 +2506,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(173)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 21681728, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 20534384, expandBias: w + 21613040, expandActivation: .silu,
@@ -2516,6 +2560,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(177)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 24450144, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 23302800, expandBias: w + 24381456, expandActivation: .silu,
@@ -2569,6 +2614,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(181)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 27218560, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 26071216, expandBias: w + 27149872, expandActivation: .silu,
@@ -2622,6 +2668,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(185)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 29986976, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 28839632, expandBias: w + 29918288, expandActivation: .silu,
@@ -2675,6 +2722,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(189)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 32755392, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 31608048, expandBias: w + 32686704, expandActivation: .silu,
@@ -2728,6 +2776,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(193)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 35523808, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 34376464, expandBias: w + 35455120, expandActivation: .silu,
@@ -2781,6 +2830,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(197)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 38292224, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 37144880, expandBias: w + 38223536, expandActivation: .silu,
@@ -2834,6 +2884,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(201)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 41060640, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 39913296, expandBias: w + 40991952, expandActivation: .silu,
@@ -2887,6 +2938,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(205)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 43829056, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 42681712, expandBias: w + 43760368, expandActivation: .silu,
@@ -2940,6 +2992,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(209)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 46597472, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 45450128, expandBias: w + 46528784, expandActivation: .silu,
@@ -2993,6 +3046,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(213)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 49365888, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 48218544, expandBias: w + 49297200, expandActivation: .silu,
@@ -3046,6 +3100,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(217)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 52134304, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 50986960, expandBias: w + 52065616, expandActivation: .silu,
@@ -3099,6 +3154,7 @@ public final class EfficientNetB8: GeneratedModel {
             p?.stop(221)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 54902720, floats: 541984, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 53755376, expandBias: w + 54834032, expandActivation: .silu,
@@ -3136,6 +3192,7 @@ public final class EfficientNetB8: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 57630432, floats: 541984, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
             expandWeights: w + 56523792, expandBias: w + 57602448, expandActivation: .silu,
@@ -3166,6 +3223,7 @@ public final class EfficientNetB8: GeneratedModel {
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 62984256, floats: 1491248, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 1862784 &* n, batch: n, height: 21, width: 21, inChannels: 704,
             expandWeights: w + 59964096, expandBias: w + 62937792, expandActivation: .silu,
@@ -3196,6 +3254,7 @@ public final class EfficientNetB8: GeneratedModel {
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 70470064, floats: 1491248, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 2173248 &* n, batch: n, height: 21, width: 21, inChannels: 704,
             expandWeights: w + 67449904, expandBias: w + 70423600, expandActivation: .silu,
@@ -3226,6 +3285,7 @@ public final class EfficientNetB8: GeneratedModel {
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 77955872, floats: 1491248, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 1862784 &* n, batch: n, height: 21, width: 21, inChannels: 704,
             expandWeights: w + 74935712, expandBias: w + 77909408, expandActivation: .silu,
@@ -3256,6 +3316,7 @@ public final class EfficientNetB8: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 21, 21, 704] -> [n, 21, 21, 2816]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 84406800, floats: 2817008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 2173248 &* n, pixels: 441 &* n, inChannels: 704,
             inputMajorWeights: w + 82421520, bias: w + 84403984, outChannels: 2816,

@@ -198,6 +198,7 @@ public final class EfficientNetL2: GeneratedModel {
         p?.stop(2)
         // features.1.0.block.2 project: conv 1x1 + BN, [n, 400, 400, 136] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 25248, floats: 2704, batch: n, pool: pool)
         Kernels.pointwiseConvScaledInput(
             input: a + 21760000 &* n, batch: n, imagePixels: 160000, inChannels: 136, inputScales: ws + 54400 &* n,
             inputMajorWeights: w + 14640, bias: w + 24432, outChannels: 72,
@@ -244,6 +245,7 @@ public final class EfficientNetL2: GeneratedModel {
         // features.1.1.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         if !perImage {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 33952, floats: 2704, batch: n, pool: pool)
             Kernels.pointwiseConvScaledInput(
                 input: a + 11520000 &* n, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
                 inputMajorWeights: w + 27952, bias: w + 33136, outChannels: 72,
@@ -291,6 +293,7 @@ public final class EfficientNetL2: GeneratedModel {
         // features.1.2.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         if !perImage {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 42656, floats: 2704, batch: n, pool: pool)
             Kernels.pointwiseConvScaledInput(
                 input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
                 inputMajorWeights: w + 36656, bias: w + 41840, outChannels: 72,
@@ -338,6 +341,7 @@ public final class EfficientNetL2: GeneratedModel {
         // features.1.3.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         if !perImage {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 51360, floats: 2704, batch: n, pool: pool)
             Kernels.pointwiseConvScaledInput(
                 input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
                 inputMajorWeights: w + 45360, bias: w + 50544, outChannels: 72,
@@ -385,6 +389,7 @@ public final class EfficientNetL2: GeneratedModel {
         // features.1.4.block.2 project: conv 1x1 + BN + shortcut, [n, 400, 400, 72] -> [n, 400, 400, 72], the SE's scales folded into per-image weights
         if !perImage {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 60064, floats: 2704, batch: n, pool: pool)
             Kernels.pointwiseConvScaledInput(
                 input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
                 inputMajorWeights: w + 54064, bias: w + 59248, outChannels: 72,
@@ -461,6 +466,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(19)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 103888, floats: 16016, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 23040000 &* n, batch: n, height: 400, width: 400, inChannels: 72,
                 expandWeights: w + 68032, expandBias: w + 99136, expandActivation: .silu,
@@ -514,6 +520,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(23)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 236704, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 34560000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 164944, expandBias: w + 229840, expandActivation: .silu,
@@ -567,6 +574,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(27)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 406576, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 334816, expandBias: w + 399712, expandActivation: .silu,
@@ -620,6 +628,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(31)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 576448, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 504688, expandBias: w + 569584, expandActivation: .silu,
@@ -673,6 +682,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(35)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 746320, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 674560, expandBias: w + 739456, expandActivation: .silu,
@@ -726,6 +736,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(39)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 916192, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 844432, expandBias: w + 909328, expandActivation: .silu,
@@ -779,6 +790,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(43)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1086064, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1014304, expandBias: w + 1079200, expandActivation: .silu,
@@ -832,6 +844,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(47)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1255936, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1184176, expandBias: w + 1249072, expandActivation: .silu,
@@ -885,6 +898,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(51)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1425808, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1354048, expandBias: w + 1418944, expandActivation: .silu,
@@ -938,6 +952,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(55)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1595680, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1523920, expandBias: w + 1588816, expandActivation: .silu,
@@ -991,6 +1006,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(59)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1765552, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1693792, expandBias: w + 1758688, expandActivation: .silu,
@@ -1044,6 +1060,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(63)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1945408, floats: 33104, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1863664, expandBias: w + 1928560, expandActivation: .silu,
@@ -1097,6 +1114,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(67)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2302880, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 2088512, expandBias: w + 2274368, expandActivation: .silu,
@@ -1150,6 +1168,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(71)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 2797312, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 2582944, expandBias: w + 2768800, expandActivation: .silu,
@@ -1203,6 +1222,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(75)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3291744, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 3077376, expandBias: w + 3263232, expandActivation: .silu,
@@ -1256,6 +1276,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(79)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 3786176, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 3571808, expandBias: w + 3757664, expandActivation: .silu,
@@ -1309,6 +1330,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(83)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4280608, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 4066240, expandBias: w + 4252096, expandActivation: .silu,
@@ -1362,6 +1384,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(87)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 4775040, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 4560672, expandBias: w + 4746528, expandActivation: .silu,
@@ -1415,6 +1438,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(91)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 5269472, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 5055104, expandBias: w + 5240960, expandActivation: .silu,
@@ -1468,6 +1492,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(95)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 5763904, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 5549536, expandBias: w + 5735392, expandActivation: .silu,
@@ -1521,6 +1546,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(99)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 6258336, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 6043968, expandBias: w + 6229824, expandActivation: .silu,
@@ -1574,6 +1600,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(103)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 6752768, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 6538400, expandBias: w + 6724256, expandActivation: .silu,
@@ -1627,6 +1654,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(107)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 7230304, floats: 94032, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 7032832, expandBias: w + 7218688, expandActivation: .silu,
@@ -1680,6 +1708,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(111)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 8420672, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 7687952, expandBias: w + 8397968, expandActivation: .silu,
@@ -1733,6 +1762,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(115)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 10220928, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 9488208, expandBias: w + 10198224, expandActivation: .silu,
@@ -1786,6 +1816,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(119)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 12021184, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 11288464, expandBias: w + 11998480, expandActivation: .silu,
@@ -1839,6 +1870,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(123)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 13821440, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 13088720, expandBias: w + 13798736, expandActivation: .silu,
@@ -1892,6 +1924,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(127)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 15621696, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 14888976, expandBias: w + 15598992, expandActivation: .silu,
@@ -1945,6 +1978,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(131)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 17421952, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 16689232, expandBias: w + 17399248, expandActivation: .silu,
@@ -1998,6 +2032,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(135)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 19222208, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 18489488, expandBias: w + 19199504, expandActivation: .silu,
@@ -2051,6 +2086,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(139)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 21022464, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 20289744, expandBias: w + 20999760, expandActivation: .silu,
@@ -2104,6 +2140,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(143)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 22822720, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 22090000, expandBias: w + 22800016, expandActivation: .silu,
@@ -2157,6 +2194,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(147)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 24622976, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 23890256, expandBias: w + 24600272, expandActivation: .silu,
@@ -2210,6 +2248,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(151)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 26423232, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 25690512, expandBias: w + 26400528, expandActivation: .silu,
@@ -2263,6 +2302,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(155)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 28223488, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 27490768, expandBias: w + 28200784, expandActivation: .silu,
@@ -2316,6 +2356,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(159)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 30023744, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 29291024, expandBias: w + 30001040, expandActivation: .silu,
@@ -2369,6 +2410,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(163)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 31824000, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 31091280, expandBias: w + 31801296, expandActivation: .silu,
@@ -2422,6 +2464,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(167)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 33624256, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 32891536, expandBias: w + 33601552, expandActivation: .silu,
@@ -2475,6 +2518,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(171)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 35457536, floats: 357168, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 34691792, expandBias: w + 35401808, expandActivation: .silu,
@@ -2528,6 +2572,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(175)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 38266064, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 36805904, expandBias: w + 38188304, expandActivation: .silu,
@@ -2581,6 +2626,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(179)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 41803312, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 40343152, expandBias: w + 41725552, expandActivation: .silu,
@@ -2634,6 +2680,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(183)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 45340560, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 43880400, expandBias: w + 45262800, expandActivation: .silu,
@@ -2687,6 +2734,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(187)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 48877808, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 47417648, expandBias: w + 48800048, expandActivation: .silu,
@@ -2740,6 +2788,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(191)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 52415056, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 50954896, expandBias: w + 52337296, expandActivation: .silu,
@@ -2793,6 +2842,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(195)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 55952304, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 54492144, expandBias: w + 55874544, expandActivation: .silu,
@@ -2846,6 +2896,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(199)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 59489552, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 58029392, expandBias: w + 59411792, expandActivation: .silu,
@@ -2899,6 +2950,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(203)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 63026800, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 61566640, expandBias: w + 62949040, expandActivation: .silu,
@@ -2952,6 +3004,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(207)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 66564048, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 65103888, expandBias: w + 66486288, expandActivation: .silu,
@@ -3005,6 +3058,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(211)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 70101296, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 68641136, expandBias: w + 70023536, expandActivation: .silu,
@@ -3058,6 +3112,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(215)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 73638544, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 72178384, expandBias: w + 73560784, expandActivation: .silu,
@@ -3111,6 +3166,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(219)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 77175792, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 75715632, expandBias: w + 77098032, expandActivation: .silu,
@@ -3164,6 +3220,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(223)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 80713040, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 79252880, expandBias: w + 80635280, expandActivation: .silu,
@@ -3217,6 +3274,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(227)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 84250288, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 82790128, expandBias: w + 84172528, expandActivation: .silu,
@@ -3270,6 +3328,7 @@ public final class EfficientNetL2: GeneratedModel {
             p?.stop(231)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 87787536, floats: 694208, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 86327376, expandBias: w + 87709776, expandActivation: .silu,
@@ -3307,6 +3366,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 91324784, floats: 694208, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
             expandWeights: w + 89864624, expandBias: w + 91247024, expandActivation: .silu,
@@ -3337,6 +3397,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 98600288, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 94392944, expandBias: w + 98466800, expandActivation: .silu,
@@ -3367,6 +3428,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 108924400, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 104717056, expandBias: w + 108790912, expandActivation: .silu,
@@ -3397,6 +3459,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 119248512, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 115041168, expandBias: w + 119115024, expandActivation: .silu,
@@ -3427,6 +3490,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 129572624, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 125365280, expandBias: w + 129439136, expandActivation: .silu,
@@ -3457,6 +3521,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 139896736, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 135689392, expandBias: w + 139763248, expandActivation: .silu,
@@ -3487,6 +3552,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_6(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 150220848, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 146013504, expandBias: w + 150087360, expandActivation: .silu,
@@ -3517,6 +3583,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_7(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 160544960, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 156337616, expandBias: w + 160411472, expandActivation: .silu,
@@ -3547,6 +3614,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 170869072, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 166661728, expandBias: w + 170735584, expandActivation: .silu,
@@ -3577,6 +3645,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_9(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 181193184, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 176985840, expandBias: w + 181059696, expandActivation: .silu,
@@ -3607,6 +3676,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_10(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 191517296, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 187309952, expandBias: w + 191383808, expandActivation: .silu,
@@ -3637,6 +3707,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_11(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 201841408, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 197634064, expandBias: w + 201707920, expandActivation: .silu,
@@ -3667,6 +3738,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_12(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 212165520, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 207958176, expandBias: w + 212032032, expandActivation: .silu,
@@ -3697,6 +3769,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_13(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.13.block.0 expand: conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 222489632, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 218282288, expandBias: w + 222356144, expandActivation: .silu,
@@ -3727,6 +3800,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_14(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.14.block.0 expand: conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 232813744, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 228606400, expandBias: w + 232680256, expandActivation: .silu,
@@ -3757,6 +3831,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_15(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.15.block.0 expand: conv 1x1 + BN + silu and features.6.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 243137856, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 238930512, expandBias: w + 243004368, expandActivation: .silu,
@@ -3787,6 +3862,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_16(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.16.block.0 expand: conv 1x1 + BN + silu and features.6.16.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 253461968, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 249254624, expandBias: w + 253328480, expandActivation: .silu,
@@ -3817,6 +3893,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_17(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.17.block.0 expand: conv 1x1 + BN + silu and features.6.17.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 263786080, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 259578736, expandBias: w + 263652592, expandActivation: .silu,
@@ -3847,6 +3924,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_18(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.18.block.0 expand: conv 1x1 + BN + silu and features.6.18.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 274110192, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 269902848, expandBias: w + 273976704, expandActivation: .silu,
@@ -3877,6 +3955,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_19(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.19.block.0 expand: conv 1x1 + BN + silu and features.6.19.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 284434304, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 280226960, expandBias: w + 284300816, expandActivation: .silu,
@@ -3907,6 +3986,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_20(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.20.block.0 expand: conv 1x1 + BN + silu and features.6.20.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 294758416, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 290551072, expandBias: w + 294624928, expandActivation: .silu,
@@ -3937,6 +4017,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_6_21(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.21.block.0 expand: conv 1x1 + BN + silu and features.6.21.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 305082528, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 300875184, expandBias: w + 304949040, expandActivation: .silu,
@@ -3967,6 +4048,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 315327536, floats: 2042080, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 311199296, expandBias: w + 315273152, expandActivation: .silu,
@@ -3997,6 +4079,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_7_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 335625008, floats: 5688736, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 5160000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
             expandWeights: w + 324173936, expandBias: w + 335534192, expandActivation: .silu,
@@ -4027,6 +4110,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_7_2(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 364126448, floats: 5688736, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 6020000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
             expandWeights: w + 352675376, expandBias: w + 364035632, expandActivation: .silu,
@@ -4057,6 +4141,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_7_3(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 392627888, floats: 5688736, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 5160000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
             expandWeights: w + 381176816, expandBias: w + 392537072, expandActivation: .silu,
@@ -4087,6 +4172,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_7_4(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.4.block.0 expand: conv 1x1 + BN + silu and features.7.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 421129328, floats: 5688736, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 6020000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
             expandWeights: w + 409678256, expandBias: w + 421038512, expandActivation: .silu,
@@ -4117,6 +4203,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_7_5(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.5.block.0 expand: conv 1x1 + BN + silu and features.7.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 449630768, floats: 5688736, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 5160000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
             expandWeights: w + 438179696, expandBias: w + 449539952, expandActivation: .silu,
@@ -4147,6 +4234,7 @@ public final class EfficientNetL2: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 5504]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 474260144, floats: 5505008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 6020000 &* n, pixels: 625 &* n, inChannels: 1376,
             inputMajorWeights: w + 466681136, bias: w + 474254640, outChannels: 5504,

@@ -424,6 +424,7 @@ public final class EfficientNetLite0: GeneratedModel {
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 3350032, floats: 313328, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a, pixels: 49 &* n, inChannels: 1152,
             inputMajorWeights: w + 2570192, bias: w + 2938832, outChannels: 320,
@@ -435,6 +436,7 @@ public final class EfficientNetLite0: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 3663360, floats: 967680, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 62720 &* n, pixels: 49 &* n, inChannels: 320,
             inputMajorWeights: w + 2939152, bias: w + 3348752, outChannels: 1280,

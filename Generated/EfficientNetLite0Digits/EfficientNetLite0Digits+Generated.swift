@@ -435,6 +435,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 3350032, floats: 12816, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 62720 &* n, pixels: 49 &* n, inChannels: 320,
             inputMajorWeights: w + 2939152, bias: w + 3348752, outChannels: 1280,

@@ -539,6 +539,7 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4108896, floats: 175088, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 3329056, bias: w + 3697696, outChannels: 320,
@@ -550,6 +551,7 @@ public final class EfficientNetLite1: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4283984, floats: 1105920, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 81920 &* n, pixels: 64 &* n, inChannels: 320,
             inputMajorWeights: w + 3698016, bias: w + 4107616, outChannels: 1280,

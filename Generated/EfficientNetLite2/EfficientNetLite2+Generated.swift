@@ -550,6 +550,7 @@ public final class EfficientNetLite2: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 9, 9, 352] -> [n, 9, 9, 1280]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 4782112, floats: 1281008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 103680 &* n, pixels: 81 &* n, inChannels: 352,
             inputMajorWeights: w + 4330272, bias: w + 4780832, outChannels: 1280,

@@ -619,6 +619,7 @@ public final class EfficientNetLite3: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 9, 9, 384] -> [n, 9, 9, 1280]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 6877856, floats: 1281008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 112752 &* n, pixels: 81 &* n, inChannels: 384,
             inputMajorWeights: w + 6385056, bias: w + 6876576, outChannels: 1280,

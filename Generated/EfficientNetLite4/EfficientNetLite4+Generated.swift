@@ -757,6 +757,7 @@ public final class EfficientNetLite4: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 10, 10, 448] -> [n, 10, 10, 1280]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 11669424, floats: 1281008, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 163200 &* n, pixels: 100 &* n, inChannels: 448,
             inputMajorWeights: w + 11094704, bias: w + 11668144, outChannels: 1280,

@@ -158,6 +158,7 @@ public final class EfficientNetTiny: GeneratedModel {
             p?.stop(4)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 1824, floats: 256, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 41472 &* n, batch: n, height: 36, width: 36, inChannels: 8,
                 expandWeights: w + 912, expandBias: w + 1296, expandActivation: .silu,
@@ -211,6 +212,7 @@ public final class EfficientNetTiny: GeneratedModel {
             p?.stop(8)
         } else {
             p?.start()
+            Kernels.prefetchWeightsAhead(w + 6992, floats: 880, batch: n, pool: pool)
             Kernels.expandDepthwise(
                 input: a + 15552 &* n, batch: n, height: 18, width: 18, inChannels: 16,
                 expandWeights: w + 2864, expandBias: w + 4400, expandActivation: .silu,
@@ -248,6 +250,7 @@ public final class EfficientNetTiny: GeneratedModel {
     private func features_4_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 15248, floats: 1888, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 7776 &* n, batch: n, height: 9, width: 9, inChannels: 24,
             expandWeights: w + 10208, expandBias: w + 13664, expandActivation: .silu,
@@ -278,6 +281,7 @@ public final class EfficientNetTiny: GeneratedModel {
     private func features_4_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 35184, floats: 5056, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 6000 &* n, batch: n, height: 5, width: 5, inChannels: 40,
             expandWeights: w + 22944, expandBias: w + 32544, expandActivation: .silu,
@@ -308,6 +312,7 @@ public final class EfficientNetTiny: GeneratedModel {
     private func features_5_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 65968, floats: 5056, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 7008 &* n, batch: n, height: 5, width: 5, inChannels: 40,
             expandWeights: w + 49888, expandBias: w + 59488, expandActivation: .silu,
@@ -338,6 +343,7 @@ public final class EfficientNetTiny: GeneratedModel {
     private func features_5_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 112416, floats: 9760, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 8400 &* n, batch: n, height: 5, width: 5, inChannels: 56,
             expandWeights: w + 84528, expandBias: w + 103344, expandActivation: .silu,
@@ -368,6 +374,7 @@ public final class EfficientNetTiny: GeneratedModel {
     private func features_6_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 168944, floats: 9760, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 9808 &* n, batch: n, height: 5, width: 5, inChannels: 56,
             expandWeights: w + 141056, expandBias: w + 159872, expandActivation: .silu,
@@ -398,6 +405,7 @@ public final class EfficientNetTiny: GeneratedModel {
     private func features_6_1(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 281904, floats: 28256, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 5184 &* n, batch: n, height: 3, width: 3, inChannels: 96,
             expandWeights: w + 211056, expandBias: w + 266352, expandActivation: .silu,
@@ -428,6 +436,7 @@ public final class EfficientNetTiny: GeneratedModel {
     private func features_7_0(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 427184, floats: 28256, batch: n, pool: pool)
         Kernels.expandDepthwise(
             input: a + 7200 &* n, batch: n, height: 3, width: 3, inChannels: 96,
             expandWeights: w + 365552, expandBias: w + 420848, expandActivation: .silu,
@@ -458,6 +467,7 @@ public final class EfficientNetTiny: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + silu, [n, 3, 3, 160] -> [n, 3, 3, 640]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 650800, floats: 6416, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 5760 &* n, pixels: 9 &* n, inChannels: 160,
             inputMajorWeights: w + 547760, bias: w + 650160, outChannels: 640,

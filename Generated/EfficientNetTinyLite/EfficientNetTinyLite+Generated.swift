@@ -295,6 +295,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
     private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ p: LayerProfiler?) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 3, 3, 160] -> [n, 3, 3, 320]
         p?.start()
+        Kernels.prefetchWeightsAhead(w + 510688, floats: 3216, batch: n, pool: pool)
         Kernels.pointwiseConv(
             input: a + 5184 &* n, pixels: 9 &* n, inChannels: 160,
             inputMajorWeights: w + 459168, bias: w + 510368, outChannels: 320,

@@ -134,8 +134,9 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, int 
     for (ptrdiff_t k = 0; k < K; k++) {
         const float *bk = b + k * ldb;
         const ptrdiff_t ka = koff ? koff[k] : k;
-        /* A side stream (gemm_prefetching_rows): one cache line per k step, the first K/2 of sideA, then
-           of sideB; null (a literal) everywhere else. */
+        /* A side stream: one cache line per k step, the first K/2 of sideA, then of sideB. The rows that
+           follow (gemm_prefetching_rows), or the thread's weight prefetch window (the forward GEMM: see
+           gemm_panel); null, a literal, everywhere else. */
         if (sideA) {
             const ptrdiff_t half = K >> 1;
             __builtin_prefetch(k < half ? sideA + k * 64 : sideB + (k - half) * 64, 0, 2);
@@ -227,7 +228,7 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, int 
 AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t M,
                    ptrdiff_t K, const float *A, ptrdiff_t lda, const ptrdiff_t *koff, const float *b, ptrdiff_t ldb,
                    VM tail, float *c, ptrdiff_t ldc, const float *bias, const float *residual, const char *sideA,
-                   const char *sideB, const float *nextB, int nextNV) {
+                   const char *sideB, const float *nextB, int nextNV, EffNetPrefetchWindow *window) {
     const ptrdiff_t strips = (M + GEMM_MR - 1) / GEMM_MR;
     for (ptrdiff_t m0 = 0, s = 0; m0 < M; m0 += GEMM_MR, s++) {
         const ptrdiff_t mr = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
@@ -238,6 +239,13 @@ AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, int 
         }
         /* The side stream's rows are K floats long, as A's (gemm_prefetching_rows). */
         const ptrdiff_t side = m0 * K * (ptrdiff_t)sizeof(float);
+        /* Without one, the strip's side stream is the next K lines of the thread's weight prefetch window
+           (gemm_all_prefetching_panels): the two halves of the stream are contiguous. */
+        const char *windowLines = 0;
+        if (!sideA && window && window->next < window->end) {
+            windowLines = window->next;
+            window->next += K * 64;
+        }
         /* The next panel's rows: all in a lone strip's k steps, else shared by every strip but the first
            (which is still waiting on this panel's own rows). */
         ptrdiff_t nextRow0 = 0, nextRows = 0;
@@ -249,8 +257,9 @@ AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, int 
             }
         }
         gemm_strip(act, nv, full, hasBias, hasResidual, accumulate, finish, K, A + m0 * lda, lda, koff, mr, b, ldb,
-                   tail, c + m0 * ldc, ldc, bias, hasResidual ? residual + m0 * ldc : 0, sideA ? sideA + side : 0,
-                   sideB ? sideB + side : 0, nextRows ? nextB : 0, nextNV, nextRow0, nextRows);
+                   tail, c + m0 * ldc, ldc, bias, hasResidual ? residual + m0 * ldc : 0,
+                   sideA ? sideA + side : windowLines, sideB ? sideB + side : windowLines ? windowLines + (K >> 1) * 64 : 0,
+                   nextRows ? nextB : 0, nextNV, nextRow0, nextRows);
     }
 }
 
@@ -262,8 +271,9 @@ AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, int 
 AI void gemm_all_side(int act, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t M, ptrdiff_t N,
                       ptrdiff_t K, const float *x, ptrdiff_t lda, const ptrdiff_t *koff, const float *w, ptrdiff_t ldb,
                       const float *bias, const float *residual, float *y, ptrdiff_t ldc, const char *sideA,
-                      const char *sideB, int prefetchNext, int panelVectors) {
+                      const char *sideB, int prefetchNext, int panelVectors, int drainWindow) {
     const VM unused = V_MASK(1);
+    EffNetPrefetchWindow *window = drainWindow ? &effnet_weight_prefetch_window : 0;
     ptrdiff_t n0 = 0;
     const ptrdiff_t panel = panelVectors * VW;
     for (; n0 + panel <= N; n0 += panel) {
@@ -272,7 +282,7 @@ AI void gemm_all_side(int act, int hasBias, int hasResidual, int accumulate, int
         const int nextNV = after >= panel ? panelVectors : (int)((after + VW - 1) / VW);
         gemm_panel(act, panelVectors, 1, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb,
                    unused, y + n0, ldc, hasBias ? bias + n0 : 0, hasResidual ? residual + n0 : 0, n0 == 0 ? sideA : 0,
-                   n0 == 0 ? sideB : 0, nextB, nextNV);
+                   n0 == 0 ? sideB : 0, nextB, nextNV, window);
     }
     const ptrdiff_t left = N - n0;
     if (left == 0) return;
@@ -286,10 +296,10 @@ AI void gemm_all_side(int act, int hasBias, int hasResidual, int accumulate, int
     do {                                                                                                       \
         if (whole)                                                                                             \
             gemm_panel(act, NV, 1, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, tail, \
-                       y + n0, ldc, bp, rp, pa, pb, 0, 0);                                                     \
+                       y + n0, ldc, bp, rp, pa, pb, 0, 0, window);                                             \
         else                                                                                                   \
             gemm_panel(act, NV, 0, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, tail, \
-                       y + n0, ldc, bp, rp, pa, pb, 0, 0);                                                     \
+                       y + n0, ldc, bp, rp, pa, pb, 0, 0, window);                                             \
     } while (0)
     if (vectors == 1) GEMM_TAIL_PANEL(1);
     else if (vectors == 2 || panelVectors == 2) GEMM_TAIL_PANEL(2);
@@ -301,7 +311,7 @@ AI void gemm_all(int act, int hasBias, int hasResidual, int accumulate, int fini
                  ptrdiff_t K, const float *x, ptrdiff_t lda, const ptrdiff_t *koff, const float *w, ptrdiff_t ldb,
                  const float *bias, const float *residual, float *y, ptrdiff_t ldc) {
     gemm_all_side(act, hasBias, hasResidual, accumulate, finish, M, N, K, x, lda, koff, w, ldb, bias, residual, y, ldc,
-                  0, 0, 0, 3);
+                  0, 0, 0, 3, 0);
 }
 
 /* gemm_all in panels of at most two vectors, for the stem's gathered form (A[m][k] = a[m*lda + koff[k]],
@@ -317,14 +327,17 @@ AI void gemm_all_two_vector_panels(int act, int hasBias, int hasResidual, int ac
                                    const ptrdiff_t *koff, const float *w, ptrdiff_t ldb, const float *bias,
                                    const float *residual, float *y, ptrdiff_t ldc) {
     gemm_all_side(act, hasBias, hasResidual, accumulate, finish, M, N, K, x, lda, koff, w, ldb, bias, residual, y, ldc,
-                  0, 0, 0, 2);
+                  0, 0, 0, 2, 0);
 }
 
-/* gemm_all, prefetching each panel's successor into L2 while the panel's later strips run from cache. */
+/* gemm_all, prefetching each panel's successor into L2 while the panel's later strips run from cache, and
+   draining the calling thread's weight prefetch window (effnet_weight_prefetch_set: later layers' weights
+   at batch 1) one cache line per k step. Nothing is set at larger batches, and the empty window's test,
+   once per strip, measured no cost. */
 AI void gemm_all_prefetching_panels(int act, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                     const float *x, ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,
                                     const float *residual, float *y, ptrdiff_t ldc) {
-    gemm_all_side(act, hasBias, hasResidual, 0, 1, M, N, K, x, lda, 0, w, ldb, bias, residual, y, ldc, 0, 0, 1, 3);
+    gemm_all_side(act, hasBias, hasResidual, 0, 1, M, N, K, x, lda, 0, w, ldb, bias, residual, y, ldc, 0, 0, 1, 3, 1);
 }
 
 /* Deep GEMMs (K > GEMM_BLOCKED_MIN_DEPTH with more than GEMM_BLOCKED_MIN_ROWS rows per call: the 1,392- to
@@ -404,7 +417,7 @@ void FN(effnet_gemm_bias_activation)(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_
    lines per strip) spreads the requests over the band's GEMM. Same arithmetic as gemm_all: the same bits. */
 AI void gemm_prefetching_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda, const float *w,
                               ptrdiff_t ldb, float *y, ptrdiff_t ldc, const char *nextA, const char *nextB) {
-    gemm_all_side(EFFNET_ACT_IDENTITY, 0, 0, 0, 1, M, N, K, x, lda, 0, w, ldb, 0, 0, y, ldc, nextA, nextB, 0, 3);
+    gemm_all_side(EFFNET_ACT_IDENTITY, 0, 0, 0, 1, M, N, K, x, lda, 0, w, ldb, 0, 0, y, ldc, nextA, nextB, 0, 3, 0);
 }
 
 void FN(effnet_gemm_prefetching_rows)(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda,

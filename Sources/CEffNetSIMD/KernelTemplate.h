@@ -12,6 +12,7 @@
 
 #include "CEffNetSIMD.h"
 #include "KernelDeclarations.h"
+#include "WeightPrefetch.h"
 
 #define AI static inline __attribute__((always_inline))
 

@@ -18,6 +18,7 @@ private struct Emitter {
     let fusion: ExpandDepthwiseFusion
     let rowSums: SqueezeExciteRowSums
     let perImage: MBConvPerImage
+    let prefetch: WeightPrefetchPlan
     var out = ""
     /// Prefix of every emitted line (the calls inside an `if perImage` branch are indented once more).
     var indent = ""
@@ -31,6 +32,7 @@ private struct Emitter {
         rowSums = SqueezeExciteRowSums(plan: plan)
         perImage = MBConvPerImage(plan: plan, fusion: fusion, folding: folding, rowSums: rowSums)
         self.layout = WeightLayout(plan: plan)
+        prefetch = WeightPrefetchPlan(plan: plan, layout: layout)
     }
 
     var type: String { plan.model }
@@ -267,6 +269,9 @@ private struct Emitter {
             indent = "    "
         }
         line("        p?.start()")
+        if let window = prefetch.windows[l.name] {
+            line("        Kernels.prefetchWeightsAhead(w + \(window.start), floats: \(window.floats), batch: n, pool: pool)")
+        }
         emitKernelCall(l)
         line("        p?.stop(\(layerIndex))")
         if !indent.isEmpty {

@@ -16,6 +16,9 @@ struct WeightLayout {
     static let alignment = 16
 
     private(set) var slots: [String: Slots] = [:]
+    /// Where each layer's tensors end (the next layer's start), in floats: the blob follows the plan's
+    /// layer order, which is the order `forward` reads it in (WeightPrefetchPlan).
+    private(set) var ends: [String: Int] = [:]
     private(set) var steps: [String] = []
     private(set) var totalFloats = 0
 
@@ -56,6 +59,7 @@ struct WeightLayout {
             case .globalAveragePool:
                 break
             }
+            ends[layer.name] = totalFloats
         }
     }
 

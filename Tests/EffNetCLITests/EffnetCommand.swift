@@ -41,6 +41,7 @@ struct EffnetCommand {
     static func run(_ arguments: [String]) throws -> Result {
         let process = try start(arguments, log: nil)
         process.process.waitUntilExit()
+        defer { try? FileManager.default.removeItem(at: process.log) }  // its own temporary log
         return Result(status: process.process.terminationStatus, output: try process.output())
     }
 

@@ -49,6 +49,16 @@ int effnet_quotient_for_cpu(void);
 /// Switches the mode (tests). Not synchronized with running kernels: call it between them.
 void effnet_set_avx512_quotient(int mode);
 
+/// Gives the calling thread a window of `bytes` from `begin` to bring into L2 while it runs forward GEMMs
+/// (effnet_gemm_bias_activation, and the expansions of effnet_expand_depthwise_rows): each 8-row strip
+/// of K steps takes the window's next K cache lines and prefetches one per k step, until the window is
+/// empty. For the weights of the layers that come next, which at batch 1 are otherwise read cold from
+/// memory when their layer starts. A hint only: no result changes, and a range past the end of a
+/// mapping is harmless (prefetches never fault). A new window replaces what is left of the last one.
+void effnet_weight_prefetch_set(const void *begin, size_t bytes);
+/// Bytes of the calling thread's window not yet prefetched (tests).
+size_t effnet_weight_prefetch_pending(void);
+
 /// rows x cols block at `out` (row stride ldo): out = act(out + bias[col]) (+ residual[row][col],
 /// same layout, added after the activation). `bias` and `residual` may be NULL.
 void effnet_bias_activation(int isa, int act, float *out, ptrdiff_t ldo, ptrdiff_t rows, ptrdiff_t cols,

@@ -38,9 +38,9 @@ public final class WorkerPool: @unchecked Sendable {
         threadCount = threads
         BLASConfiguration.ensureConfigured()  // single-threaded OpenBLAS with the right kernels
         state = PoolState(workers: threads - 1)
-        for _ in 0..<(threads - 1) {
+        for worker in 1..<max(threads, 1) {
             let state = self.state
-            let thread = Thread { state.workerLoop() }
+            let thread = Thread { state.workerLoop(index: worker) }
             thread.name = "effnet-worker"
             thread.start()
         }
@@ -48,6 +48,17 @@ public final class WorkerPool: @unchecked Sendable {
 
     deinit {
         state.stop()
+    }
+
+    /// Brings `bytes` from `start` into the threads' L2 caches while the next jobs' forward GEMMs run:
+    /// thread t takes part t of `threadCount` contiguous parts and prefetches one cache line per k step
+    /// of its GEMM strips (`effnet_weight_prefetch_set`). The calling thread's part is set now, each
+    /// worker's when it joins its next job. A new range replaces what is left of the last one.
+    /// Call it from the thread that submits the jobs, between them.
+    public func prefetchAhead(_ start: UnsafeRawPointer, bytes: Int) {
+        let part = (bytes / threadCount + 63) & ~63
+        effnet_weight_prefetch_set(start, min(part, bytes))
+        if threadCount > 1 { state.setPrefetch(start: start, partBytes: part, totalBytes: bytes) }
     }
 
     /// Runs `body(i)` for every i in 0..<count, spread over the workers; returns when all are done.
@@ -90,6 +101,14 @@ private final class PoolState: @unchecked Sendable {
     // only after they have joined (`inFlight` += 1) and seen `open`; cleared only after the
     // submitter has closed the job and seen `inFlight` == 0 (all sequentially consistent).
     var body: ((Int) -> Void)? = nil
+
+    /// The range of the last `prefetchAhead`, for the workers to take their parts from when they next
+    /// join a job; `prefetchSerial` counts the ranges, so each is taken once. Written by the submitting
+    /// thread between jobs, read by a worker only inside one (after it has seen `open`).
+    let prefetchSerial = Atomic<Int>(0)
+    let prefetchStart = Atomic<Int>(0)
+    let prefetchPartBytes = Atomic<Int>(0)
+    let prefetchTotalBytes = Atomic<Int>(0)
 
     let workers: Int
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
@@ -150,6 +169,25 @@ private final class PoolState: @unchecked Sendable {
         while let i = tasks.claim(fromFront: fromFront) { body(i) }
     }
 
+    func setPrefetch(start: UnsafeRawPointer, partBytes: Int, totalBytes: Int) {
+        prefetchStart.store(Int(bitPattern: start), ordering: .relaxed)
+        prefetchPartBytes.store(partBytes, ordering: .relaxed)
+        prefetchTotalBytes.store(totalBytes, ordering: .relaxed)
+        prefetchSerial.add(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Worker `index`'s part of the newest prefetch range, if it has not taken it yet.
+    @inline(__always) func takePrefetch(index: Int, seen: inout Int) {
+        let serial = prefetchSerial.load(ordering: .sequentiallyConsistent)
+        guard serial != seen else { return }
+        seen = serial
+        let part = prefetchPartBytes.load(ordering: .relaxed)
+        let total = prefetchTotalBytes.load(ordering: .relaxed)
+        let offset = min(index &* part, total)
+        let start = UnsafeRawPointer(bitPattern: prefetchStart.load(ordering: .relaxed) &+ offset)
+        effnet_weight_prefetch_set(start, min(part, total &- offset))
+    }
+
     func stop() {
         shutdown.store(true, ordering: .sequentiallyConsistent)
         generation.add(1, ordering: .sequentiallyConsistent)
@@ -158,9 +196,10 @@ private final class PoolState: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    func workerLoop() {
+    func workerLoop(index: Int) {
         _ = effnet_flush_denormals_begin()  // this thread only ever runs kernels
         var seen = 0
+        var prefetchSeen = 0
         while true {
             var generationNow = generation.load(ordering: .acquiring)
             var spins = 0
@@ -192,6 +231,7 @@ private final class PoolState: @unchecked Sendable {
             if shutdown.load(ordering: .sequentiallyConsistent) { return }
             inFlight.add(1, ordering: .sequentiallyConsistent)
             if open.load(ordering: .sequentiallyConsistent), let body {
+                takePrefetch(index: index, seen: &prefetchSeen)
                 drain(fromFront: false, body: body)
             }
             inFlight.subtract(1, ordering: .sequentiallyConsistent)

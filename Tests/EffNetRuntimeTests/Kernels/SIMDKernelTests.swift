@@ -272,6 +272,46 @@ final class SIMDKernelTests: XCTestCase {
         }
     }
 
+    /// The forward GEMM drains the calling thread's weight prefetch window (`effnet_weight_prefetch_set`,
+    /// WeightPrefetchAhead.swift) at one cache line per k step of each strip, whole panels and tails alike,
+    /// and computes the bits it computes without one: a window longer than the call keeps the rest for the
+    /// next call, a shorter one ends empty (the last strip's stream runs past its end: a hint, harmless).
+    func testForwardGemmDrainsThePrefetchWindowOneLinePerKStepWithTheSameBits() {
+        var rng = TestRandom(seed: 76)
+        let window = [Float](repeating: 0, count: 1 << 18)  // 1 MB
+        for (name, simd) in cKernelPaths {
+            let (stripRows, panelColumns) = name.hasPrefix("avx512") ? (8, 48) : (4, 24)
+            for (m, n, k) in [(13, 16, 96), (64, 24, 144), (7, 100, 33), (1, 48, 8), (20, 130, 40)] {
+                let x = rng.floats(m * k, -3, 3), w = rng.floats(k * n, -1, 1), bias = rng.floats(n, -1, 1)
+                let strips = (m + stripRows - 1) / stripRows, panels = (n + panelColumns - 1) / panelColumns
+                let lineBytes = strips * panels * k * 64
+                var prefetching = [Float](repeating: .nan, count: m * n), plain = prefetching
+                window.withUnsafeBytes { bytes in
+                    effnet_weight_prefetch_set(bytes.baseAddress, bytes.count)
+                    prefetching.withUnsafeMutableBufferPointer { y in
+                        simd.gemmBiasActivation(.silu, rows: m, cols: n, depth: k, x: x, ldx: k, w: w, ldw: n,
+                                                bias: bias, residual: nil, y: y.baseAddress!, ldy: n)
+                    }
+                    XCTAssertEqual(effnet_weight_prefetch_pending(), bytes.count - lineBytes, "\(name) \(m)x\(n)x\(k)")
+                    effnet_weight_prefetch_set(bytes.baseAddress, lineBytes - 64)
+                    plain.withUnsafeMutableBufferPointer { y in
+                        simd.gemmBiasActivation(.silu, rows: m, cols: n, depth: k, x: x, ldx: k, w: w, ldw: n,
+                                                bias: bias, residual: nil, y: y.baseAddress!, ldy: n)
+                    }
+                    XCTAssertEqual(effnet_weight_prefetch_pending(), 0, "\(name) \(m)x\(n)x\(k)")
+                    effnet_weight_prefetch_set(nil, 0)
+                }
+                XCTAssertEqual(prefetching.map(\.bitPattern), plain.map(\.bitPattern), "\(name) \(m)x\(n)x\(k)")
+                var without = [Float](repeating: .nan, count: m * n)
+                without.withUnsafeMutableBufferPointer { y in
+                    simd.gemmBiasActivation(.silu, rows: m, cols: n, depth: k, x: x, ldx: k, w: w, ldw: n,
+                                            bias: bias, residual: nil, y: y.baseAddress!, ldy: n)
+                }
+                XCTAssertEqual(without.map(\.bitPattern), plain.map(\.bitPattern), "\(name) \(m)x\(n)x\(k)")
+            }
+        }
+    }
+
     // MARK: - Activation backward
 
     func testActivationBackwardMatchesScalarDerivative() {

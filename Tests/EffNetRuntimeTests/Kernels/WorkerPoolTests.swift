@@ -1,3 +1,4 @@
+import CEffNetSIMD
 @testable import EffNetRuntime
 import Foundation
 import Synchronization
@@ -132,6 +133,47 @@ final class WorkerPoolTests: XCTestCase {
         }
         #endif
     }
+
+    /// `prefetchAhead` gives each thread its own contiguous part of the range (WeightPrefetch.c): the
+    /// calling thread the first at once, the worker the second when it joins its next job, once per range.
+    func testPrefetchAheadGivesEachThreadItsPartOfTheRange() throws {
+        let pool = WorkerPool(threads: 2)
+        let range = [UInt8](repeating: 0, count: 1000)
+        let main = pthread_self()
+        let workerPending = Atomic<Int>(-1)
+        range.withUnsafeBytes { bytes in
+            pool.prefetchAhead(bytes.baseAddress!, bytes: bytes.count)
+            // Parts are whole cache lines: 512 bytes, then the 488 left.
+            XCTAssertEqual(effnet_weight_prefetch_pending(), 512)
+            // The worker may be slow to wake; hold each job until it has joined (or 2 s have passed).
+            for _ in 0..<200 where workerPending.load(ordering: .relaxed) < 0 {
+                pool.parallelFor(2) { _ in
+                    if pthread_equal(pthread_self(), main) == 0 {
+                        workerPending.store(Int(effnet_weight_prefetch_pending()), ordering: .relaxed)
+                        effnet_weight_prefetch_set(nil, 0)  // as if drained
+                    } else {
+                        usleep(10_000)
+                    }
+                }
+            }
+            XCTAssertEqual(effnet_weight_prefetch_pending(), 512, "a job does not reset the caller's part")
+        }
+        XCTAssertEqual(workerPending.load(ordering: .relaxed), 488)
+        // A worker takes each range once: what it drained stays drained in later jobs.
+        let again = Atomic<Int>(-1)
+        effnet_weight_prefetch_set(nil, 0)
+        for _ in 0..<200 where again.load(ordering: .relaxed) < 0 {
+            pool.parallelFor(2) { _ in
+                if pthread_equal(pthread_self(), main) == 0 {
+                    again.store(Int(effnet_weight_prefetch_pending()), ordering: .relaxed)
+                } else {
+                    usleep(10_000)
+                }
+            }
+        }
+        XCTAssertEqual(again.load(ordering: .relaxed), 0, "the worker took the same range again")
+    }
+
 }
 
 /// A multiplication the optimizer cannot fold at compile time.
