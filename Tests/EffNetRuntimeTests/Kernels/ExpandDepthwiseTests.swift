@@ -230,4 +230,19 @@ final class ExpandDepthwiseTests: XCTestCase {
         XCTAssertFalse(fused(1, 19, 640, 3840, 3, 1), "B7 19x19 at batch 1: 9.8 MB of weights per band row")
         XCTAssertFalse(fused(1, 38, 224, 1344, 5, 1), "B7 38x38 at batch 1: a band of one row")
     }
+
+    /// At batch 1 an image's ranges of rows are shared out evenly: never more than the workers unless a
+    /// multiple of them (3 ranges on 2 workers left one of them two thirds of B0's 28x28 -> 14x14 layer).
+    func testRowRangesAtBatchOneAreAMultipleOfTheWorkers() {
+        for threads in [2, 3, 4] {
+            for outHeight in 1...80 {
+                let ranges = Kernels.expandDepthwiseRowRanges(batch: 1, outHeight: outHeight, threads: threads)
+                XCTAssertGreaterThanOrEqual(ranges, 1)
+                XCTAssertTrue(ranges <= threads || ranges % threads == 0, "\(outHeight) rows, \(threads) threads: \(ranges)")
+                XCTAssertLessThanOrEqual(ranges, max(1, outHeight / 4), "ranges of at least 4 rows")
+            }
+        }
+        XCTAssertEqual(Kernels.expandDepthwiseRowRanges(batch: 1, outHeight: 14, threads: 2), 2)
+        XCTAssertEqual(Kernels.expandDepthwiseRowRanges(batch: 1, outHeight: 56, threads: 2), 4)
+    }
 }
