@@ -339,8 +339,8 @@ AI void gemm_all_two_vector_panels(int act, int hasBias, int hasResidual, int ac
 
 /* gemm_all, prefetching each panel's successor into L2 while the panel's later strips run from cache, and
    draining the calling thread's weight prefetch window (effnet_weight_prefetch_set: later layers' weights
-   at batch 1) one cache line per k step. Nothing is set at larger batches, and the empty window's test,
-   once per strip, measured no cost. */
+   at batch 1) one cache line per k step. Without a window (larger batches) each strip runs the code it ran
+   before the window existed (gemm_panel). */
 AI void gemm_all_prefetching_panels(int act, int hasBias, int hasResidual, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                     const float *x, ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,
                                     const float *residual, float *y, ptrdiff_t ldc) {

@@ -38,7 +38,7 @@ public final class WorkerPool: @unchecked Sendable {
         threadCount = threads
         BLASConfiguration.ensureConfigured()  // single-threaded OpenBLAS with the right kernels
         state = PoolState(workers: threads - 1)
-        for worker in 1..<max(threads, 1) {
+        for worker in 1..<threads {
             let state = self.state
             let thread = Thread { state.workerLoop(index: worker) }
             thread.name = "effnet-worker"
