@@ -134,6 +134,11 @@ void effnet_gemm_bias_activation(int isa, int act, ptrdiff_t M, ptrdiff_t N, ptr
     EFFNET_FORWARD(effnet_gemm_bias_activation, act, M, N, K, x, lda, w, ldb, bias, residual, y, ldc);
 }
 
+void effnet_matvec_bias(int isa, ptrdiff_t rows, ptrdiff_t cols, const float *W, const float *x, const float *bias,
+                        float *y) {
+    EFFNET_FORWARD(effnet_matvec_bias, rows, cols, W, x, bias, y);
+}
+
 void effnet_gemm_prefetching_rows(int isa, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda,
                                   const float *w, ptrdiff_t ldb, float *y, ptrdiff_t ldc, const float *nextA,
                                   const float *nextB) {

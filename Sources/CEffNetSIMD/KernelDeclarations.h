@@ -36,6 +36,8 @@
     void effnet_gemm_bias_activation_##SUFFIX(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x,     \
                                               ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,     \
                                               const float *residual, float *y, ptrdiff_t ldc);                      \
+    void effnet_matvec_bias_##SUFFIX(ptrdiff_t rows, ptrdiff_t cols, const float *W, const float *x,             \
+                                     const float *bias, float *y);                                             \
     void effnet_gemm_prefetching_rows_##SUFFIX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda, \
                                                const float *w, ptrdiff_t ldb, float *y, ptrdiff_t ldc,            \
                                                const float *nextA, const float *nextB);                           \

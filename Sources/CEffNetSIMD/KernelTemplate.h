@@ -587,6 +587,7 @@ void FN(effnet_bn_backward_input)(int act, const float *dOut, const float *z, pt
 #include "ExpandDepthwiseTemplate.h"
 #include "StemTemplate.h"
 #include "ChannelPassesTemplate.h"
+#include "MatVecTemplate.h"
 #include "SqueezeExciteTemplate.h"
 
 /* The FMA loop that measures the machine's peak. */

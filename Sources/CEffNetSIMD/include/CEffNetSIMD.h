@@ -117,6 +117,13 @@ void effnet_gemm_bias_activation(int isa, int act, ptrdiff_t M, ptrdiff_t N, ptr
                                  ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,
                                  const float *residual, float *y, ptrdiff_t ldc);
 
+/// y[i] = W[i]·x + bias[i] for i < rows, W row-major [rows][cols] (PyTorch Linear's layout): the
+/// classifier at batch 1, and squeeze-excitation's products. Four rows at a time; each output is a sum
+/// over lanes of per-lane partial sums, fixed for a given `cols`, so the result does not depend on how
+/// the rows are split between callers.
+void effnet_matvec_bias(int isa, ptrdiff_t rows, ptrdiff_t cols, const float *W, const float *x, const float *bias,
+                        float *y);
+
 /// y = x·w as effnet_gemm_bias_activation with no bias, activation or residual (the same bits), while
 /// prefetching into L2 the M rows of K floats at nextA and at nextB (the next band's dY and z of a 1x1
 /// convolution backward, whose K is the conv's output channels). nextA/nextB are hints: never read.

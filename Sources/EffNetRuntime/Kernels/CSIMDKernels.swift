@@ -33,6 +33,13 @@ struct CSIMDKernels {
         effnet_gemm_bias_activation(isa, activation.code, M, N, K, x, ldx, w, ldw, bias, residual, y, ldy)
     }
 
+    /// y[i] = W[i]·x + bias[i] for i < rows, W row-major (`rows` × `cols`, PyTorch Linear's layout)
+    /// (MatVecTemplate.h). Each output's value does not depend on the other rows in the call.
+    func matvecBias(rows: Int, cols: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                    bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        effnet_matvec_bias(isa, rows, cols, w, x, bias, y)
+    }
+
     /// y = x·w with the bits of `gemmBiasActivation(.identity, ...)` (no bias or residual), prefetching into
     /// L2 the M rows of K floats at `nextA` and `nextB` while it computes (hints: never read; nil, none).
     func gemmPrefetchingRows(rows M: Int, cols N: Int, depth K: Int, x: UnsafePointer<Float>, ldx: Int,

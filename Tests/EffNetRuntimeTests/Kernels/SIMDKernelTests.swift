@@ -312,6 +312,41 @@ final class SIMDKernelTests: XCTestCase {
         }
     }
 
+    /// The classifier's matrix-vector product at batch 1 (MatVecTemplate.h), per instruction set, against a
+    /// Double loop: row counts around the four-row blocks, lengths around the vector width (masked tails).
+    /// A row's output must not depend on the rows it is computed with, so the classifier's split over
+    /// workers cannot change its bits.
+    func testMatVecMatchesDoubleLoopAndEachRowIsIndependentOfTheOthers() {
+        var rng = TestRandom(seed: 77)
+        for (name, simd) in cKernelPaths {
+            for (rows, cols) in [(1, 1), (3, 7), (4, 16), (5, 17), (9, 33), (13, 1280), (8, 40)] {
+                let w = rng.floats(rows * cols, -1, 1), x = rng.floats(cols, -2, 2), bias = rng.floats(rows, -1, 1)
+                var together = [Float](repeating: .nan, count: rows)
+                together.withUnsafeMutableBufferPointer {
+                    simd.matvecBias(rows: rows, cols: cols, w: w, x: x, bias: bias, y: $0.baseAddress!)
+                }
+                var alone = [Float](repeating: .nan, count: rows)
+                w.withUnsafeBufferPointer { wp in
+                    bias.withUnsafeBufferPointer { bp in
+                        alone.withUnsafeMutableBufferPointer { yp in
+                            for r in 0..<rows {
+                                simd.matvecBias(rows: 1, cols: cols, w: wp.baseAddress! + r * cols, x: x,
+                                                bias: bp.baseAddress! + r, y: yp.baseAddress! + r)
+                            }
+                        }
+                    }
+                }
+                XCTAssertEqual(together.map(\.bitPattern), alone.map(\.bitPattern), "\(name) \(rows)x\(cols)")
+                for r in 0..<rows {
+                    var want = Double(bias[r])
+                    for k in 0..<cols { want += Double(w[r * cols + k]) * Double(x[k]) }
+                    let allowed = 1e-6 * Double(cols + 4) * (abs(want) + 1)
+                    XCTAssert(abs(Double(together[r]) - want) <= allowed, "\(name) \(rows)x\(cols) row \(r): \(together[r]) vs \(want)")
+                }
+            }
+        }
+    }
+
     // MARK: - Activation backward
 
     func testActivationBackwardMatchesScalarDerivative() {
