@@ -5,6 +5,8 @@
 
 #include <immintrin.h>
 
+#include "CEffNetSIMD.h" /* EFFNET_QUOTIENT_DIVIDE */
+
 typedef __m512 VF;
 typedef __mmask16 VM;
 #define VW 16
@@ -75,7 +77,7 @@ static inline __attribute__((always_inline)) __m512 v_quotient_reciprocal(__m512
 /* q[i] = a[i] / d[i] for a group of n vectors (n a literal at every call site). */
 static inline __attribute__((always_inline)) void v_quotient_group(const __m512 *a, const __m512 *d, __m512 *q,
                                                                    int n) {
-    if (effnet_avx512_quotient_mode == 1 /* EFFNET_QUOTIENT_DIVIDE */) {
+    if (effnet_avx512_quotient_mode == EFFNET_QUOTIENT_DIVIDE) {
         for (int i = 0; i < n; i++) q[i] = _mm512_div_ps(a[i], d[i]);
     } else {
         for (int i = 0; i < n; i++) q[i] = v_quotient_reciprocal(a[i], d[i]);
