@@ -57,7 +57,7 @@ public final class WorkerPool: @unchecked Sendable {
     /// Call it from the thread that submits the jobs, between them.
     public func prefetchAhead(_ start: UnsafeRawPointer, bytes: Int) {
         let part = (bytes / threadCount + 63) & ~63
-        effnet_weight_prefetch_set(start, min(part, bytes))
+        PoolState.setPrefetchPart(index: 0, start: Int(bitPattern: start), partBytes: part, totalBytes: bytes)
         if threadCount > 1 { state.setPrefetch(start: start, partBytes: part, totalBytes: bytes) }
     }
 
@@ -181,11 +181,16 @@ private final class PoolState: @unchecked Sendable {
         let serial = prefetchSerial.load(ordering: .sequentiallyConsistent)
         guard serial != seen else { return }
         seen = serial
-        let part = prefetchPartBytes.load(ordering: .relaxed)
-        let total = prefetchTotalBytes.load(ordering: .relaxed)
-        let offset = min(index &* part, total)
-        let start = UnsafeRawPointer(bitPattern: prefetchStart.load(ordering: .relaxed) &+ offset)
-        effnet_weight_prefetch_set(start, min(part, total &- offset))
+        PoolState.setPrefetchPart(index: index, start: prefetchStart.load(ordering: .relaxed),
+                                  partBytes: prefetchPartBytes.load(ordering: .relaxed),
+                                  totalBytes: prefetchTotalBytes.load(ordering: .relaxed))
+    }
+
+    /// Sets the calling thread's window to part `index` (from 0, the submitting thread's) of a prefetch
+    /// range of `totalBytes` at address `start`, in parts of `partBytes`.
+    @inline(__always) static func setPrefetchPart(index: Int, start: Int, partBytes: Int, totalBytes: Int) {
+        let offset = min(index &* partBytes, totalBytes)
+        effnet_weight_prefetch_set(UnsafeRawPointer(bitPattern: start &+ offset), min(partBytes, totalBytes &- offset))
     }
 
     func stop() {
