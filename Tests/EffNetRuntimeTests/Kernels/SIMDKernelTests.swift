@@ -285,29 +285,27 @@ final class SIMDKernelTests: XCTestCase {
                 let x = rng.floats(m * k, -3, 3), w = rng.floats(k * n, -1, 1), bias = rng.floats(n, -1, 1)
                 let strips = (m + stripRows - 1) / stripRows, panels = (n + panelColumns - 1) / panelColumns
                 let lineBytes = strips * panels * k * 64
-                var prefetching = [Float](repeating: .nan, count: m * n), plain = prefetching
+                func gemm() -> [Float] {
+                    var y = [Float](repeating: .nan, count: m * n)
+                    y.withUnsafeMutableBufferPointer { out in
+                        simd.gemmBiasActivation(.silu, rows: m, cols: n, depth: k, x: x, ldx: k, w: w, ldw: n,
+                                                bias: bias, residual: nil, y: out.baseAddress!, ldy: n)
+                    }
+                    return y
+                }
+                let label = "\(name) \(m)x\(n)x\(k)"
                 window.withUnsafeBytes { bytes in
                     effnet_weight_prefetch_set(bytes.baseAddress, bytes.count)
-                    prefetching.withUnsafeMutableBufferPointer { y in
-                        simd.gemmBiasActivation(.silu, rows: m, cols: n, depth: k, x: x, ldx: k, w: w, ldw: n,
-                                                bias: bias, residual: nil, y: y.baseAddress!, ldy: n)
-                    }
-                    XCTAssertEqual(effnet_weight_prefetch_pending(), bytes.count - lineBytes, "\(name) \(m)x\(n)x\(k)")
+                    let longWindow = gemm()
+                    XCTAssertEqual(effnet_weight_prefetch_pending(), bytes.count - lineBytes, label)
                     effnet_weight_prefetch_set(bytes.baseAddress, lineBytes - 64)
-                    plain.withUnsafeMutableBufferPointer { y in
-                        simd.gemmBiasActivation(.silu, rows: m, cols: n, depth: k, x: x, ldx: k, w: w, ldw: n,
-                                                bias: bias, residual: nil, y: y.baseAddress!, ldy: n)
-                    }
-                    XCTAssertEqual(effnet_weight_prefetch_pending(), 0, "\(name) \(m)x\(n)x\(k)")
+                    let shortWindow = gemm()
+                    XCTAssertEqual(effnet_weight_prefetch_pending(), 0, label)
                     effnet_weight_prefetch_set(nil, 0)
+                    let noWindow = gemm()
+                    XCTAssertEqual(longWindow.map(\.bitPattern), noWindow.map(\.bitPattern), label)
+                    XCTAssertEqual(shortWindow.map(\.bitPattern), noWindow.map(\.bitPattern), label)
                 }
-                XCTAssertEqual(prefetching.map(\.bitPattern), plain.map(\.bitPattern), "\(name) \(m)x\(n)x\(k)")
-                var without = [Float](repeating: .nan, count: m * n)
-                without.withUnsafeMutableBufferPointer { y in
-                    simd.gemmBiasActivation(.silu, rows: m, cols: n, depth: k, x: x, ldx: k, w: w, ldw: n,
-                                            bias: bias, residual: nil, y: y.baseAddress!, ldy: n)
-                }
-                XCTAssertEqual(without.map(\.bitPattern), plain.map(\.bitPattern), "\(name) \(m)x\(n)x\(k)")
             }
         }
     }
