@@ -1,15 +1,26 @@
-"""Relative-error minimax polynomial for exp(r) on [-ln2/2, ln2/2] with the constant term fixed at 1.
+"""Where the constants of the C kernels' exp come from (v_one_plus_exp_of_negative_group in
+Sources/CEffNetSIMD/KernelTemplate.h). Two forms, one per instruction set:
 
-The C kernels' exp (v_exp_of_negative in Sources/CEffNetSIMD/KernelTemplate.h) reduces its argument to
-that interval (Cody-Waite) and evaluates this polynomial in Horner form, one FMA per degree. This script
-is where its coefficients come from:
+Polynomial (AVX2): the argument is reduced to [-ln2/2, ln2/2] (Cody-Waite) and exp(r) is a
+relative-error minimax polynomial with the constant term fixed at 1, in Horner form, one FMA per degree:
 
     /work/venv/bin/python Tools/exp_minimax.py --degree 6
 
 prints the maximum relative error before rounding (degree 6: 2.6e-9, far below a float ulp; degree 5:
-4.3e-7, several ulps, too coarse) and the coefficients c1..cN rounded to float. Needs mpmath (installed
-with torch; `pip install mpmath` otherwise). The rounded coefficients' error is what counts: it is
-measured over every float in the C harness described at v_exp_of_negative.
+4.3e-7, several ulps, too coarse) and the coefficients c1..cN rounded to float (Remez exchange).
+
+Table (AVX-512): exp(-x) = 2^(k/16) * exp(r) with r in [-ln2/32, ln2/32]; 2^(j/16) for j = k mod 16 comes
+from a 16-entry table (one vpermps) and exp(r) needs only degree 3:
+
+    /work/venv/bin/python Tools/exp_minimax.py --table
+
+prints the polynomial (Lawson's iteration; degree 3: 1.6e-9 after rounding the coefficients), the table's
+bit patterns with j << 19 taken off (the kernel adds k << 19, which puts j back and adds floor(k/16) to
+the exponent) and, per entry, ln(2^(j/16) / T_j): the rounding error of the float T_j, which the kernel
+adds to r so that the table's rounding does not show in the result.
+
+Needs mpmath (installed with torch; `pip install mpmath` otherwise). The rounded constants' error is what
+counts: it is measured over every float in the C harness described at v_one_plus_exp_of_negative_group.
 """
 import argparse
 
@@ -57,12 +68,55 @@ def minimax(degree: int, grid: int = 4000, iterations: int = 30):
     return coefficients, max(abs(v) for v in values)
 
 
+def lawson(degree: int, half: float, nodes: int = 2001, iterations: int = 200):
+    """Near-minimax 1 + c1*r + ... + cN*r^N ~ exp(r) on [-half, half] by Lawson's iteratively reweighted
+    least squares on Chebyshev nodes (the Remez exchange above does not converge on short intervals at
+    degree 3). Returns float32 coefficients and their max relative error on a fine grid."""
+    import numpy as np
+
+    r = half * np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
+    a = np.stack([r ** (j + 1) / np.exp(r) for j in range(degree)], 1)
+    b = 1 - 1 / np.exp(r)
+    weights = np.ones_like(r)
+    for _ in range(iterations):
+        root = np.sqrt(weights)
+        c, *_ = np.linalg.lstsq(a * root[:, None], b * root, rcond=None)
+        weights = weights * np.abs(a @ c - b)
+        weights /= weights.sum()
+    c = np.float32(c)
+    fine = np.linspace(-half, half, 200001)
+    p = 1 + sum(float(c[j]) * fine ** (j + 1) for j in range(degree))
+    return c, float(np.max(np.abs(p / np.exp(fine) - 1)))
+
+
+def table(steps: int = 16, degree: int = 3):
+    import numpy as np
+
+    mp.mp.dps = 40
+    c, worst = lawson(degree, float(mp.log(2)) / (2 * steps))
+    print(f"degree {degree} on [-ln2/{2 * steps}, ln2/{2 * steps}]: max relative error {worst:.3g} with float coefficients")
+    for j, cj in enumerate(c):
+        print(f"c{j + 1} = {np.format_float_positional(cj)}")
+    bits, corrections = [], []
+    for j in range(steps):
+        exact = mp.power(2, mp.mpf(j) / steps)
+        t = np.float32(float(exact))
+        bits.append(int(t.view(np.uint32)) - (j << 19))
+        corrections.append(np.float32(float(mp.log(exact / mp.mpf(float(t))))))
+    print("table bits - (j << 19):", ", ".join(f"0x{b:08X}" for b in bits))
+    print("corrections ln(2^(j/16) / T_j):", ", ".join(f"{float(x):.9g}f" for x in corrections))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--degree", type=int, default=6)
+    parser.add_argument("--table", action="store_true", help="the AVX-512 form: 16-entry table and degree 3")
     args = parser.parse_args()
     import numpy as np
 
+    if args.table:
+        table()
+        return
     coefficients, worst = minimax(args.degree)
     print(f"degree {args.degree}: max relative error {float(worst):.3g} before rounding to float")
     for j, c in enumerate(coefficients):

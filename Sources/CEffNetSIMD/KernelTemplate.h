@@ -4,7 +4,7 @@
 //
 // They mirror the Swift SIMD code (Activation.swift, BatchNormTraining.swift): same loop order, tiling and
 // float-per-tile / Double-total accumulation. The differences are wider registers, fused multiply-adds
-// (one rounding instead of two), masked tails and a shorter exp polynomial (see v_exp_of_negative).
+// (one rounding instead of two), masked tails and a shorter exp (see v_one_plus_exp_of_negative_group).
 // This file has no include guard on purpose: it is instantiated once per instruction set.
 
 #include <stdint.h>
@@ -43,23 +43,69 @@
 /* Most vectors a caller hands to one v_activate_group (the depthwise kernel's block of 8 outputs). */
 #define ACTIVATION_GROUP_MAX 8
 
-/* exp(-x[i]) for the n vectors of a group, x clamped to [-88, 87] or [-88, 88] (the ISA header's
-   V_CLAMP_EXP_ARGUMENT: the same results, as 1 + exp(-x) rounds to 1 from x = 17 on), computed without negating x first:
-   exp(-x) = 2^-m * exp(-r) with m the integer nearest x/ln2 and r = x - m*ln2 in [-ln2/2, ln2/2].
-   exp(-r) is a degree-6 polynomial with the relative-error minimax coefficients of
-   Tools/exp_minimax.py (2.6e-9 before rounding to float), in Horner form: one FMA per degree. Swift's
-   vectorExp keeps Cephes' degree-7 form 1 + r + r^2*P(r), which needs 8 operations here against 6; with
-   FMAs the shorter one loses nothing that shows. Measured over every float with |x| <= 90 against a
-   Double reference (max relative error, Cephes -> this): exp(-x) 8.5e-8 -> 1.0e-7, sigmoid 1.48e-7 ->
-   1.69e-7, SiLU 1.744e-7 -> 1.756e-7. In the GEMM harness the expansions (K = 16..112, SiLU on every
-   output) took 0.95-0.96x the time.
+/* 1 + exp(-x[i]) for the n vectors of a group: the denominator of sigmoid and SiLU, the only form the
+   kernels need. x is clamped to [-88, 87] or [-88, 88] first (the ISA header's V_CLAMP_EXP_ARGUMENT: the
+   same results, as 1 + exp(-x) rounds to 1 from x = 17 on). Two forms, by instruction set; both measured
+   over every float against a Double reference (C harness, both quotient modes' division), and
+   Tools/exp_minimax.py prints where their constants come from.
 
    Each step runs across the whole group before the next one starts. One vector's exp is a chain of ~15
    dependent operations (~60 cycles); issued one whole chain after another, the scheduler fills with
    operations that wait on their predecessor and the two vector ports idle. A loop of SiLUs over L1 data
    took 19-20 cycles per vector one at a time, 14 in pairs and 13.3 in groups of 4 or 8 (session 10).
    The operations per vector and their order are the same either way, so the results are bit-identical. */
-AI void v_exp_of_negative_group(const VF *xs, VF *e, int n) {
+#ifdef V_EXP_TABLE
+/* Table form (AVX-512): exp(-x) = 2^(k/16) * exp(r), k the integer nearest -16x/ln2 and
+   r = -x - k*ln2/16 in [-ln2/32, ln2/32], on which a degree-3 polynomial (Lawson near-minimax, 1.6e-9)
+   is enough where the polynomial form below needs degree 6 on a 16 times wider interval.
+   - k comes as the low bits of t = magic - 16x/ln2 (the add rounds to an integer); its low 4 bits,
+     j = k mod 16, select T_j ~ 2^(j/16) from the table (one vpermps, which looks only at those 4 bits).
+   - The table holds bits(T_j) - (j << 19); adding bits(t) << 19 = (k << 19) (mod 2^32: magic's bits
+     shift out) puts j back and adds floor(k/16) to the exponent field: 2^(k/16) without a vscalefps.
+     x = 88 gives floor(k/16) = -127, an exponent field of 0: a denormal that 1 + ... ignores; x = -88
+     gives 2^126 * T_15, below FLT_MAX.
+   - T_j is a float, 2^(j/16) rounded (up to 6e-8 off). Its error ln(2^(j/16) / T_j), from a second
+     table, is added to r; without it SiLU's maximum relative error was 2.19e-7 (240 floats beyond the
+     tests' 2e-7), with it 1.744e-7, as with the polynomial form.
+   - The last step 1 + p*2^(k/16) is one fused multiply-add, p never rounded to a float of its own.
+   SiLU over L1 data (groups of 8, division): 1.39 against 1.61 ns per vector on the Zen 5 host. */
+static const uint32_t exp_table_bits[16] __attribute__((aligned(64))) = {
+    0x3F800000, 0x3F7DAAC3, 0x3F7B95C2, 0x3F79C3D3, 0x3F7837F0, 0x3F76F532, 0x3F75FED7, 0x3F75583F,
+    0x3F7504F3, 0x3F7508A4, 0x3F75672A, 0x3F76248C, 0x3F7744FD, 0x3F78CCDF, 0x3F7AC0C7, 0x3F7D257D};
+static const float exp_table_corrections[16] __attribute__((aligned(64))) = {
+    0.0f,           4.62854715e-08f,  -1.19921575e-08f, 4.72978208e-08f,  3.19341815e-08f, 3.62105723e-08f,
+    -3.09907229e-08f, -7.47521334e-09f, 1.71142709e-08f, -3.04768335e-08f, 5.23333421e-09f, 6.10759177e-09f,
+    -1.4719606e-08f, -5.25879518e-09f, -6.12825968e-09f, 5.14060927e-09f};
+
+AI void v_one_plus_exp_of_negative_group(const VF *xs, VF *d, int n) {
+    VF x[ACTIVATION_GROUP_MAX], t[ACTIVATION_GROUP_MAX], k[ACTIVATION_GROUP_MAX], r[ACTIVATION_GROUP_MAX];
+    const VF magic = V_SET1(12582912.0f); /* 1.5 * 2^23 */
+    const VF powers = V_LOAD((const float *)exp_table_bits);
+    const VF corrections = V_LOAD(exp_table_corrections);
+    GROUP_UNROLL for (int i = 0; i < n; i++) x[i] = V_CLAMP_EXP_ARGUMENT(xs[i]);
+    GROUP_UNROLL for (int i = 0; i < n; i++) t[i] = V_FMADD(x[i], V_SET1(-23.083120654223414f), magic); /* -16/ln2 */
+    GROUP_UNROLL for (int i = 0; i < n; i++) k[i] = V_SUB(t[i], magic);
+    /* r = -x - k*ln2/16 in two parts (Cody-Waite: k*0.693359375/16 is exact), plus T_j's correction. */
+    GROUP_UNROLL for (int i = 0; i < n; i++) r[i] = V_FNMSUB(k[i], V_SET1(0.693359375f / 16), x[i]);
+    GROUP_UNROLL for (int i = 0; i < n; i++) r[i] = V_FMADD(k[i], V_SET1(2.12194440e-4f / 16), r[i]);
+    GROUP_UNROLL for (int i = 0; i < n; i++) r[i] = V_ADD(r[i], V_TABLE16_LOOKUP(corrections, t[i]));
+    /* exp(r) = 1 + r + c2*r^2 + c3*r^3. */
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_FMADD(V_SET1(0.16666074f), r[i], V_SET1(0.5000162f));
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_FMADD(d[i], r[i], V_SET1(1.0f));
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_FMADD(d[i], r[i], V_SET1(1.0f));
+    GROUP_UNROLL for (int i = 0; i < n; i++)
+        d[i] = V_FMADD(d[i], V_ADD_SHIFTED_BITS(V_TABLE16_LOOKUP(powers, t[i]), t[i], 19), V_SET1(1.0f));
+}
+#else
+/* Polynomial form (AVX2): exp(-x) = 2^-m * exp(-r) with m the integer nearest x/ln2 and
+   r = x - m*ln2 in [-ln2/2, ln2/2], computed without negating x first. exp(-r) is a degree-6 polynomial
+   with relative-error minimax coefficients (2.6e-9 before rounding to float), in Horner form: one FMA
+   per degree. Swift's vectorExp keeps Cephes' degree-7 form 1 + r + r^2*P(r), which needs 8 operations
+   here against 6; with FMAs the shorter one loses nothing that shows. Measured over every float with
+   |x| <= 90 against a Double reference (max relative error, Cephes -> this): exp(-x) 8.5e-8 -> 1.0e-7,
+   sigmoid 1.48e-7 -> 1.69e-7, SiLU 1.744e-7 -> 1.756e-7. In the GEMM harness the expansions (K = 16..112,
+   SiLU on every output) took 0.95-0.96x the time. */
+AI void v_one_plus_exp_of_negative_group(const VF *xs, VF *d, int n) {
     VF x[ACTIVATION_GROUP_MAX], minus_m[ACTIVATION_GROUP_MAX], r[ACTIVATION_GROUP_MAX];
     /* t = x/ln2 + (1.5*2^23 + 127): the add rounds x/ln2 to the nearest integer m; minus_m = -m exactly. */
     const VF magic = V_SET1(12582912.0f + 127.0f);
@@ -69,32 +115,29 @@ AI void v_exp_of_negative_group(const VF *xs, VF *e, int n) {
     GROUP_UNROLL for (int i = 0; i < n; i++) r[i] = V_FMADD(minus_m[i], V_SET1(0.693359375f), x[i]);
     GROUP_UNROLL for (int i = 0; i < n; i++) r[i] = V_FNMADD(minus_m[i], V_SET1(2.12194440e-4f), r[i]);
     /* exp(-r) = 1 - c1*r + c2*r^2 - ... + c6*r^6. */
-    GROUP_UNROLL for (int i = 0; i < n; i++) e[i] = V_FMADD(V_SET1(1.4061241e-3f), r[i], V_SET1(-8.379011e-3f));
-    GROUP_UNROLL for (int i = 0; i < n; i++) e[i] = V_FMADD(e[i], r[i], V_SET1(4.1664775e-2f));
-    GROUP_UNROLL for (int i = 0; i < n; i++) e[i] = V_FMADD(e[i], r[i], V_SET1(-1.6666366e-1f));
-    GROUP_UNROLL for (int i = 0; i < n; i++) e[i] = V_FMADD(e[i], r[i], V_SET1(5.0000006e-1f));
-    GROUP_UNROLL for (int i = 0; i < n; i++) e[i] = V_FMADD(e[i], r[i], V_SET1(-1.0f));
-    GROUP_UNROLL for (int i = 0; i < n; i++) e[i] = V_FMADD(e[i], r[i], V_SET1(1.0f));
-    GROUP_UNROLL for (int i = 0; i < n; i++) e[i] = V_SCALE_BY_POW2(e[i], minus_m[i], magic);
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_FMADD(V_SET1(1.4061241e-3f), r[i], V_SET1(-8.379011e-3f));
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_FMADD(d[i], r[i], V_SET1(4.1664775e-2f));
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_FMADD(d[i], r[i], V_SET1(-1.6666366e-1f));
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_FMADD(d[i], r[i], V_SET1(5.0000006e-1f));
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_FMADD(d[i], r[i], V_SET1(-1.0f));
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_FMADD(d[i], r[i], V_SET1(1.0f));
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_SCALE_BY_POW2(d[i], minus_m[i], magic);
+    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_ADD(V_SET1(1.0f), d[i]);
 }
-
-AI VF v_exp_of_negative(VF x) {
-    VF e;
-    v_exp_of_negative_group(&x, &e, 1);
-    return e;
-}
+#endif
 
 /* 1/(1 + exp(-x)) (v_quotient: see the ISA header for its accuracy). */
 AI VF v_sigmoid(VF x) {
-    const VF one = V_SET1(1.0f);
-    return v_quotient(one, V_ADD(one, v_exp_of_negative(x)));
+    VF d;
+    v_one_plus_exp_of_negative_group(&x, &d, 1);
+    return v_quotient(V_SET1(1.0f), d);
 }
 
-/* SiLU in place on the n vectors of a group, step by step across the group (see v_exp_of_negative_group). */
+/* SiLU in place on the n vectors of a group, step by step across the group (see
+   v_one_plus_exp_of_negative_group). */
 AI void v_silu_group(VF *v, int n) {
     VF d[ACTIVATION_GROUP_MAX];
-    v_exp_of_negative_group(v, d, n);
-    GROUP_UNROLL for (int i = 0; i < n; i++) d[i] = V_ADD(V_SET1(1.0f), d[i]);
+    v_one_plus_exp_of_negative_group(v, d, n);
     v_quotient_group(v, d, v, n);
 }
 
@@ -119,7 +162,7 @@ AI void v_activate_group(VF *v, int n, int act) {
 }
 
 /* grad[i] * act'(y[i]) for the n vectors of a group, in place in grad: silu' = s*(1 + y*(1 - s)),
-   s = sigmoid(y), its steps interleaved across the group (see v_exp_of_negative_group); relu6' = 1
+   s = sigmoid(y), its steps interleaved across the group (see v_one_plus_exp_of_negative_group); relu6' = 1
    strictly inside (0, 6). */
 AI void v_activation_gradient_group(VF *grad, const VF *y, int n, int act) {
     switch (act) {
@@ -128,12 +171,9 @@ AI void v_activation_gradient_group(VF *grad, const VF *y, int n, int act) {
         GROUP_UNROLL for (int i0 = 0; i0 < n; i0 += SILU_GROUP_WIDTH) {
             const int w = n - i0 < SILU_GROUP_WIDTH ? n - i0 : SILU_GROUP_WIDTH;
             VF s[ACTIVATION_GROUP_MAX];
-            v_exp_of_negative_group(y + i0, s, w);
+            v_one_plus_exp_of_negative_group(y + i0, s, w);
             VF ones[ACTIVATION_GROUP_MAX];
-            GROUP_UNROLL for (int i = 0; i < w; i++) {
-                ones[i] = one;
-                s[i] = V_ADD(one, s[i]);
-            }
+            GROUP_UNROLL for (int i = 0; i < w; i++) ones[i] = one;
             v_quotient_group(ones, s, s, w);
             GROUP_UNROLL for (int i = 0; i < w; i++)
                 grad[i0 + i] = V_MUL(V_MUL(grad[i0 + i], s[i]), V_FMADD(y[i0 + i], V_SUB(one, s[i]), one));

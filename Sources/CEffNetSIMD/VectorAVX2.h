@@ -35,11 +35,12 @@ static const int32_t avx2_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0
    through like Swift's compare-and-replace clamp. */
 #define V_MAX_BOUND(bound, v) _mm256_max_ps((bound), (v))
 #define V_MIN_BOUND(bound, v) _mm256_min_ps((bound), (v))
-/* x clamped to [-88, 87] for exp(-x) (v_exp_of_negative_group); 87 keeps 2^-m a normal float for the
-   exponent-field power of two below. */
+/* x clamped to [-88, 87] for exp(-x) (v_one_plus_exp_of_negative_group); 87 keeps 2^-m a normal float
+   for the exponent-field power of two below. */
 #define V_CLAMP_EXP_ARGUMENT(x) _mm256_max_ps(_mm256_set1_ps(-88.0f), _mm256_min_ps(_mm256_set1_ps(87.0f), (x)))
-/* y * 2^n for an integer-valued n (see v_exp_of_negative): n + magic (= n + 127 + 1.5*2^23) holds n + 127
-   in its low mantissa bits, which the shift moves into the exponent field. */
+/* y * 2^n for an integer-valued n (the polynomial form of v_one_plus_exp_of_negative_group): n + magic
+   (= n + 127 + 1.5*2^23) holds n + 127 in its low mantissa bits, which the shift moves into the exponent
+   field. */
 #define V_SCALE_BY_POW2(y, n, magic) \
     _mm256_mul_ps((y), _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(_mm256_add_ps((n), (magic))), 23)))
 /* g where lo < y < hi, else 0 (kept when y is NaN, like the Swift code). */

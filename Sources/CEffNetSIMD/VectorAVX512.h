@@ -32,15 +32,23 @@ typedef __mmask16 VM;
    through like Swift's compare-and-replace clamp. */
 #define V_MAX_BOUND(bound, v) _mm512_max_ps((bound), (v))
 #define V_MIN_BOUND(bound, v) _mm512_min_ps((bound), (v))
-/* x clamped to [-88, 88] for exp(-x) (v_exp_of_negative_group) in one vrangeps (AVX-512DQ): the smaller
+/* x clamped to [-88, 88] for exp(-x) (v_one_plus_exp_of_negative_group) in one vrangeps (AVX-512DQ): the smaller
    magnitude of x and 88 with x's sign (imm 2: select the absolute minimum, sign from the first operand);
    a NaN x stays NaN. It replaces a min and a max. SiLU over L1 data (one loop of groups of 8, best of
    3,000) took 1.96-2.03 against 2.04-2.11 ns per vector on the Zen 5 host, and the outputs of SiLU were
    bit-identical with min/max over a sweep of 2.1 billion float bit patterns (every 97th, NaNs and
    infinities included): between 87 and 88, exp(-x) is below 2^-125 and 1 + exp(-x) rounds to 1 either way. */
 #define V_CLAMP_EXP_ARGUMENT(x) _mm512_range_ps((x), _mm512_set1_ps(88.0f), 2)
-/* y * 2^n for an integer-valued n (see v_exp_of_negative; `magic` is unused here): vscalefps, exact. */
-#define V_SCALE_BY_POW2(y, n, magic) _mm512_scalef_ps((y), (n))
+/* exp takes its table form (v_one_plus_exp_of_negative_group): a 16-entry table looked up with one
+   vpermps and powers of two added to exponent fields with integer operations. On the Zen 5 host those
+   run beside the FMAs; the polynomial form's longer polynomial and vscalefps compete with them. */
+#define V_EXP_TABLE 1
+/* The lanes of `table` (16 floats) that the low 4 bits of t's lanes (as integers) select. */
+#define V_TABLE16_LOOKUP(table, t) _mm512_permutexvar_ps(_mm512_castps_si512(t), (table))
+/* The float whose bit pattern is bits(a) + (bits(t) << s), lane by lane (integer arithmetic). */
+#define V_ADD_SHIFTED_BITS(a, t, s)                                                                          \
+    _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_slli_epi32(_mm512_castps_si512(t), (s))))
+#define V_FNMSUB(a, b, c) _mm512_fnmsub_ps((a), (b), (c)) /* -(a*b) - c */
 /* g where lo < y < hi, else 0 (kept when y is NaN, like the Swift code). */
 #define V_KEEP_STRICTLY_INSIDE(g, y, lo, hi) \
     _mm512_mask_mov_ps((g), _mm512_cmp_ps_mask((y), (lo), _CMP_LE_OQ) | _mm512_cmp_ps_mask((y), (hi), _CMP_GE_OQ), \
