@@ -12,6 +12,15 @@
    that stride-1 neighbours share; AVX-512 has 32 registers and takes 8. */
 #define DW_BLOCK (VW == 16 ? 8 : 4)
 
+/* Independent sums a block should have in flight: a chain of multiply-adds into one sum issues one per
+   FMA latency (4 cycles), and it takes about 8 to keep both FMA pipes busy. A whole interior block has
+   DW_BLOCK. The short blocks (1 or 2 outputs) and the edge pixels take DW_GROUPS channel groups at once
+   instead of one: on small maps they are most of the work (7x7 with a 5x5 kernel: 4 of 7 columns are
+   edges and the other 3 go as 2 + 1), and one group at a time left those chains latency-bound (B0's
+   7x7x1152 5x5 layer: 22 GMAC/s against 131 peak, single-thread harness). Each output's sum is
+   computed in the same order either way: the same bits. */
+#define DW_GROUPS (VW == 16 ? 4 : 2)
+
 /* P outputs, `S` input pixels apart, one channel group: x, w, bias and out point at the group's first
    channel of tap (first valid kernel row, kx = 0), of the weights of that row, and of output 0. R kernel
    rows of the input are `rowStep` floats apart. */
@@ -34,18 +43,47 @@ AI void dw_block(int act, int K, int S, int P, ptrdiff_t R, int full, VM m, cons
     for (int p = 0; p < P; p++) ST(out + p * C, acc[p]);
 }
 
-/* One output whose taps kxLo..<kxHi lie inside the image (the rest read zero padding). */
-AI void dw_edge(int act, int K, ptrdiff_t R, ptrdiff_t kxLo, ptrdiff_t kxHi, int full, VM m, const float *x,
+/* P interior outputs for G whole channel groups side by side (the short blocks: see DW_GROUPS). */
+AI void dw_block_groups(int act, int K, int S, int P, int G, ptrdiff_t R, const float *x, ptrdiff_t rowStep,
+                        ptrdiff_t C, const float *w, const float *bias, float *out) {
+    VF acc[8];
+    GROUP_UNROLL for (int g = 0; g < G; g++) {
+        const VF b = V_LOAD(bias + g * VW);
+        GROUP_UNROLL for (int p = 0; p < P; p++) acc[g * P + p] = b;
+    }
+    for (ptrdiff_t r = 0; r < R; r++) {
+        const float *xr = x + r * rowStep;
+        const float *wr = w + r * K * C;
+        for (int kx = 0; kx < K; kx++) {
+            GROUP_UNROLL for (int g = 0; g < G; g++) {
+                const VF wv = V_LOAD(wr + kx * C + g * VW);
+                GROUP_UNROLL for (int p = 0; p < P; p++)
+                    acc[g * P + p] = V_FMADD(V_LOAD(xr + (p * S + kx) * C + g * VW), wv, acc[g * P + p]);
+            }
+        }
+    }
+    v_activate_group(acc, G * P, act);
+    GROUP_UNROLL for (int g = 0; g < G; g++)
+        GROUP_UNROLL for (int p = 0; p < P; p++) V_STORE(out + p * C + g * VW, acc[g * P + p]);
+}
+
+/* One output whose taps kxLo..<kxHi lie inside the image (the rest read zero padding), for G channel
+   groups side by side (G = 1 for the masked tail). */
+AI void dw_edge(int act, int K, int G, ptrdiff_t R, ptrdiff_t kxLo, ptrdiff_t kxHi, int full, VM m, const float *x,
                 ptrdiff_t rowStep, ptrdiff_t C, const float *w, const float *bias, float *out) {
-    VF acc = LD(bias);
+    VF acc[DW_GROUPS];
+    GROUP_UNROLL for (int g = 0; g < G; g++) acc[g] = LD(bias + g * VW);
     for (ptrdiff_t r = 0; r < R; r++) {
         const float *xr = x + r * rowStep;
         const float *wr = w + r * K * C;
         /* The skips are the same for every channel group of the pixel, so they predict well. */
         for (int kx = 0; kx < K; kx++)
-            if (kx >= kxLo && kx < kxHi) acc = V_FMADD(LD(xr + kx * C), LD(wr + kx * C), acc);
+            if (kx >= kxLo && kx < kxHi)
+                GROUP_UNROLL for (int g = 0; g < G; g++)
+                    acc[g] = V_FMADD(LD(xr + kx * C + g * VW), LD(wr + kx * C + g * VW), acc[g]);
     }
-    ST(out, v_activate(acc, act));
+    v_activate_group(acc, G, act);
+    GROUP_UNROLL for (int g = 0; g < G; g++) ST(out + g * VW, acc[g]);
 }
 
 /* P interior outputs over channels c0..<c1: full groups, then the masked tail. The full-height case
@@ -54,6 +92,15 @@ AI void dw_interior(int act, int K, int S, int P, ptrdiff_t R, const float *x, p
                     const float *w, const float *bias, float *out, ptrdiff_t c0, ptrdiff_t c1) {
     const ptrdiff_t end = c0 + (c1 - c0) / VW * VW;
     ptrdiff_t c = c0;
+    if (P * DW_GROUPS <= DW_BLOCK) { /* a short block: several channel groups at once (DW_GROUPS) */
+        const ptrdiff_t groupsEnd = c0 + (end - c0) / (DW_GROUPS * VW) * (DW_GROUPS * VW);
+        if (R == K)
+            for (; c < groupsEnd; c += DW_GROUPS * VW)
+                dw_block_groups(act, K, S, P, DW_GROUPS, K, x + c, rowStep, C, w + c, bias + c, out + c);
+        else
+            for (; c < groupsEnd; c += DW_GROUPS * VW)
+                dw_block_groups(act, K, S, P, DW_GROUPS, R, x + c, rowStep, C, w + c, bias + c, out + c);
+    }
     if (R == K) {
         for (; c < end; c += VW) dw_block(act, K, S, P, K, 1, V_MASK(VW), x + c, rowStep, C, w + c, bias + c, out + c);
         if (c < c1) dw_block(act, K, S, P, K, 0, V_MASK(c1 - c), x + c, rowStep, C, w + c, bias + c, out + c);
@@ -66,9 +113,12 @@ AI void dw_interior(int act, int K, int S, int P, ptrdiff_t R, const float *x, p
 AI void dw_edge_pixel(int act, int K, ptrdiff_t R, ptrdiff_t kxLo, ptrdiff_t kxHi, const float *x, ptrdiff_t rowStep,
                       ptrdiff_t C, const float *w, const float *bias, float *out, ptrdiff_t c0, ptrdiff_t c1) {
     const ptrdiff_t end = c0 + (c1 - c0) / VW * VW;
+    const ptrdiff_t groupsEnd = c0 + (end - c0) / (DW_GROUPS * VW) * (DW_GROUPS * VW);
     ptrdiff_t c = c0;
-    for (; c < end; c += VW) dw_edge(act, K, R, kxLo, kxHi, 1, V_MASK(VW), x + c, rowStep, C, w + c, bias + c, out + c);
-    if (c < c1) dw_edge(act, K, R, kxLo, kxHi, 0, V_MASK(c1 - c), x + c, rowStep, C, w + c, bias + c, out + c);
+    for (; c < groupsEnd; c += DW_GROUPS * VW)
+        dw_edge(act, K, DW_GROUPS, R, kxLo, kxHi, 1, V_MASK(VW), x + c, rowStep, C, w + c, bias + c, out + c);
+    for (; c < end; c += VW) dw_edge(act, K, 1, R, kxLo, kxHi, 1, V_MASK(VW), x + c, rowStep, C, w + c, bias + c, out + c);
+    if (c < c1) dw_edge(act, K, 1, R, kxLo, kxHi, 0, V_MASK(c1 - c), x + c, rowStep, C, w + c, bias + c, out + c);
 }
 
 /* Interior output columns [*lo, *hi) of a row: every one of the K taps inside the image row
@@ -79,6 +129,25 @@ AI void dw_interior_columns(int K, int S, ptrdiff_t padLeft, ptrdiff_t W, ptrdif
     const ptrdiff_t last = W - K + padLeft;
     *hi = last >= 0 ? min_index(outWidth, last / S + 1) : 0;
     *lo = min_index(padLeft > 0 ? (padLeft + S - 1) / S : 0, *hi);
+}
+
+/* Channels per pass over an output row. Pixel by pixel, each output reads K x K input vectors and as many
+   weight vectors per channel group, and the next output reads most of the same inputs again; with all
+   the channels at once that is K*K*C*8 bytes per output (B0's 7x7x1152 5x5 layer: 230 KB), which leaves
+   L1 before the neighbour comes back for it, so every multiply-add loaded two vectors from L2 (L2-bound
+   at 22 GMAC/s). Where one output's inputs and weights exceed DW_L1_FLOATS, a pass over fewer channels
+   keeps its K input rows of the row's width and its weights within that: a multiple of the channel
+   groups handled together, at least those. Single-thread harness (SiLU, time per map): 7x7x1152 5x5
+   66 -> 25 us, 3x3 23 -> 12; 14x14x672 5x5 85 -> 56, stride 2 34 -> 24; 28x28x240 5x5 93 -> 74; B3's
+   10x10x1392 5x5 123 -> 71, 19x19x816 5x5 217 -> 133. Maps whose outputs fit (56x56x144 3x3,
+   112x112x96) measured 1.04-1.06x the time in passes of 64 channels and keep one pass. */
+#define DW_L1_FLOATS 8192
+AI ptrdiff_t dw_channel_chunk(int K, ptrdiff_t W, ptrdiff_t channels) {
+    if (2 * K * K * channels <= DW_L1_FLOATS) return channels;
+    const ptrdiff_t step = DW_GROUPS * VW;
+    ptrdiff_t chunk = DW_L1_FLOATS / (K * W + K * K) / step * step;
+    if (chunk < step) chunk = step;
+    return chunk < channels ? chunk : channels;
 }
 
 /* Output row `row` (= n*outHeight + oy). `input` holds the image rows from `firstRow` (counted like
@@ -99,23 +168,28 @@ AI void dw_row(int act, int K, int S, const float *input, ptrdiff_t firstRow, pt
     const ptrdiff_t inTop = ((n * H + iy0 + kyLo - firstRow) * W - padLeft) * C;
     const float *w = weights + kyLo * K * C;
     float *outRow = output + row * outWidth * C;
-    ptrdiff_t ox = 0;
-    while (ox < outWidth) {
-        const float *x = input + (inTop + ox * S * C);
-        float *out = outRow + ox * C;
-        if (ox >= oxLo && ox + DW_BLOCK <= oxHi) {
-            dw_interior(act, K, S, DW_BLOCK, R, x, rowStep, C, w, bias, out, c0, c1);
-            ox += DW_BLOCK;
-        } else if (ox >= oxLo && ox + 2 <= oxHi) {
-            dw_interior(act, K, S, 2, R, x, rowStep, C, w, bias, out, c0, c1);
-            ox += 2;
-        } else if (ox >= oxLo && ox < oxHi) {
-            dw_interior(act, K, S, 1, R, x, rowStep, C, w, bias, out, c0, c1);
-            ox += 1;
-        } else {
-            const ptrdiff_t ix0 = ox * S - padLeft;
-            dw_edge_pixel(act, K, R, ix0 < 0 ? -ix0 : 0, min_index(K, W - ix0), x, rowStep, C, w, bias, out, c0, c1);
-            ox += 1;
+    const ptrdiff_t chunk = dw_channel_chunk(K, W, c1 - c0);
+    for (ptrdiff_t cc = c0; cc < c1; cc += chunk) {
+        const ptrdiff_t ce = min_index(c1, cc + chunk);
+        ptrdiff_t ox = 0;
+        while (ox < outWidth) {
+            const float *x = input + (inTop + ox * S * C);
+            float *out = outRow + ox * C;
+            if (ox >= oxLo && ox + DW_BLOCK <= oxHi) {
+                dw_interior(act, K, S, DW_BLOCK, R, x, rowStep, C, w, bias, out, cc, ce);
+                ox += DW_BLOCK;
+            } else if (ox >= oxLo && ox + 2 <= oxHi) {
+                dw_interior(act, K, S, 2, R, x, rowStep, C, w, bias, out, cc, ce);
+                ox += 2;
+            } else if (ox >= oxLo && ox < oxHi) {
+                dw_interior(act, K, S, 1, R, x, rowStep, C, w, bias, out, cc, ce);
+                ox += 1;
+            } else {
+                const ptrdiff_t ix0 = ox * S - padLeft;
+                dw_edge_pixel(act, K, R, ix0 < 0 ? -ix0 : 0, min_index(K, W - ix0), x, rowStep, C, w, bias, out,
+                              cc, ce);
+                ox += 1;
+            }
         }
     }
 }
@@ -164,3 +238,5 @@ int FN(effnet_depthwise_row)(int act, const float *input, ptrdiff_t H, ptrdiff_t
 
 #undef DW_GEOMETRY
 #undef DW_BLOCK
+#undef DW_GROUPS
+#undef DW_L1_FLOATS

@@ -138,6 +138,18 @@ final class DepthwiseConvTests: XCTestCase {
         }
     }
 
+    /// Many channels on small maps: the C row kernel then walks the row in passes over part of the channels
+    /// (at least 64, so they stay in L1), with a masked tail in the last pass; each of the row's edge
+    /// pixels and short blocks takes four channel groups at once.
+    func testWideChannelsOnSmallMapsGoInChannelPasses() {
+        check(batch: 1, height: 7, width: 7, channels: 200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+              outHeight: 7, outWidth: 7, seed: 250)
+        check(batch: 2, height: 6, width: 9, channels: 500, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+              outHeight: 6, outWidth: 9, seed: 251)
+        check(batch: 1, height: 9, width: 9, channels: 300, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+              outHeight: 5, outWidth: 5, seed: 252, activations: [.silu])
+    }
+
     func testStrideTwoPairsWithOddInputSizesAndTails() {
         var seed: UInt64 = 300
         for kernel in [3, 5] {
