@@ -26,8 +26,12 @@ final class SqueezeExciteProjectionTests: XCTestCase {
                 input: excited.map { Float($0) }, pixels: batch * pixels, inChannels: channels, weights: weights,
                 bias: bias, outChannels: outChannels, activation: activation, residual: residual)
             for pool in testPools {
-                var workspace = [Float](repeating: .nan, count: Kernels.squeezeExciteProjectionWorkspaceFloats(
-                    batch: batch, channels: channels, squeezeChannels: squeezeChannels, outChannels: outChannels))
+                // The workspace as sized, then a guard band that must come back untouched.
+                let workspaceFloats = Kernels.squeezeExciteProjectionWorkspaceFloats(
+                    batch: batch, channels: channels, squeezeChannels: squeezeChannels, outChannels: outChannels)
+                let guardBand: Float = -12345
+                var workspace = [Float](repeating: .nan, count: workspaceFloats)
+                    + [Float](repeating: guardBand, count: 64)
                 var output = [Float](repeating: .nan, count: batch * pixels * outChannels)
                 workspace.withUnsafeMutableBufferPointer { ws in
                     let scales = ws.baseAddress!, scratch = ws.baseAddress! + batch * channels
@@ -42,6 +46,9 @@ final class SqueezeExciteProjectionTests: XCTestCase {
                         bias: bias, outChannels: outChannels, activation: activation,
                         residual: residual, output: &output, workspace: scratch, pool: pool)
                 }
+                XCTAssertEqual(Array(workspace[workspaceFloats...]), [Float](repeating: guardBand, count: 64),
+                               "SE+project b\(batch) threads \(pool.threadCount): wrote past its workspace",
+                               file: file, line: line)
                 assertClose(output, ref, "SE+project b\(batch) p\(pixels) c\(channels) s\(squeezeChannels) "
                             + "co\(outChannels) \(seActivation)/\(activation) residual \(withResidual) "
                             + "threads \(pool.threadCount)", file: file, line: line)
