@@ -89,9 +89,12 @@ def lawson(degree: int, half: float, nodes: int = 2001, iterations: int = 200):
     return c, float(np.max(np.abs(p / np.exp(fine) - 1)))
 
 
-def table(steps: int = 16, degree: int = 3):
+def table(degree: int = 3):
+    """The AVX-512 form's constants: 16 entries (one vpermps holds 16 lanes), so k << 19 = k << (23 - 4)
+    carries floor(k/16) into the exponent field."""
     import numpy as np
 
+    steps, shift = 16, 19
     mp.mp.dps = 40
     c, worst = lawson(degree, float(mp.log(2)) / (2 * steps))
     print(f"degree {degree} on [-ln2/{2 * steps}, ln2/{2 * steps}]: max relative error {worst:.3g} with float coefficients")
@@ -101,7 +104,7 @@ def table(steps: int = 16, degree: int = 3):
     for j in range(steps):
         exact = mp.power(2, mp.mpf(j) / steps)
         t = np.float32(float(exact))
-        bits.append(int(t.view(np.uint32)) - (j << 19))
+        bits.append(int(t.view(np.uint32)) - (j << shift))
         corrections.append(np.float32(float(mp.log(exact / mp.mpf(float(t))))))
     print("table bits - (j << 19):", ", ".join(f"0x{b:08X}" for b in bits))
     print("corrections ln(2^(j/16) / T_j):", ", ".join(f"{float(x):.9g}f" for x in corrections))
