@@ -3,6 +3,7 @@
 
     python Tools/bench_peers.py --variant EfficientNetB0 --batch 1 16 --threads 2 \
         [--effnet .build/release/effnet] [--runs 30] [--warmup 5] [--rounds 3] [--json-out results.json]
+        [--effnet-release-weights]
 
 Peers (same plan, same threads, random weights: speed does not depend on values):
   * PyTorch eager, float32, eval, torch.inference_mode(), torch.set_num_threads(threads);
@@ -11,7 +12,10 @@ Peers (same plan, same threads, random weights: speed does not depend on values)
     in a temp dir);
   * effnet itself when --effnet is given: `effnet bench --variant V --batch N --json
     --threads T --iterations R --warmup W` as a subprocess (one JSON object with median_ms,
-    p90_ms, images_per_second).
+    p90_ms, images_per_second). With --effnet-release-weights, effnet's weights are first written
+    by `effnet prepare-weights` (the same synthetic weights) into the temp dir, and the bench maps
+    them with `--release-weights-after-use`: each block's weight pages are handed back to the page
+    cache once used, so effnet's peak RSS holds one block's weights instead of all of them.
 For each: median and p90 latency per batch over --runs timed runs after --warmup, and img/s =
 batch / median. ONNX Runtime runs in a child process of its own (no torch imported there), so its
 peak RSS (VmHWM) is its own, beside effnet's; PyTorch's peak RSS is that of this process. Prints a table with effnet/peer ratios (speed-up = peer median / effnet median)
@@ -124,9 +128,19 @@ def bench_ort_in_child(path, shape, batch, threads, warmup, runs):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def bench_effnet(effnet, variant, batch, threads, warmup, runs):
+def prepare_effnet_weights(effnet, variant, path):
+    """Synthetic weights, prepared for mapping (`effnet prepare-weights`), written to `path`."""
+    cmd = [effnet, "prepare-weights", "--variant", variant, "--output", path]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-1000:]}")
+
+
+def bench_effnet(effnet, variant, batch, threads, warmup, runs, prepared=None):
     cmd = [effnet, "bench", "--variant", variant, "--batch", str(batch), "--json",
            "--threads", str(threads), "--iterations", str(runs), "--warmup", str(warmup)]
+    if prepared:
+        cmd += ["--weights", prepared, "--release-weights-after-use"]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-1000:]}")
@@ -190,6 +204,8 @@ def main(argv=None) -> int:
                     help="repeat the measurement this many times, runtimes alternating (see above)")
     ap.add_argument("--peers", default="torch,onnxruntime", help="comma list of torch, onnxruntime")
     ap.add_argument("--json-out", help="also write the JSON results to this file")
+    ap.add_argument("--effnet-release-weights", action="store_true",
+                    help="run effnet on prepared weights that hand each block's pages back after use")
     ap.add_argument("--ort-child", help=argparse.SUPPRESS)  # internal: time this .onnx file, print JSON
     ap.add_argument("--shape", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -227,7 +243,12 @@ def main(argv=None) -> int:
                "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
                "batches": {}}
     results["rounds"] = args.rounds
+    results["effnet_release_weights"] = args.effnet_release_weights
     with tempfile.TemporaryDirectory(prefix="effnet-bench-") as tmp:
+        prepared = None
+        if args.effnet and args.effnet_release_weights:
+            prepared = os.path.join(tmp, f"{args.variant}.effnetw")
+            prepare_effnet_weights(args.effnet, args.variant, prepared)
         for b in args.batch:
             path = os.path.join(tmp, f"{args.variant}-b{b}.onnx")
             if "onnxruntime" in peers:
@@ -238,7 +259,7 @@ def main(argv=None) -> int:
                 tag = f"batch {b}" + (f", round {r + 1}/{args.rounds}" if args.rounds > 1 else "")
                 if args.effnet:
                     one["effnet"] = bench_effnet(args.effnet, args.variant, b, args.threads,
-                                                 args.warmup, args.runs)
+                                                 args.warmup, args.runs, prepared)
                     print(f"{tag}: effnet {one['effnet']['median_ms']:.2f} ms", flush=True)
                 if "torch" in peers:
                     one["pytorch"] = bench_torch(model, shape, b, args.warmup, args.runs)

@@ -135,8 +135,19 @@ private struct Emitter {
         line("        let w = weights.pointer")
         line("        let p = profiler")
         line("        p?.beginRun(batch: n)")
-        for block in plan.blocks {
+        // Weights mapped with `releaseAfterUse` are handed back as soon as no later call reads them
+        // (PreparedWeights.release): after their own block, except the stem's when the next block
+        // computes the stem image by image inside its first call.
+        var released = 0
+        for (index, block) in plan.blocks.enumerated() {
             line("        \(functionName(block))(\(arguments(block, call: true)))")
+            let end = block.layers.compactMap { layout.ends[$0.name] }.max() ?? released
+            let nextReadsStem = plan.blocks.indices.contains(index + 1)
+                && plan.blocks[index + 1].layers.contains { perImage.stem(feedingBlockAt: $0.name) != nil }
+            if end > released && !nextReadsStem {
+                line("        weights.release(\(released)..<\(end))")
+                released = end
+            }
         }
         line("    }")
     }

@@ -7,6 +7,7 @@ struct Effnet: ParsableCommand {
         commandName: "effnet",
         abstract: "EfficientNet models compiled from specs: inspect, run and benchmark them.",
         discussion: "Variants are the specs in Specs/ listed in Package.swift; `effnet list` shows them.",
-        subcommands: [ListVariants.self, Info.self, Infer.self, Predict.self, Train.self, Evaluate.self, Grad.self, Bench.self]
+        subcommands: [ListVariants.self, Info.self, Infer.self, Predict.self, Train.self, Evaluate.self, Grad.self, Bench.self,
+                      PrepareWeights.self]
     )
 }

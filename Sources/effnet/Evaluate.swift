@@ -10,7 +10,7 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Accuracy of a variant on an image folder.")
 
     @Option(help: "The variant, e.g. EfficientNetLite0Digits.") var variant: String
-    @Option(help: "Weights or a training checkpoint (.safetensors).") var weights: String
+    @Option(help: "Weights or a training checkpoint (.safetensors), or weights prepared by effnet prepare-weights.") var weights: String
     @Option(help: "Image folder: <class>/<images>, or train/ and val/ (val/ is used).") var data: String
     @Option(name: .customLong("batch-size"), help: "Images per forward pass.") var batchSize: Int = 16
     @Option(help: "Write the confusion matrix here (CSV: rows true class, columns predicted).") var confusion: String?
@@ -26,7 +26,7 @@ struct Evaluate: ParsableCommand {
         guard folder.classes.count == descriptor.classes else {
             throw ValidationError("\(data) has \(folder.classes.count) classes but \(descriptor.name) has \(descriptor.classes)")
         }
-        let network = try model.init(weights: try SafeTensorsFile(contentsOf: URL(fileURLWithPath: weights)),
+        let network = try model.init(weights: try InferenceWeightFiles.open(URL(fileURLWithPath: weights)),
                                      pool: try threading.pool())
         let preset = plan.evalPreset
         let loader = BatchLoader(samples: folder.samples, transform: preset, batchSize: batchSize)

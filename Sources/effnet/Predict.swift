@@ -10,7 +10,12 @@ struct Predict: ParsableCommand {
         abstract: "Print the top-k classes for images (.jpg/.png, or preprocessed .npy batches).")
 
     @Option(help: "The variant, e.g. EfficientNetLite0.") var variant: String
-    @Option(help: "Weights (.safetensors).") var weights: String
+    @Option(help: "Weights (.safetensors, or prepared by effnet prepare-weights).") var weights: String
+    @Flag(name: .customLong("release-weights-after-use"),
+          help: ArgumentHelp("With prepared weights (effnet prepare-weights): hand each block's weight pages back once used.",
+                             discussion: "The process then keeps one block's weights resident instead of all of them; they "
+                                 + "come back from the page cache on the next run, at the cost of page faults."))
+    var releaseWeightsAfterUse = false
     @Option(help: "Class names, one per line (default: classes.txt beside the weights, or Weights/imagenet-classes.txt for 1000 classes).")
     var labels: String?
     @Option(name: .customLong("top-k"), help: "How many classes to show per image.") var topK: Int = 5
@@ -24,7 +29,8 @@ struct Predict: ParsableCommand {
         let model = try VariantLookup.find(variant)
         let classes = model.descriptor.classes
         let names = try classNames(count: classes)
-        let network = try model.init(weights: try SafeTensorsFile(contentsOf: URL(fileURLWithPath: weights)),
+        let network = try model.init(weights: try InferenceWeightFiles.open(URL(fileURLWithPath: weights),
+                                                                           releaseAfterUse: releaseWeightsAfterUse),
                                      pool: try threading.pool())
         var results: [[String: Any]] = []
         let plan = try VariantLookup.plan(of: model)

@@ -57,4 +57,32 @@ final class PredictPhotosTests: XCTestCase {
         XCTAssertEqual(result.status, 1, result.output)  // ArgumentParser's exit code for an error, not a signal
         XCTAssertTrue(result.output.contains("broken.jpg"), "the error names the file: \(result.output)")
     }
+
+    /// Weights prepared by `effnet prepare-weights` and mapped, their pages handed back block by block,
+    /// predict exactly what the .safetensors they came from predicts; training refuses them clearly.
+    func testPreparedWeightsPredictWhatTheirSafetensorsPredicts() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("effnet-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let prepared = folder.appendingPathComponent("lite0.effnetw").path
+        let prepare = try EffnetCommand.run(
+            ["prepare-weights", "--variant", "EfficientNetLite0", "--weights", "Weights/EfficientNetLite0.safetensors",
+             "--output", prepared])
+        XCTAssertEqual(prepare.status, 0, prepare.output)
+        let photos = ["Tests/Fixtures/photos/coffee.jpg"]
+        let fromSafetensors = try EffnetCommand.run(
+            ["predict", "--variant", "EfficientNetLite0", "--weights", "Weights/EfficientNetLite0.safetensors",
+             "--json"] + photos)
+        let fromPrepared = try EffnetCommand.run(
+            ["predict", "--variant", "EfficientNetLite0", "--weights", prepared, "--release-weights-after-use",
+             "--json"] + photos)
+        XCTAssertEqual(fromSafetensors.status, 0, fromSafetensors.output)
+        XCTAssertEqual(fromPrepared.status, 0, fromPrepared.output)
+        XCTAssertEqual(fromPrepared.output, fromSafetensors.output)
+
+        let train = try EffnetCommand.run(
+            ["bench", "--variant", "EfficientNetLite0", "--train", "--weights", prepared, "--iterations", "1"])
+        XCTAssertEqual(train.status, 1, train.output)
+        XCTAssertTrue(train.output.contains("lite0.effnetw") && train.output.contains(".safetensors"), train.output)
+    }
 }

@@ -25,6 +25,30 @@ final class EmitterTests: XCTestCase {
         }
     }
 
+    /// Prepared weights mapped with `releaseAfterUse` are handed back block by block: the forward pass
+    /// releases ranges that tile the whole weight blob in order, each after a block call, so every
+    /// weight is released once and never before the call that reads it.
+    func testForwardReleasesEveryWeightOnceAfterItsBlock() throws {
+        let plan = try tinyPlan()
+        let code = ModelEmitter.emit(plan, specSources: [])
+        let forward = code.components(separatedBy: "public func forward(")[1].components(separatedBy: "\n    }\n")[0]
+        let lines = forward.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var next = 0
+        var releases = 0
+        for (index, line) in lines.enumerated() where line.hasPrefix("weights.release(") {
+            let bounds = line.dropFirst("weights.release(".count).dropLast().components(separatedBy: "..<").map { Int($0)! }
+            XCTAssertEqual(bounds[0], next, "ranges must follow each other: \(line)")
+            XCTAssertGreaterThan(bounds[1], bounds[0], line)
+            XCTAssertTrue(lines[index - 1].hasPrefix("features_") || lines[index - 1].hasPrefix("classifier("),
+                          "\(line) does not follow a block call")
+            next = bounds[1]
+            releases += 1
+        }
+        let total = try XCTUnwrap(code.components(separatedBy: "preparedFloats: ").dropFirst().first?.prefix { $0.isNumber })
+        XCTAssertEqual(next, Int(total), "the last release ends at the end of the weights")
+        XCTAssertEqual(releases, plan.blocks.count)
+    }
+
     func testEveryLayerHasAShapeComment() throws {
         let plan = try tinyPlan()
         let code = ModelEmitter.emit(plan, specSources: [])

@@ -1,24 +1,54 @@
-/// The inference weights of one model in a single allocation: BatchNorm folded into each
+/// The inference weights of one model in a single block of memory: BatchNorm folded into each
 /// convolution, depthwise kernels re-laid out, everything at the offsets the generated code uses.
+///
+/// Made from named parameters (a safetensors file, synthetic weights) into memory of its own, or mapped
+/// read-only from a ``PreparedWeightsFile`` written earlier, which skips the preparation and lets the
+/// system page the weights (see there).
 public final class PreparedWeights: @unchecked Sendable {
-    public let storage: UnsafeMutablePointer<Float>
     public let count: Int
+    public let pointer: UnsafePointer<Float>
+    /// Set when mapped from a file whose weights are handed back block by block (`release(_:)`).
+    private let releasing: WeightFileMapping?
+    /// The file mapping the weights live in; nil when they are in a buffer of their own.
+    private let mapping: WeightFileMapping?
 
     /// Reads every parameter the descriptor names from `store` (which checks names and shapes)
-    /// and prepares it. Throws the store's error on a missing or mis-shaped tensor.
+    /// and prepares it; maps it instead when `store` is a ``PreparedWeightsFile``. Throws the store's
+    /// error on a missing or mis-shaped tensor, or a file prepared for another model or layout.
     public init(descriptor: ModelDescriptor, store: any WeightStore) throws {
         count = descriptor.preparedFloats
-        storage = LargeBuffer.allocate(floats: count)
+        if let file = store as? PreparedWeightsFile {
+            let mapped = try file.map(for: descriptor)
+            mapping = mapped
+            releasing = file.releaseAfterUse ? mapped : nil
+            pointer = mapped.floats
+            return
+        }
+        mapping = nil
+        releasing = nil
+        let storage = LargeBuffer.allocate(floats: count)
         storage.initialize(repeating: 0, count: max(count, 1))
+        pointer = UnsafePointer(storage)
         // On a throw the object is fully initialised, so deinit runs and frees the storage.
-        for step in descriptor.preparation { try prepare(step, from: store) }
+        for step in descriptor.preparation { try Self.prepare(step, from: store, into: storage) }
     }
 
-    deinit { LargeBuffer.deallocate(storage, floats: count) }
+    deinit {
+        if mapping == nil { LargeBuffer.deallocate(UnsafeMutablePointer(mutating: pointer), floats: count) }
+    }
 
-    public var pointer: UnsafePointer<Float> { UnsafePointer(storage) }
+    /// Whether `release(_:)` gives pages back (weights mapped from a file with `releaseAfterUse`).
+    public var releasesAfterUse: Bool { releasing != nil }
 
-    private func prepare(_ step: WeightPreparation, from store: any WeightStore) throws {
+    /// Called by the generated forward pass once no later layer reads floats `range`: weights mapped
+    /// with `releaseAfterUse` drop those pages from the resident set (they stay in the page cache and
+    /// fault back in on the next run). Does nothing otherwise. Call only between kernel calls.
+    public func release(_ range: Range<Int>) {
+        releasing?.release(range, totalFloats: count)
+    }
+
+    private static func prepare(_ step: WeightPreparation, from store: any WeightStore,
+                                into storage: UnsafeMutablePointer<Float>) throws {
         switch step {
         case let .foldConvolution(weight, shape, batchNorm, eps, layout, weightOffset, biasOffset):
             let outChannels = shape[0]
