@@ -14,11 +14,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed warm-up runs per batch size.") var warmup: Int = 3
     @Option(help: "Weights (.safetensors, or prepared by effnet prepare-weights); default: synthetic weights (speed does not depend on values).")
     var weights: String?
-    @Flag(name: .customLong("release-weights-after-use"),
-          help: ArgumentHelp("With prepared weights (effnet prepare-weights): hand each block's weight pages back once used.",
-                             discussion: "The process then keeps one block's weights resident instead of all of them; they "
-                                 + "come back from the page cache on the next run, at the cost of page faults."))
-    var releaseWeightsAfterUse = false
+    @OptionGroup var release: WeightReleaseOption
     @Flag(help: "Print one JSON object per batch size instead of a table.") var json = false
     @Flag(help: "Benchmark training steps (train-mode forward, loss, backward, SGD update) instead of inference.")
     var train = false
@@ -115,16 +111,12 @@ struct Bench: ParsableCommand {
     /// --weights, or synthetic weights: speed does not depend on the values.
     func weightStore() throws -> any WeightStore {
         guard let weights else {
-            if releaseWeightsAfterUse {
+            if release.releaseWeightsAfterUse {
                 throw ValidationError("--release-weights-after-use needs --weights with a file from effnet prepare-weights")
             }
             return SyntheticWeights(seed: 1)
         }
-        let store = try InferenceWeightFiles.open(URL(fileURLWithPath: weights), releaseAfterUse: releaseWeightsAfterUse)
-        if releaseWeightsAfterUse && !(store is PreparedWeightsFile) {
-            throw ValidationError("--release-weights-after-use needs weights from effnet prepare-weights, not a .safetensors file")
-        }
-        return store
+        return try release.open(weights)
     }
 
     /// Training throughput: each timed run is one full step (forward, loss, backward, SGD with

@@ -11,11 +11,7 @@ struct Predict: ParsableCommand {
 
     @Option(help: "The variant, e.g. EfficientNetLite0.") var variant: String
     @Option(help: "Weights (.safetensors, or prepared by effnet prepare-weights).") var weights: String
-    @Flag(name: .customLong("release-weights-after-use"),
-          help: ArgumentHelp("With prepared weights (effnet prepare-weights): hand each block's weight pages back once used.",
-                             discussion: "The process then keeps one block's weights resident instead of all of them; they "
-                                 + "come back from the page cache on the next run, at the cost of page faults."))
-    var releaseWeightsAfterUse = false
+    @OptionGroup var release: WeightReleaseOption
     @Option(help: "Class names, one per line (default: classes.txt beside the weights, or Weights/imagenet-classes.txt for 1000 classes).")
     var labels: String?
     @Option(name: .customLong("top-k"), help: "How many classes to show per image.") var topK: Int = 5
@@ -29,8 +25,7 @@ struct Predict: ParsableCommand {
         let model = try VariantLookup.find(variant)
         let classes = model.descriptor.classes
         let names = try classNames(count: classes)
-        let network = try model.init(weights: try InferenceWeightFiles.open(URL(fileURLWithPath: weights),
-                                                                           releaseAfterUse: releaseWeightsAfterUse),
+        let network = try model.init(weights: try release.open(weights),
                                      pool: try threading.pool())
         var results: [[String: Any]] = []
         let plan = try VariantLookup.plan(of: model)

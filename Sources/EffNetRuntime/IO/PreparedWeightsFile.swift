@@ -57,17 +57,17 @@ public final class PreparedWeightsFile: WeightStore, Sendable {
         fileName = AtomicFile.displayName(of: url)
         self.releaseAfterUse = releaseAfterUse
         let header = try Self.readHeader(of: url, file: fileName)
-        guard header.count >= 36, Array(header.prefix(8)) == Self.magic else {
+        guard Array(header.prefix(Self.magic.count)) == Self.magic else {
             throw PreparedWeightsFileError.notPreparedWeights(file: fileName)
+        }
+        guard header.count == Self.headerBytes else {
+            throw PreparedWeightsFileError.truncated(file: fileName, expectedBytes: Self.headerBytes,
+                                                     actualBytes: header.count)
         }
         let version = header.loadLittleEndian(UInt32.self, at: 8)
         let headerSize = Int(header.loadLittleEndian(UInt32.self, at: 12))
         guard version == Self.version, headerSize == Self.headerBytes else {
             throw PreparedWeightsFileError.unsupportedVersion(file: fileName, version: Int(version))
-        }
-        guard header.count == Self.headerBytes else {
-            throw PreparedWeightsFileError.truncated(file: fileName, expectedBytes: Self.headerBytes,
-                                                     actualBytes: header.count)
         }
         let count = header.loadLittleEndian(UInt64.self, at: 16)
         fingerprint = header.loadLittleEndian(UInt64.self, at: 24)
