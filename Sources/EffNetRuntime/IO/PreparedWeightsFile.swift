@@ -34,6 +34,10 @@ import Darwin
 /// The fingerprint covers the descriptor's preparation steps (names, shapes, layouts, offsets), so a
 /// file written for another variant, or by a generator that laid the weights out differently, is
 /// refused at load time instead of producing wrong logits.
+///
+/// A mapping reads the file as it is now, so the file must not be truncated or rewritten in place
+/// while a model uses it (reads past a shortened end fault). `write` never does: it writes a new file
+/// and renames it over the old one (``AtomicFile``), and models keep the version they mapped.
 public final class PreparedWeightsFile: WeightStore, Sendable {
     public static let magic = Array("EFFNETPW".utf8)
     public static let version: UInt32 = 1
