@@ -7,10 +7,10 @@
 public final class PreparedWeights: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafePointer<Float>
-    /// Set when mapped from a file whose weights are handed back block by block (`release(_:)`).
-    private let releasing: WeightFileMapping?
     /// The file mapping the weights live in; nil when they are in a buffer of their own.
     private let mapping: WeightFileMapping?
+    /// Whether `release(_:)` gives pages back (weights mapped from a file with `releaseAfterUse`).
+    public let releasesAfterUse: Bool
 
     /// Reads every parameter the descriptor names from `store` (which checks names and shapes)
     /// and prepares it; maps it instead when `store` is a ``PreparedWeightsFile``. Throws the store's
@@ -20,12 +20,12 @@ public final class PreparedWeights: @unchecked Sendable {
         if let file = store as? PreparedWeightsFile {
             let mapped = try file.map(for: descriptor)
             mapping = mapped
-            releasing = file.releaseAfterUse ? mapped : nil
+            releasesAfterUse = file.releaseAfterUse
             pointer = mapped.floats
             return
         }
         mapping = nil
-        releasing = nil
+        releasesAfterUse = false
         let storage = LargeBuffer.allocate(floats: count)
         storage.initialize(repeating: 0, count: max(count, 1))
         pointer = UnsafePointer(storage)
@@ -37,14 +37,11 @@ public final class PreparedWeights: @unchecked Sendable {
         if mapping == nil { LargeBuffer.deallocate(UnsafeMutablePointer(mutating: pointer), floats: count) }
     }
 
-    /// Whether `release(_:)` gives pages back (weights mapped from a file with `releaseAfterUse`).
-    public var releasesAfterUse: Bool { releasing != nil }
-
     /// Called by the generated forward pass once no later layer reads floats `range`: weights mapped
     /// with `releaseAfterUse` drop those pages from the resident set (they stay in the page cache and
     /// fault back in on the next run). Does nothing otherwise. Call only between kernel calls.
     public func release(_ range: Range<Int>) {
-        releasing?.release(range, totalFloats: count)
+        if releasesAfterUse { mapping?.release(range, totalFloats: count) }
     }
 
     private static func prepare(_ step: WeightPreparation, from store: any WeightStore,
