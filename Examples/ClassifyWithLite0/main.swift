@@ -7,14 +7,16 @@ import Foundation
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let inputPath = arguments.first else {
-    print("usage: classify-example BATCH.npy [WEIGHTS.safetensors]   (BATCH: float32 [N, 3, 224, 224])")
+    print("usage: classify-example BATCH.npy [WEIGHTS]   (BATCH: float32 [N, 3, 224, 224]; WEIGHTS: .safetensors,"
+          + " or prepared by effnet prepare-weights)")
     exit(2)
 }
 let weightsPath = arguments.dropFirst().first ?? "Weights/EfficientNetLite0.safetensors"
 
 do {
-    let weights = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: weightsPath))
-    let model = try EfficientNetLite0(weights: weights)            // BatchNorm is folded here, once
+    // A .safetensors file (BatchNorm is folded at load, once) or prepared weights (mapped as they are).
+    let weights = try InferenceWeightFiles.open(URL(fileURLWithPath: weightsPath))
+    let model = try EfficientNetLite0(weights: weights)
     let images = try NPY.readFloat32(URL(fileURLWithPath: inputPath))
     let logits = try model.logits(for: images)                     // [N, 1000]
     for image in 0..<logits.shape[0] {
