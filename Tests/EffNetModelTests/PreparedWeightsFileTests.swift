@@ -84,6 +84,22 @@ final class PreparedWeightsFileTests: XCTestCase {
         XCTAssertEqual(try residentKilobytes(of: url), 0)
         withExtendedLifetime(released) {}
     }
+
+    func testKeepResidentBytesKeepsTheFirstWeightsAndReleasesTheRest() throws {
+        let url = try writeTinyPrepared()
+        let input = try Fixtures.npy("EfficientNetTiny/input.npy")
+        let expected = try EfficientNetTiny(weights: SyntheticWeights(seed: 1)).logits(for: input)
+        let kept = 1 << 20
+        let model = try EfficientNetTiny(weights: PreparedWeightsFile(contentsOf: url, releaseAfterUse: true,
+                                                                      keepResidentBytes: kept))
+        XCTAssertEqual(try model.logits(for: input), expected)
+        // The header's page and the first MiB stay; the kernel maps neighbouring pages in on a fault
+        // (up to 64 KB around it), so allow that much either side.
+        let resident = try residentKilobytes(of: url)
+        XCTAssertGreaterThanOrEqual(resident, kept / 1024 - 64)
+        XCTAssertLessThanOrEqual(resident, kept / 1024 + 4 + 64)
+        withExtendedLifetime(model) {}
+    }
     #endif
 
     func testTruncatedFileIsRefusedWithItsName() throws {

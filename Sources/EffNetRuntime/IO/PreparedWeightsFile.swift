@@ -53,13 +53,19 @@ public final class PreparedWeightsFile: WeightStore, Sendable {
     public let fingerprint: UInt64
     /// Whether models loaded from this file give each block's weight pages back after using them.
     public let releaseAfterUse: Bool
+    /// With `releaseAfterUse`: the first this many bytes of the weights (in the order the forward pass
+    /// reads them) stay resident. Every released byte is mapped in again on each run, so this trades
+    /// resident memory for those page faults.
+    public let keepResidentBytes: Int
 
     /// Opens and checks the header of the prepared weights at `url` (the data are mapped when a model
     /// loads them). Throws a ``PreparedWeightsFileError`` or ``TensorFileError`` naming the file.
-    public init(contentsOf url: URL, releaseAfterUse: Bool = false) throws {
+    public init(contentsOf url: URL, releaseAfterUse: Bool = false, keepResidentBytes: Int = 0) throws {
+        precondition(keepResidentBytes >= 0, "keepResidentBytes must not be negative")
         self.url = url
         fileName = AtomicFile.displayName(of: url)
         self.releaseAfterUse = releaseAfterUse
+        self.keepResidentBytes = keepResidentBytes
         let header = try Self.readHeader(of: url, file: fileName)
         guard Array(header.prefix(Self.magic.count)) == Self.magic else {
             throw PreparedWeightsFileError.notPreparedWeights(file: fileName)

@@ -11,6 +11,8 @@ public final class PreparedWeights: @unchecked Sendable {
     private let mapping: WeightFileMapping?
     /// Whether `release(_:)` gives pages back (weights mapped from a file with `releaseAfterUse`).
     public let releasesAfterUse: Bool
+    /// Floats at the start that `release(_:)` keeps (the file's `keepResidentBytes`).
+    private let keptFloats: Int
 
     /// Reads every parameter the descriptor names from `store` (which checks names and shapes)
     /// and prepares it; maps it instead when `store` is a ``PreparedWeightsFile``. Throws the store's
@@ -21,11 +23,13 @@ public final class PreparedWeights: @unchecked Sendable {
             let mapped = try file.map(for: descriptor)
             mapping = mapped
             releasesAfterUse = file.releaseAfterUse
+            keptFloats = file.keepResidentBytes / MemoryLayout<Float>.size
             pointer = mapped.floats
             return
         }
         mapping = nil
         releasesAfterUse = false
+        keptFloats = 0
         let storage = LargeBuffer.allocate(floats: count)
         storage.initialize(repeating: 0, count: max(count, 1))
         pointer = UnsafePointer(storage)
@@ -39,9 +43,12 @@ public final class PreparedWeights: @unchecked Sendable {
 
     /// Called by the generated forward pass once no later layer reads floats `range`: weights mapped
     /// with `releaseAfterUse` drop those pages from the resident set (they stay in the page cache and
-    /// fault back in on the next run). Does nothing otherwise. Call only between kernel calls.
+    /// fault back in on the next run), except the first `keepResidentBytes`. Does nothing otherwise.
+    /// Call only between kernel calls.
     public func release(_ range: Range<Int>) {
-        if releasesAfterUse { mapping?.release(range, totalFloats: count) }
+        guard releasesAfterUse else { return }
+        let lower = max(range.lowerBound, keptFloats)
+        if lower < range.upperBound { mapping?.release(lower..<range.upperBound, totalFloats: count) }
     }
 
     private static func prepare(_ step: WeightPreparation, from store: any WeightStore,
