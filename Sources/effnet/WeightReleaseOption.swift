@@ -2,7 +2,8 @@ import ArgumentParser
 import EffNetRuntime
 import Foundation
 
-/// `--release-weights-after-use`, for the commands that run inference on a weights file.
+/// `--release-weights-after-use` and `--keep-resident-mib`, for the commands that run inference on a
+/// weights file.
 struct WeightReleaseOption: ParsableArguments {
     @Flag(name: .customLong("release-weights-after-use"),
           help: ArgumentHelp("With prepared weights (effnet prepare-weights): hand each block's weight pages back once used.",
@@ -27,7 +28,7 @@ struct WeightReleaseOption: ParsableArguments {
     /// since weights converted at load time have no file to give their pages back to.
     func open(_ path: String) throws -> any WeightStore {
         let store = try InferenceWeightFiles.open(URL(fileURLWithPath: path), releaseAfterUse: releaseWeightsAfterUse,
-                                                  keepResidentBytes: keepResidentMiB << 20)
+                                                  keepResidentBytes: min(keepResidentMiB, 1 << 30) << 20)
         if releaseWeightsAfterUse && !(store is PreparedWeightsFile) {
             throw ValidationError("--release-weights-after-use needs weights from effnet prepare-weights;"
                                   + " \(path) is not such a file")
