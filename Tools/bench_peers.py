@@ -3,7 +3,7 @@
 
     python Tools/bench_peers.py --variant EfficientNetB0 --batch 1 16 --threads 2 \
         [--effnet .build/release/effnet] [--runs 30] [--warmup 5] [--rounds 3] [--json-out results.json]
-        [--effnet-release-weights]
+        [--effnet-release-weights [--effnet-keep-resident-mib N]]
 
 Peers (same plan, same threads, random weights: speed does not depend on values):
   * PyTorch eager, float32, eval, torch.inference_mode(), torch.set_num_threads(threads);
@@ -15,7 +15,8 @@ Peers (same plan, same threads, random weights: speed does not depend on values)
     p90_ms, images_per_second). With --effnet-release-weights, effnet's weights are first written
     by `effnet prepare-weights` (the same synthetic weights) into the temp dir, and the bench maps
     them with `--release-weights-after-use`: each block's weight pages are handed back to the page
-    cache once used, so effnet's peak RSS holds one block's weights instead of all of them.
+    cache once used, so effnet's peak RSS holds one block's weights instead of all of them;
+    --effnet-keep-resident-mib N keeps the first N MiB of them resident (`--keep-resident-mib`).
 For each: median and p90 latency per batch over --runs timed runs after --warmup, and img/s =
 batch / median. ONNX Runtime runs in a child process of its own (no torch imported there), so its
 peak RSS (VmHWM) is its own, beside effnet's; PyTorch's peak RSS is that of this process. Prints a table with effnet/peer ratios (speed-up = peer median / effnet median)
@@ -136,11 +137,11 @@ def prepare_effnet_weights(effnet, variant, path):
         raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-1000:]}")
 
 
-def bench_effnet(effnet, variant, batch, threads, warmup, runs, prepared=None):
+def bench_effnet(effnet, variant, batch, threads, warmup, runs, prepared=None, keep_mib=0):
     cmd = [effnet, "bench", "--variant", variant, "--batch", str(batch), "--json",
            "--threads", str(threads), "--iterations", str(runs), "--warmup", str(warmup)]
     if prepared:
-        cmd += ["--weights", prepared, "--release-weights-after-use"]
+        cmd += ["--weights", prepared, "--release-weights-after-use", "--keep-resident-mib", str(keep_mib)]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-1000:]}")
@@ -206,6 +207,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json-out", help="also write the JSON results to this file")
     ap.add_argument("--effnet-release-weights", action="store_true",
                     help="run effnet on prepared weights that hand each block's pages back after use")
+    ap.add_argument("--effnet-keep-resident-mib", type=int, default=0,
+                    help="with --effnet-release-weights: MiB of weights (the first) effnet keeps resident")
     ap.add_argument("--ort-child", help=argparse.SUPPRESS)  # internal: time this .onnx file, print JSON
     ap.add_argument("--shape", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -244,6 +247,7 @@ def main(argv=None) -> int:
                "batches": {}}
     results["rounds"] = args.rounds
     results["effnet_release_weights"] = args.effnet_release_weights
+    results["effnet_keep_resident_mib"] = args.effnet_keep_resident_mib if args.effnet_release_weights else None
     with tempfile.TemporaryDirectory(prefix="effnet-bench-") as tmp:
         prepared = None
         if args.effnet and args.effnet_release_weights:
@@ -259,7 +263,7 @@ def main(argv=None) -> int:
                 tag = f"batch {b}" + (f", round {r + 1}/{args.rounds}" if args.rounds > 1 else "")
                 if args.effnet:
                     one["effnet"] = bench_effnet(args.effnet, args.variant, b, args.threads,
-                                                 args.warmup, args.runs, prepared)
+                                                 args.warmup, args.runs, prepared, args.effnet_keep_resident_mib)
                     print(f"{tag}: effnet {one['effnet']['median_ms']:.2f} ms", flush=True)
                 if "torch" in peers:
                     one["pytorch"] = bench_torch(model, shape, b, args.warmup, args.runs)
