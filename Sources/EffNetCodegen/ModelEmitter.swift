@@ -142,8 +142,7 @@ private struct Emitter {
         for (index, block) in plan.blocks.enumerated() {
             line("        \(functionName(block))(\(arguments(block, call: true)))")
             let end = block.layers.compactMap { layout.ends[$0.name] }.max() ?? released
-            let nextReadsStem = plan.blocks.indices.contains(index + 1)
-                && plan.blocks[index + 1].layers.contains { perImage.stem(feedingBlockAt: $0.name) != nil }
+            let nextReadsStem = plan.blocks.indices.contains(index + 1) && computesStemInside(plan.blocks[index + 1])
             if end > released && !nextReadsStem {
                 line("        weights.release(\(released)..<\(end))")
                 released = end
@@ -154,10 +153,13 @@ private struct Emitter {
 
     func functionName(_ block: PlannedBlock) -> String { block.name.replacingOccurrences(of: ".", with: "_") }
 
+    /// Whether one of the block's calls computes the stem image by image (MBConvPerImage).
+    func computesStemInside(_ block: PlannedBlock) -> Bool {
+        block.layers.contains { perImage.stem(feedingBlockAt: $0.name) != nil }
+    }
+
     func arguments(_ block: PlannedBlock, call: Bool) -> String {
-        let reads = block.layers.contains {
-            $0.operation == .stemConvolution || perImage.stem(feedingBlockAt: $0.name) != nil
-        }
+        let reads = computesStemInside(block) || block.layers.contains { $0.operation == .stemConvolution }
         let writes = block.layers.contains { $0.operation == .linear }
         if call {
             return "n, " + (reads ? "x, " : "") + "a, w, ws" + (writes ? ", logits" : "") + ", p"

@@ -170,11 +170,7 @@ public final class PreparedWeightsFile: WeightStore, Sendable {
     }
 
     private static func readHeader(of url: URL, file: String) throws -> Data {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw TensorFileError.fileNotFound(file: file)
-        }
-        guard !isDirectory.boolValue else { throw TensorFileError.unreadable(file: file, reason: "it is a directory") }
+        try requireTensorFile(url, file: file)
         do {
             let handle = try FileHandle(forReadingFrom: url)
             defer { try? handle.close() }
@@ -230,7 +226,8 @@ final class WeightFileMapping: @unchecked Sendable {
     /// page that also holds floats outside the range is kept, except at the ends of the data. The
     /// first range takes the header's page with it: the kernel maps neighbouring cached pages in on a
     /// fault ("fault-around"), so the header is resident although nothing reads it through the mapping.
-    func release(_ range: Range<Int>, totalFloats: Int) {
+    func release(_ range: Range<Int>) {
+        let totalFloats = (bytes - dataOffset) / MemoryLayout<Float>.size
         let page = Self.pageBytes
         let start = range.lowerBound == 0 ? 0 : (dataOffset + range.lowerBound * MemoryLayout<Float>.size) / page * page
         let endByte = dataOffset + range.upperBound * MemoryLayout<Float>.size

@@ -48,7 +48,7 @@ public final class PreparedWeights: @unchecked Sendable {
     public func release(_ range: Range<Int>) {
         guard releasesAfterUse else { return }
         let lower = max(range.lowerBound, keptFloats)
-        if lower < range.upperBound { mapping?.release(lower..<range.upperBound, totalFloats: count) }
+        if lower < range.upperBound { mapping?.release(lower..<range.upperBound) }
     }
 
     private static func prepare(_ step: WeightPreparation, from store: any WeightStore,
