@@ -43,8 +43,8 @@ int effnet_simd_best_isa(void);
 /// keep SiLU within 2e-7 of the exact value; they differ in speed by CPU and in the last bit. Chosen
 /// once at load: `EFFNET_QUOTIENT=divide|reciprocal` if set, else `effnet_quotient_for_cpu()`.
 int effnet_avx512_quotient(void);
-/// The CPU's choice: divide on AMD family 0x1A and later (Zen 5), where vdivps zmm is pipelined and
-/// the reciprocal's extra multiply-adds cost more; the reciprocal elsewhere (Intel, Zen 4).
+/// The CPU's choice: divide on AMD family 0x19 and later (Zen 4, Zen 5), where vdivps zmm runs beside
+/// the FMAs and the reciprocal's extra multiply-adds cost more; the reciprocal elsewhere (Intel).
 int effnet_quotient_for_cpu(void);
 /// Switches the mode (tests). Not synchronized with running kernels: call it between them.
 void effnet_set_avx512_quotient(int mode);
