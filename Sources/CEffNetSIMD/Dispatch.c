@@ -37,7 +37,7 @@ int effnet_quotient_for_cpu(void) {
     if (!amd || !__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return EFFNET_QUOTIENT_RECIPROCAL;
     unsigned int family = (eax >> 8) & 0xf;
     if (family == 0xf) family += (eax >> 20) & 0xff;
-    /* Zen 4 (0x19; Zen 3, also 0x19, has no AVX-512 and never asks) and Zen 5 (0x1A) on. */
+    /* Zen 4 (0x19) and Zen 5 (0x1A) on; Zen 3, also 0x19, has no AVX-512, so the mode goes unused there. */
     return family >= 0x19 ? EFFNET_QUOTIENT_DIVIDE : EFFNET_QUOTIENT_RECIPROCAL;
 #else
     return EFFNET_QUOTIENT_RECIPROCAL;
